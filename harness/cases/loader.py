@@ -1,0 +1,126 @@
+"""Loading test-case files: strict YAML, the case JSON Schema, matchers, expressions and variables."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.cases.matchers import MatcherSpecError, check_spec
+from harness.cases.model import BUILTIN_VARIABLES, Case, ExpectSpec, RequestSpec, Step
+from harness.cases.paths import PathError, split_path
+from harness.cases.requires import Requirement, RequiresSyntaxError, parse_requirement
+from harness.cases.validation import check_document
+from harness.cases.variables import references
+from harness.cases.yamlload import YamlFileError, line_of, load_yaml
+
+CaseFileError = YamlFileError
+
+
+def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]) -> tuple[Requirement, ...]:
+    parsed = []
+    for i, text in enumerate(raw or []):
+        try:
+            parsed.append(parse_requirement(text))
+        except RequiresSyntaxError as exc:
+            raise CaseFileError(file, line_of(data, [*where, i]), f"requires: {exc}") from None
+    return tuple(parsed)
+
+
+def _check_references(value: Any, known: set[str], file: Path, line: int | None, step_name: str) -> None:
+    for expression in references(value):
+        root = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expression)
+        if not root:
+            raise CaseFileError(file, line, f"step {step_name!r}: ${{{expression}}} is not a variable reference")
+        if root.group(0) not in known:
+            raise CaseFileError(
+                file,
+                line,
+                f"step {step_name!r}: ${{{expression}}} uses {root.group(0)!r}, which no earlier step saves "
+                f"(known: {', '.join(sorted(known))})",
+            )
+
+
+def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str]) -> Step:
+    where: list[Any] = ["steps", index]
+    line = line_of(data, where) or 0
+    name = raw["name"]
+    expect_raw = raw.get("expect", {})
+    if "resource" in expect_raw:
+        try:
+            check_spec(expect_raw["resource"])
+        except MatcherSpecError as exc:
+            resource_path = [*where, "expect", "resource", *exc.path.split(".")[1:]]
+            raise CaseFileError(file, line_of(data, resource_path), f"step {name!r}: {exc}") from None
+    for key in ("save", "save_headers"):
+        for var, path in raw.get(key, {}).items():
+            try:
+                split_path(path)
+            except PathError as exc:
+                raise CaseFileError(file, line_of(data, [*where, key, var]), f"step {name!r}: {exc}") from None
+    _check_references({k: v for k, v in raw.items() if k in ("request", "expect")}, known, file, line, name)
+    status = expect_raw.get("status", ())
+    request = raw["request"]
+    step = Step(
+        index=index + 1,
+        name=name,
+        line=line,
+        ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+        request=RequestSpec(
+            method=request["method"].upper(),
+            path=request.get("path"),
+            url=request.get("url"),
+            headers=dict(request.get("headers", {})),
+            body=request.get("body"),
+            timeout=request.get("timeout"),
+        ),
+        expect=ExpectSpec(
+            status=tuple(status) if isinstance(status, list) else ((status,) if status else ()),
+            content_type=expect_raw.get("content_type"),
+            headers=dict(expect_raw.get("headers", {})),
+            body=expect_raw.get("body"),
+            schema=expect_raw.get("schema"),
+            resource=expect_raw.get("resource"),
+        ),
+        save=dict(raw.get("save", {})),
+        save_headers=dict(raw.get("save_headers", {})),
+        raw=raw,
+    )
+    known.update(step.save, step.save_headers)
+    return step
+
+
+def load_case(path: str | Path) -> Case:
+    """Load and check one test-case file; raise CaseFileError with file and line on any problem."""
+    file = Path(path)
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise CaseFileError(file, None, f"cannot read the file: {exc}") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CaseFileError(file, None, f"expected UTF-8 text, saw an invalid byte at {exc.start}") from None
+    data = load_yaml(file, text)
+    if not isinstance(data, dict):
+        raise CaseFileError(file, getattr(data, "line", 1), "expected a mapping with id, title, role, steps")
+    check_document(data, file, "case.schema.json")
+    known = set(BUILTIN_VARIABLES) | set(data.get("vars", {}))
+    steps = tuple(_step(raw, i, file, data, known) for i, raw in enumerate(data["steps"]))
+    return Case(
+        id=data["id"],
+        title=data["title"],
+        role=data["role"],
+        version=str(data.get("version", "1")),
+        description=data.get("description", ""),
+        procedure=dict(data["procedure"]),
+        function_sets=tuple(data.get("function_sets", ())),
+        requirements=tuple(data.get("requirements", ())),
+        requires=_requirements(data.get("requires"), file, data, ["requires"]),
+        variables=dict(data.get("vars", {})),
+        steps=steps,
+        file=file,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )

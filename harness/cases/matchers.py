@@ -1,0 +1,237 @@
+"""Matching an observed resource view against the expectation written in a test case."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PRESENT = "present"
+ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One field that differs: where, what was expected and what was seen."""
+
+    path: str
+    expected: str
+    seen: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: expected {self.expected}, saw {self.seen}"
+
+
+class MatcherSpecError(ValueError):
+    """An expectation that is not a valid matcher; path says where in the expectation."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing (absent)"
+    if isinstance(value, dict | list):
+        text = repr(value)
+        return text if len(text) <= 200 else text[:197] + "..."
+    return repr(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _scalar_equal(expected: Any, seen: Any) -> bool:
+    if isinstance(expected, bool):
+        return isinstance(seen, str) and seen.strip().lower() in (("true", "1") if expected else ("false", "0"))
+    a, b = _number(expected), _number(seen)
+    if a is not None and b is not None:
+        return a == b
+    return isinstance(seen, str | int | float) and str(expected) == str(seen)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _check_digit_ok(seen: Any) -> bool:
+    text = str(seen).strip()
+    return text.isdigit() and sum(int(d) for d in text) % 10 == 0
+
+
+Operator = Callable[[Any, Any, str], list[Mismatch]]
+
+
+def _op_min(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    n = _number(seen)
+    return [] if n is not None and n >= float(arg) else [Mismatch(path, f"a number >= {arg}", _show(seen))]
+
+
+def _op_max(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    n = _number(seen)
+    return [] if n is not None and n <= float(arg) else [Mismatch(path, f"a number <= {arg}", _show(seen))]
+
+
+def _op_regex(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    ok = isinstance(seen, str) and re.fullmatch(str(arg), seen) is not None
+    return [] if ok else [Mismatch(path, f"a value matching /{arg}/", _show(seen))]
+
+
+def _op_one_of(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    ok = any(_scalar_equal(option, seen) for option in _as_list(arg))
+    return [] if ok else [Mismatch(path, f"one of {list(_as_list(arg))}", _show(seen))]
+
+
+def _op_present(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    if bool(arg) == (seen is not None):
+        return []
+    return [Mismatch(path, "present" if arg else "absent", _show(seen) if seen is not None else "absent")]
+
+
+def _op_hex(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    ok = isinstance(seen, str) and seen.strip().lower() == str(arg).strip().lower()
+    return [] if ok else [Mismatch(path, f"hex {str(arg).upper()} (any case)", _show(seen))]
+
+
+def _op_check_digit(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    if not arg or _check_digit_ok(seen):
+        return []
+    return [Mismatch(path, "a number whose last digit is the 2030.5 check digit", _show(seen))]
+
+
+def _op_near_now(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    n = _number(seen)
+    now = time.time()
+    if n is not None and abs(n - now) <= float(arg):
+        return []
+    detail = f"{_show(seen)} ({n - now:+.0f} s from the harness clock)" if n is not None else _show(seen)
+    return [Mismatch(path, f"a time within {arg} s of the harness clock ({now:.0f})", detail)]
+
+
+def _op_count(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    count = len(_as_list(seen))
+    return [] if count == int(arg) else [Mismatch(path, f"{arg} item(s)", f"{count} item(s)")]
+
+
+def _op_not(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    return [Mismatch(path, f"anything but {_show(arg)}", _show(seen))] if not match(arg, seen, path) else []
+
+
+def _op_equals(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    return [] if _scalar_equal(arg, seen) else [Mismatch(path, _show(arg), _show(seen))]
+
+
+def _op_contains(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    items = _as_list(seen)
+    out: list[Mismatch] = []
+    for i, wanted in enumerate(_as_list(arg)):
+        if not any(not match(wanted, item, f"{path}[?]") for item in items):
+            out.append(Mismatch(f"{path}", f"an item matching {_show(wanted)} (contains #{i})",
+                                f"{len(items)} item(s), none matching"))
+    return out
+
+
+def _op_any_order(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    wanted, items = _as_list(arg), _as_list(seen)
+    if len(wanted) != len(items):
+        return [Mismatch(path, f"{len(wanted)} item(s) in any order", f"{len(items)} item(s)")]
+    free = list(range(len(items)))
+    for i, expectation in enumerate(wanted):
+        hit = next((j for j in free if not match(expectation, items[j], path)), None)
+        if hit is None:
+            return [Mismatch(path, f"an item matching {_show(expectation)} (any_order #{i})", "no unmatched item fits")]
+        free.remove(hit)
+    return []
+
+
+OPERATORS: dict[str, Operator] = {
+    "min": _op_min,
+    "max": _op_max,
+    "regex": _op_regex,
+    "one_of": _op_one_of,
+    "present": _op_present,
+    "hex": _op_hex,
+    "check_digit": _op_check_digit,
+    "near_now": _op_near_now,
+    "count": _op_count,
+    "not": _op_not,
+    "equals": _op_equals,
+    "contains": _op_contains,
+    "any_order": _op_any_order,
+}
+
+
+def _is_operator_dict(spec: dict[str, Any]) -> bool:
+    return bool(spec) and all(key in OPERATORS for key in spec)
+
+
+def match(expected: Any, seen: Any, path: str = "resource") -> list[Mismatch]:
+    """Compare seen with expected; return every mismatch, empty when it matches."""
+    if expected == PRESENT:
+        return [] if seen is not None else [Mismatch(path, "present", "absent")]
+    if expected == ABSENT:
+        return [] if seen is None else [Mismatch(path, "absent", _show(seen))]
+    if isinstance(expected, dict):
+        if _is_operator_dict(expected):
+            if seen is None and "present" not in expected and "count" not in expected and "not" not in expected:
+                return [Mismatch(path, " and ".join(f"{k} {v}" for k, v in expected.items()), "absent")]
+            return [m for key, arg in expected.items() for m in OPERATORS[key](arg, seen, path)]
+        if isinstance(seen, list) and len(seen) == 1:
+            seen = seen[0]
+        if not isinstance(seen, dict):
+            return [Mismatch(path, "an element with " + ", ".join(expected), _show(seen))]
+        return [m for key, sub in expected.items() for m in match(sub, seen.get(key), f"{path}.{key}")]
+    if isinstance(expected, list):
+        items = _as_list(seen)
+        if len(items) != len(expected):
+            return [Mismatch(path, f"{len(expected)} item(s)", f"{len(items)} item(s)")]
+        return [m for i, (e, s) in enumerate(zip(expected, items, strict=True)) for m in match(e, s, f"{path}[{i}]")]
+    if seen is None:
+        return [Mismatch(path, _show(expected), "absent")]
+    return [] if _scalar_equal(expected, seen) else [Mismatch(path, _show(expected), _show(seen))]
+
+
+def check_spec(spec: Any, path: str = "resource") -> None:
+    """Raise MatcherSpecError when spec mixes operators with element names or misuses an operator."""
+    if isinstance(spec, dict):
+        operators = [k for k in spec if k in OPERATORS]
+        if operators and len(operators) != len(spec):
+            others = [k for k in spec if k not in OPERATORS]
+            raise MatcherSpecError(path, f"mixes matcher operators {operators} with element names {others}")
+        if operators:
+            for key, arg in spec.items():
+                if key in ("min", "max", "near_now", "count") and _number(arg) is None and "${" not in str(arg):
+                    raise MatcherSpecError(f"{path}.{key}", f"expected a number, saw {arg!r}")
+                if key == "regex":
+                    try:
+                        re.compile(str(arg))
+                    except re.error as exc:
+                        raise MatcherSpecError(f"{path}.regex", f"invalid regular expression: {exc}") from None
+                if key in ("contains", "any_order", "one_of") and not isinstance(arg, list):
+                    raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
+                if key in ("contains", "any_order", "not"):
+                    for i, item in enumerate(_as_list(arg)):
+                        check_spec(item, f"{path}.{key}[{i}]")
+            return
+        for key, sub in spec.items():
+            check_spec(sub, f"{path}.{key}")
+    elif isinstance(spec, list):
+        for i, item in enumerate(spec):
+            check_spec(item, f"{path}[{i}]")
+    elif spec is None:
+        raise MatcherSpecError(path, "expected a value or matcher, saw nothing (null)")

@@ -1,0 +1,101 @@
+"""Loaded test cases and DUT profiles as plain immutable objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.cases.requires import Requirement
+
+# Variables every run provides before the first step (see engine.context).
+BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url")
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """The request of a step, before variable substitution."""
+
+    method: str
+    path: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ExpectSpec:
+    """What a step's response must show."""
+
+    status: tuple[int, ...] = ()
+    content_type: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: str | None = None
+    schema: str | None = None
+    resource: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request/expect/save step of a test case."""
+
+    index: int
+    name: str
+    line: int
+    request: RequestSpec
+    expect: ExpectSpec
+    ref: str | None = None
+    requires: tuple[Requirement, ...] = ()
+    save: dict[str, str] = field(default_factory=dict)
+    save_headers: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: a CSIP procedure for one DUT role."""
+
+    id: str
+    title: str
+    role: str
+    procedure: dict[str, Any]
+    steps: tuple[Step, ...]
+    file: Path
+    sha256: str
+    version: str = "1"
+    description: str = ""
+    function_sets: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    requires: tuple[Requirement, ...] = ()
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The harness's client identity toward a server DUT."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    ca: Path | None = None
+    pin: int | None = None
+
+
+@dataclass(frozen=True)
+class DutProfile:
+    """What the DUT is and supports: role, addresses, capabilities, identity, limits."""
+
+    role: str
+    name: str = "device under test"
+    base_url: str | None = None
+    http_url: str | None = None
+    dcap: str = "/dcap"
+    capabilities: frozenset[str] = frozenset()
+    identity: Identity = field(default_factory=Identity)
+    verify_tls: bool = True
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_body: int = 1_048_576
+    file: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)

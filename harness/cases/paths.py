@@ -1,0 +1,75 @@
+"""Paths into a resource view: `EndDeviceListLink.href`, `EndDevice[0].href`, `EndDevice[lFDI=AB12].href`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SEGMENT = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_-]*)?(?P<selectors>(\[[^\]]*\])*)$")
+_SELECTOR = re.compile(r"\[([^\]]*)\]")
+_MISSING = object()
+
+
+class PathError(ValueError):
+    """A path that is malformed or does not lead to a value."""
+
+
+def split_path(path: str) -> list[str]:
+    """Split a dotted path, keeping dots inside [...] selectors."""
+    parts: list[str] = []
+    depth = 0
+    current = ""
+    for char in path:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    if any(not p for p in parts) or depth != 0:
+        raise PathError(f"expected a path like 'EndDevice[0].href', saw {path!r}")
+    return parts
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _select(value: Any, selector: str, path: str) -> Any:
+    if re.fullmatch(r"-?\d+", selector.strip()):
+        items = _as_list(value)
+        index = int(selector)
+        return items[index] if -len(items) <= index < len(items) else _MISSING
+    key, sep, wanted = selector.partition("=")
+    if not sep:
+        raise PathError(f"expected [index] or [key=value] in {path!r}, saw [{selector}]")
+    for item in _as_list(value):
+        if isinstance(item, dict) and str(item.get(key.strip(), "")).lower() == wanted.strip().lower():
+            return item
+    return _MISSING
+
+
+def lookup(data: Any, path: str) -> Any:
+    """Follow path through data; raise PathError naming the first part that is absent."""
+    value = data
+    walked: list[str] = []
+    for part in split_path(path):
+        match = _SEGMENT.match(part)
+        if not match:
+            raise PathError(f"expected a path like 'EndDevice[0].href', saw {path!r}")
+        name = match.group("name")
+        if name:
+            if not isinstance(value, dict) or name not in value:
+                where = ".".join(walked) or "the resource"
+                raise PathError(f"{'.'.join([*walked, name])} is absent (no {name!r} in {where})")
+            value = value[name]
+        for selector in _SELECTOR.findall(match.group("selectors") or ""):
+            value = _select(value, selector, path)
+            if value is _MISSING:
+                raise PathError(f"{'.'.join([*walked, part])}: no item matches [{selector}]")
+        walked.append(part)
+    return value

@@ -1,0 +1,45 @@
+"""Checking a loaded YAML document against one of our JSON Schemas, with file and line in the error."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from harness.cases.yamlload import YamlFileError, line_of
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    text = resources.files("harness.cases").joinpath("schema", name).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "top level"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"{where}: {error.message}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        reasons = "; ".join(sorted({c.message for c in error.context}))
+        return f"{where}: {reasons}"
+    return f"{where}: {error.message}"
+
+
+def check_document(data: Any, file: Path, schema_name: str) -> None:
+    """Raise YamlFileError for the first (shallowest, earliest) schema violation in data."""
+    errors = list(_validator(schema_name).iter_errors(data))
+    if not errors:
+        return
+    errors.sort(key=lambda e: (line_of(data, list(e.absolute_path)) or 0, len(e.absolute_path)))
+    first = errors[0]
+    raise YamlFileError(file, line_of(data, list(first.absolute_path)), _describe(first))

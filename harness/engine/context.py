@@ -1,0 +1,52 @@
+"""What a run needs to execute cases: the DUT profile, its address, a transport, a schema, variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lxml import etree
+
+from harness.cases.model import DutProfile
+from harness.sep.identity import certificate_der, lfdi, sfdi
+from harness.transport.base import Transport
+
+
+class Validator(Protocol):
+    """The part of a SchemaSet the engine uses."""
+
+    name: str
+    sha256: str
+
+    def validate(self, root: etree._Element, expected_root: str | None = None) -> list[Any]:
+        """Findings about the document; empty when valid."""
+        ...
+
+
+@dataclass
+class RunContext:
+    """Everything the step loop needs for one DUT; built once per run."""
+
+    profile: DutProfile
+    base_url: str
+    transport: Transport
+    schema: Validator
+    builtins: dict[str, Any] = field(default_factory=dict)
+
+
+def client_identity(cert_path: Any, pin: int | None) -> dict[str, Any]:
+    """The `${client.*}` variables: LFDI, SFDI and PIN of the harness's client certificate."""
+    if not cert_path:
+        return {"lfdi": None, "sfdi": None, "pin": pin}
+    der = certificate_der(cert_path)
+    return {"lfdi": lfdi(der), "sfdi": sfdi(der), "pin": pin}
+
+
+def builtin_variables(profile: DutProfile, base_url: str) -> dict[str, Any]:
+    """The variables every case may use before any step saves one."""
+    return {
+        "dcap": profile.dcap,
+        "dut": base_url.rstrip("/"),
+        "http_url": (profile.http_url or "").rstrip("/"),
+        "client": client_identity(profile.identity.cert, profile.identity.pin),
+    }

@@ -1,0 +1,103 @@
+"""Result records: what the engine produces and the report reads (plain data, JSON-ready)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PASSED = "passed"
+FAILED = "failed"
+ERROR = "error"
+SKIPPED = "skipped"
+NOT_APPLICABLE = "not_applicable"
+NOT_RUN = "not_run"
+VERDICTS = (PASSED, FAILED, ERROR, SKIPPED, NOT_APPLICABLE)
+
+_MAX_EVIDENCE_BODY = 256 * 1024
+
+
+def body_evidence(body: bytes) -> dict[str, Any]:
+    """A body as evidence: text when it is UTF-8, base64 otherwise, truncated beyond 256 KiB."""
+    shown = body[:_MAX_EVIDENCE_BODY]
+    record: dict[str, Any] = {"length": len(body), "truncated": len(body) > _MAX_EVIDENCE_BODY}
+    try:
+        record["text"] = shown.decode("utf-8")
+    except UnicodeDecodeError:
+        record["base64"] = base64.b64encode(shown).decode("ascii")
+    return record
+
+
+@dataclass
+class ExchangeRecord:
+    """One request/response pair with timing and TLS details."""
+
+    method: str
+    url: str
+    request_headers: list[tuple[str, str]]
+    request_body: dict[str, Any]
+    started: float
+    elapsed_s: float
+    status: int | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    response_body: dict[str, Any] | None = None
+    tls: dict[str, Any] | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    transport: str = "http"
+
+
+@dataclass
+class FindingRecord:
+    """A schema or own-check finding about a body."""
+
+    message: str
+    line: int | None
+    path: str | None
+    source: str
+
+
+@dataclass
+class StepRecord:
+    """The outcome of one step."""
+
+    index: int
+    name: str
+    verdict: str
+    message: str = ""
+    ref: str | None = None
+    line: int | None = None
+    duration_s: float = 0.0
+    expected: dict[str, Any] = field(default_factory=dict)
+    observed: dict[str, Any] = field(default_factory=dict)
+    mismatches: list[dict[str, str]] = field(default_factory=list)
+    findings: list[FindingRecord] = field(default_factory=list)
+    exchanges: list[ExchangeRecord] = field(default_factory=list)
+    saved: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TestRecord:
+    """The outcome of one test case against the DUT."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    id: str
+    title: str
+    role: str
+    verdict: str
+    reason: str = ""
+    nodeid: str | None = None
+    file: str | None = None
+    case_sha256: str | None = None
+    case_version: str | None = None
+    procedure: dict[str, Any] = field(default_factory=dict)
+    function_sets: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    started: float = 0.0
+    duration_s: float = 0.0
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data."""
+        return asdict(self)

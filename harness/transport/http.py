@@ -1,0 +1,107 @@
+"""HTTP(S) transport over httpx: TLS 1.2 with a client certificate, bounded bodies and deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from typing import Any
+
+import httpx
+
+from harness.sep.identity import fingerprint
+from harness.transport.base import CONNECT, PROTOCOL, TIMEOUT, TLS, TOO_LARGE, Exchange, Request, Response
+
+
+def _tls_details(stream: Any) -> dict[str, Any] | None:
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    peer = ssl_object.getpeercert(binary_form=True)
+    return {
+        "version": ssl_object.version(),
+        "cipher": cipher[0] if cipher else None,
+        "peer_certificate_sha256": fingerprint(peer) if peer else None,
+    }
+
+
+def _classify(exc: Exception) -> str:
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return TIMEOUT
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectError):
+        return TLS if ("SSL" in text or "certificate" in text.lower()) else CONNECT
+    return PROTOCOL
+
+
+class HttpTransport:
+    """Sends 2030.5 requests over HTTP/1.1, HTTPS with mutual TLS when a context is given."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        total_timeout: float = 30.0,
+        max_body: int = 1_048_576,
+    ) -> None:
+        self.total_timeout = total_timeout
+        self.max_body = max_body
+        self._client = httpx.AsyncClient(
+            verify=ssl_context if ssl_context is not None else True,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"Accept-Encoding": "identity", "User-Agent": "csip-harness"},
+        )
+
+    async def _send(self, request: Request, exchange: Exchange) -> None:
+        async with self._client.stream(
+            request.method, request.url, headers=request.headers, content=request.body or None
+        ) as response:
+            exchange.tls = _tls_details(response.extensions.get("network_stream"))
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body.extend(chunk)
+                if len(body) > self.max_body:
+                    exchange.response = Response(response.status_code, list(response.headers.multi_items()), b"")
+                    exchange.error = (
+                        f"expected a body of at most {self.max_body} bytes, "
+                        f"saw more than {len(body)} bytes; reading stopped"
+                    )
+                    exchange.error_kind = TOO_LARGE
+                    return
+            exchange.response = Response(
+                status=response.status_code,
+                headers=list(response.headers.multi_items()),
+                body=bytes(body),
+                http_version=response.http_version,
+            )
+
+    async def exchange(self, request: Request) -> Exchange:
+        """Send one request; failures of the DUT or the network become the exchange's error."""
+        exchange = Exchange(request=request, started=time.time())
+        clock = time.perf_counter()
+        deadline = request.timeout or self.total_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                await self._send(request, exchange)
+        except TimeoutError:
+            exchange.error = f"expected a complete response within {deadline} s, saw none in time"
+            exchange.error_kind = TIMEOUT
+        except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
+            kind = _classify(exc)
+            exchange.error = f"{kind} failure: {type(exc).__name__}: {exc or 'no detail'}"
+            exchange.error_kind = kind
+        exchange.elapsed = time.perf_counter() - clock
+        if exchange.error and exchange.error_kind != TOO_LARGE:
+            exchange.response = None
+        return exchange
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        await self._client.aclose()
