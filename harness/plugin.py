@@ -1,18 +1,186 @@
-"""pytest plugin: options, collection of YAML test cases, result hand-off."""
+"""pytest plugin: options, collection of YAML test cases as items, verdicts handed to pytest."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from harness.cases.loader import CaseFileError, load_case
+from harness.cases.model import Case
+from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
+from harness.session import HarnessSession, RunOptions, SessionConfigError, collection_error_record
+
+SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
+LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
+
+_OPTIONS = {
+    "dut": "base URL of the device under test, e.g. https://127.0.0.1:8443",
+    "profile": "DUT profile YAML (role, capabilities, identity)",
+    "schema": "XML schema to validate against (default: the bundled CSIP schema), e.g. the official sep.xsd",
+    "out": "directory for results.json and report.html",
+    "cert": "client certificate (PEM) the harness presents to the DUT",
+    "key": "private key (PEM) of the client certificate",
+    "ca": "CA certificate (PEM) that issued the DUT's server certificate",
+    "http_url": "plain-HTTP address of the DUT (for the redirect checks), e.g. http://127.0.0.1:8080",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the csip-harness command-line and ini options."""
+    """Register every csip option twice: on the command line and as an ini key."""
     group = parser.getgroup("csip", "IEEE 2030.5 / CSIP conformance harness")
-    for name, help_text in (
-        ("dut", "base URL of the device under test, e.g. https://127.0.0.1:8443"),
-        ("profile", "DUT profile YAML (role, capabilities, identity)"),
-        ("schema", "XML schema to validate against (default: the bundled CSIP schema)"),
-        ("out", "directory for results.json and report.html"),
-    ):
-        group.addoption(f"--csip-{name}", dest=f"csip_{name}", default=None, help=help_text)
-        parser.addini(f"csip_{name}", help_text, default=None)
+    for name, help_text in _OPTIONS.items():
+        group.addoption(f"--csip-{name.replace('_', '-')}", dest=f"csip_{name}", default=None, help=help_text)
+        parser.addini(f"csip_{name}", help_text, default="")
+
+
+def option(config: pytest.Config, name: str) -> str | None:
+    """An option's value: the command line wins over the ini file; ini paths are relative to it."""
+    value = config.getoption(f"csip_{name}")
+    if value:
+        return str(value)
+    ini_value = config.getini(f"csip_{name}")
+    if not ini_value:
+        return None
+    if name in ("profile", "schema", "out", "cert", "key", "ca") and config.inipath:
+        return str((Path(config.inipath).parent / ini_value).resolve())
+    return str(ini_value)
+
+
+def _is_case_file(file_path: Path) -> bool:
+    return file_path.suffix in (".yaml", ".yml") and "testcases" in file_path.parts
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Prepare per-run state and the hooks that need it."""
+    config.stash[SESSION_KEY] = None
+    config.stash[LOAD_ERRORS_KEY] = []
+    config.pluginmanager.register(_RunHooks(config), "csip-harness-run")
+    config.addinivalue_line("markers", "csip_function_set(name): the IEEE 2030.5 function set a case covers")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect testcases/**/*.yaml as CSIP test cases."""
+    if _is_case_file(file_path):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class _RunHooks:
+    """Hooks that need this run's config: load errors and the harness session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """Keep a record of test-case files that failed to load, for results.json."""
+        if report.failed and report.nodeid.endswith((".yaml", ".yml")):
+            record = collection_error_record(Path(report.nodeid).stem, report.nodeid, str(report.longrepr))
+            self.config.stash[LOAD_ERRORS_KEY].append(record)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Start the harness session once we know test cases will run."""
+        errors = self.config.stash[LOAD_ERRORS_KEY]
+        if not any(isinstance(item, CaseItem) for item in items) and not errors:
+            return
+        try:
+            harness = HarnessSession(_run_options(self.config))
+        except (SessionConfigError, CaseFileError, OSError, ValueError) as exc:
+            raise pytest.UsageError(f"csip-harness: {exc}") from None
+        self.config.stash[SESSION_KEY] = harness
+        for record in errors:
+            harness.record(record)
+
+
+def _run_options(config: pytest.Config) -> RunOptions:
+    return RunOptions(**{name: option(config, name) for name in _OPTIONS})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Close the DUT session and write the final results and report."""
+    harness = session.config.stash.get(SESSION_KEY, None)
+    if harness is not None:
+        harness.close()
+        session.config.stash[SESSION_KEY] = None
+
+
+class CaseFailed(AssertionError):
+    """The DUT broke a requirement in this case."""
+
+
+class CaseError(RuntimeError):
+    """The harness or the environment could not complete this case."""
+
+
+class CaseFile(pytest.File):
+    """One YAML test-case file."""
+
+    def collect(self) -> list[pytest.Item]:
+        """Load the case strictly; a bad file is a collection error naming file and line."""
+        try:
+            case = load_case(self.path)
+        except CaseFileError as exc:
+            raise self.CollectError(str(exc)) from None
+        return [CaseItem.from_parent(self, name=case.id, case=case)]
+
+
+class CaseItem(pytest.Item):
+    """One CSIP test case run against the DUT."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.record: TestRecord | None = None
+        for function_set in case.function_sets:
+            self.add_marker(pytest.mark.csip_function_set(function_set))
+
+    def setup(self) -> None:
+        """Run the case; a harness-side error surfaces as a pytest error, not a failure."""
+        harness = self.config.stash[SESSION_KEY]
+        if harness is None:
+            raise CaseError("csip-harness session was not started (no DUT configured)")
+        self.record = harness.run(self.case, nodeid=self.nodeid)
+        self.user_properties.extend([("csip_id", self.case.id), ("verdict", self.record.verdict)])
+        if self.record.verdict == ERROR:
+            raise CaseError(self.record.reason)
+
+    def runtest(self) -> None:
+        """Report the verdict the engine reached."""
+        assert self.record is not None
+        if self.record.verdict == FAILED:
+            raise CaseFailed(self.record.reason)
+        if self.record.verdict in (NOT_APPLICABLE, SKIPPED):
+            pytest.skip(f"{self.record.verdict.replace('_', ' ')}: {self.record.reason}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """Tell the lab engineer which step and field failed, what was expected and what was seen."""
+        if not isinstance(excinfo.value, CaseFailed | CaseError) or self.record is None:
+            return str(super().repr_failure(excinfo))
+        return format_record(self.record)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Where the case lives, for pytest's report."""
+        return self.path, 0, f"{self.case.id}: {self.case.title}"
+
+
+def format_record(record: TestRecord) -> str:
+    """A failed or errored case as text: the step, its mismatches, findings and exchanges."""
+    lines = [f"{record.id} {record.title!r}: {record.verdict.upper()}", f"  {record.file}"]
+    for step in record.steps:
+        if step.verdict not in (FAILED, ERROR):
+            continue
+        lines.append(f"  step {step.index} {step.name!r} (line {step.line}): {step.verdict}")
+        for mismatch in step.mismatches:
+            lines.append(f"    {mismatch['path']}: expected {mismatch['expected']}, saw {mismatch['seen']}")
+        for finding in step.findings:
+            lines.append(f"    schema: line {finding.line} {finding.path or ''}: {finding.message}")
+        if not step.mismatches and not step.findings:
+            lines.append(f"    {step.message}")
+        for exchange in step.exchanges:
+            outcome = exchange.status if exchange.status is not None else exchange.error
+            took = f"{exchange.elapsed_s * 1000:.1f} ms"
+            lines.append(f"    exchange: {exchange.method} {exchange.url} -> {outcome} ({took})")
+    if not any(s.verdict in (FAILED, ERROR) for s in record.steps):
+        lines.append(f"  {record.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,246 @@
+"""`csip-harness`: run the suite, serve the reference DUT, validate resources, identities, PKI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Imports stay inside the commands: `csip-harness validate` must start fast.
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from harness.sep.safexml import XMLRejected, parse_xml
+    from harness.session import load_schema
+
+    try:
+        schema = load_schema(args.schema)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            root = parse_xml(path.read_bytes(), max_bytes=args.max_bytes)
+        except OSError as exc:
+            print(f"{path}: cannot read: {exc}")
+            status = 1
+            continue
+        except XMLRejected as exc:
+            print(f"{path}: rejected: {exc}")
+            status = 1
+            continue
+        findings = schema.validate(root, expected_root=args.root)
+        for finding in findings:
+            where = f"{path}:{finding.line}" if finding.line else str(path)
+            print(f"{where}: {finding.path or ''}: {finding.message} [{finding.source}]")
+        if findings:
+            status = 1
+        elif not args.quiet:
+            print(f"{path}: valid ({schema.name})")
+    return status
+
+
+def _cmd_lfdi(args: argparse.Namespace) -> int:
+    from harness.sep.identity import certificate_der, fingerprint, lfdi, sfdi
+
+    try:
+        der = certificate_der(args.cert)
+    except (OSError, ValueError) as exc:
+        print(f"error: expected a PEM or DER certificate at {args.cert}: {exc}", file=sys.stderr)
+        return 2
+    print(f"LFDI: {lfdi(der)}")
+    print(f"SFDI: {sfdi(der)}")
+    print(f"SHA-256: {fingerprint(der)}")
+    return 0
+
+
+def _cmd_defects(args: argparse.Namespace) -> int:
+    from harness.reference.defects import DEFECTS
+
+    width = max(len(name) for name in DEFECTS)
+    for name, description in sorted(DEFECTS.items()):
+        print(f"{name.ljust(width)}  {description}")
+    return 0
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from harness.cases.loader import CaseFileError, load_case
+    from harness.paths import project_dir
+
+    root = Path(args.cases) if args.cases else project_dir("testcases")
+    status = 0
+    for file in sorted(root.rglob("*.y*ml")):
+        try:
+            case = load_case(file)
+        except CaseFileError as exc:
+            print(f"ERROR {exc}")
+            status = 1
+            continue
+        requires = f"  requires: {', '.join(r.text for r in case.requires)}" if case.requires else ""
+        print(f"{case.id:<10} {case.role:<7} {case.title}  ({len(case.steps)} steps){requires}")
+    return status
+
+
+def _cmd_pki(args: argparse.Namespace) -> int:
+    from harness.pki import make_test_pki
+
+    pki = make_test_pki(args.out, clients=tuple(args.client or ("client", "other")))
+    print(f"CA:      {pki.ca}")
+    print(f"server:  {pki.server.cert}  {pki.server.key}")
+    for name, pair in pki.clients.items():
+        print(f"{name + ':':<8} {pair.cert}  {pair.key}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from harness.pki import make_test_pki
+    from harness.reference.process import start_reference_server
+
+    out = Path(args.out)
+    pki = make_test_pki(out / "pki")
+    with start_reference_server(
+        pki, defects=args.defect or (), port=args.port, http_port=args.http_port
+    ) as server:
+        print(f"reference 2030.5 server: {server.base_url}/dcap (plain HTTP {server.http_url})")
+        print(f"client certificate: {pki.clients['client'].cert}  key: {pki.clients['client'].key}  CA: {pki.ca}")
+        print("defects: " + (", ".join(server.defects) or "none") + "; Ctrl-C stops it")
+        sys.stdout.flush()
+        # Blocked first so that sigwait, not the default handlers, receives them and the server is stopped.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
+    from harness.paths import project_dir
+
+    cases = Path(args.cases) if args.cases else project_dir("testcases") / args.role
+    pytest_args = [str(cases), "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}", "-rfEs"]
+    pytest_args += ["--csip-out", str(out)]
+    if args.schema:
+        pytest_args += ["--csip-schema", args.schema]
+    if args.k:
+        pytest_args += ["-k", args.k]
+    if args.quiet:
+        pytest_args.append("-q")
+    return pytest_args + list(args.pytest_args or ())
+
+
+def _verdict_exit(out: Path, pytest_status: int) -> int:
+    try:
+        summary = json.loads((out / "results.json").read_text())["summary"]
+    except (OSError, ValueError, KeyError):
+        return 1
+    if pytest_status not in (0, 1, 5):
+        return 1
+    return 1 if summary.get("failed", 0) or summary.get("error", 0) else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    pytest_args = _pytest_args(args, out)
+    if args.reference:
+        from harness.paths import project_dir
+        from harness.pki import make_test_pki
+        from harness.reference.process import ReferenceServerError, start_reference_server
+
+        pki = make_test_pki(out / "pki")
+        profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
+        try:
+            server = start_reference_server(pki, defects=args.defect or ())
+        except (ReferenceServerError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        with server:
+            client = pki.clients["client"]
+            pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
+                            "--csip-cert", str(client.cert), "--csip-key", str(client.key),
+                            "--csip-ca", str(pki.ca), "--csip-profile", profile]
+            status = pytest.main(pytest_args)
+    else:
+        if not args.dut:
+            print("error: give --dut https://HOST:PORT (with --cert, --key, --ca) or --reference", file=sys.stderr)
+            return 2
+        pytest_args += ["--csip-dut", args.dut]
+        for name in ("cert", "key", "ca", "profile", "http_url"):
+            value = getattr(args, name)
+            if value:
+                pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
+        status = pytest.main(pytest_args)
+    return _verdict_exit(out, int(status))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="csip-harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the conformance suite against a DUT or the reference server")
+    target = run.add_mutually_exclusive_group()
+    target.add_argument("--reference", action="store_true", help="start the bundled reference server as the DUT")
+    target.add_argument("--dut", help="base URL of the DUT, e.g. https://192.0.2.10:8443")
+    run.add_argument("--defect", action="append", help="with --reference: switch on a named defect (repeatable)")
+    run.add_argument("--role", default="server", choices=["server", "client"], help="DUT role (default server)")
+    run.add_argument("--cert", help="client certificate (PEM) presented to the DUT")
+    run.add_argument("--key", help="private key of the client certificate")
+    run.add_argument("--ca", help="CA certificate that issued the DUT's certificate")
+    run.add_argument("--profile", help="DUT profile YAML")
+    run.add_argument("--http-url", dest="http_url", help="plain-HTTP address of the DUT, for redirect checks")
+    run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
+    run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
+    run.add_argument("-k", help="only cases matching this pytest -k expression")
+    run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("--out", default="csip-results", help="output directory (default ./csip-results)")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --")
+    run.set_defaults(func=_cmd_run)
+
+    serve = commands.add_parser("serve", help="run the reference 2030.5 server in the foreground")
+    serve.add_argument("--out", default="csip-reference", help="directory for its PKI")
+    serve.add_argument("--defect", action="append")
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--http-port", type=int, default=0)
+    serve.set_defaults(func=_cmd_serve)
+
+    validate = commands.add_parser("validate", help="validate 2030.5 XML files against the schema")
+    validate.add_argument("files", nargs="+")
+    validate.add_argument("--schema", help="XML schema file (default: the bundled CSIP schema)")
+    validate.add_argument("--root", help="the root element the document must have, e.g. DeviceCapability")
+    validate.add_argument("--max-bytes", type=int, default=16 * 1024 * 1024)
+    validate.add_argument("-q", "--quiet", action="store_true")
+    validate.set_defaults(func=_cmd_validate)
+
+    lfdi = commands.add_parser("lfdi", help="print the LFDI and SFDI of a device certificate")
+    lfdi.add_argument("cert")
+    lfdi.set_defaults(func=_cmd_lfdi)
+
+    defects = commands.add_parser("defects", help="list the reference server's named defects")
+    defects.set_defaults(func=_cmd_defects)
+
+    cases = commands.add_parser("cases", help="list (and check) the test cases")
+    cases.add_argument("--cases", help="directory of test cases (default: the bundled testcases/)")
+    cases.set_defaults(func=_cmd_cases)
+
+    pki = commands.add_parser("pki", help="make a test PKI: CA, server and client certificates (ECDSA P-256)")
+    pki.add_argument("--out", required=True)
+    pki.add_argument("--client", action="append", help="client certificate name (repeatable)")
+    pki.set_defaults(func=_cmd_pki)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Process entry of the reference server: `python -m harness.reference --cert ... --ready-file PATH`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from harness.reference import clock
+from harness.reference.app import ReferenceApp
+from harness.reference.defects import DEFECTS, Defects, UnknownDefectError
+from harness.reference.tree import load_preregistration, seed_tree
+from harness.sep.tls import server_context
+from harness.server.http import start_http_server
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options of the reference server."""
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.reference",
+        description="A conforming IEEE 2030.5 server for CSIP, with named defects that can be switched on.",
+        epilog="defects: " + "; ".join(f"{name}: {text}" for name, text in DEFECTS.items()),
+    )
+    parser.add_argument("--cert", required=True, help="server certificate (PEM)")
+    parser.add_argument("--key", required=True, help="server private key (PEM)")
+    parser.add_argument("--ca", required=True, help="CA that issued the client certificates (PEM)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="HTTPS port (0: any free port)")
+    parser.add_argument("--http-port", type=int, default=0, help="plain-HTTP redirect port (0: any free port)")
+    parser.add_argument(
+        "--preregister", action="append", default=[], metavar="CERT[:PIN]",
+        help="register the EndDevice of this client certificate (PIN default 111115); repeatable",
+    )
+    parser.add_argument("--extra-enddevices", type=int, default=3, help="synthetic EndDevices to add")
+    parser.add_argument("--tz-offset", type=int, default=clock.DEFAULT_TZ_OFFSET, help="Time tzOffset, seconds")
+    parser.add_argument("--defect", action="append", default=[], metavar="NAME", help="switch on a defect")
+    parser.add_argument("--ready-file", help="write the bound ports here as JSON once listening")
+    return parser
+
+
+def write_ready_file(path: Path, content: dict[str, object]) -> None:
+    """Write JSON atomically: a reader sees either no file or the whole file."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(content))
+    os.replace(temporary, path)
+
+
+async def serve(args: argparse.Namespace, defects: Defects) -> None:
+    """Bind both listeners, announce the ports, and serve until SIGTERM or SIGINT."""
+    preregister = [load_preregistration(spec) for spec in args.preregister]
+    tree = seed_tree(clock.now(), args.tz_offset, preregister, args.extra_enddevices)
+    app = ReferenceApp(tree, defects, args.host)
+    context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
+    https = await start_http_server(app.handle, args.host, args.port, context, on_error=app.protocol_error)
+    app.https_port = https.port
+    plain = await start_http_server(app.handle_plain, args.host, args.http_port, on_error=app.protocol_error)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    ready = {"https_port": https.port, "http_port": plain.port, "pid": os.getpid(), "defects": sorted(defects.names)}
+    if args.ready_file:
+        write_ready_file(Path(args.ready_file), ready)
+    print(json.dumps(ready), flush=True)
+    await stop.wait()
+    await https.close()
+    await plain.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the reference server; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        defects = Defects(args.defect)
+    except UnknownDefectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(args, defects))
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Request handling of the reference server: routing, methods, access control and status codes."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lxml import etree
+
+from harness.reference.defects import Defects
+from harness.reference.paging import QueryError, apply_page, parse_page
+from harness.reference.render import Renderer, error, to_bytes
+from harness.reference.routes import BadBody, Ctx, Route, child_text, match_route
+from harness.reference.tree import DerProgram, EndDevice, Tree
+from harness.sep import MEDIA_TYPE_XML, NS
+from harness.sep.identity import lfdi
+from harness.sep.safexml import XMLRejected, local_name, parse_xml
+from harness.server.http import HttpRequest, HttpResponse
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"})
+
+# Required children of each resource a client may send, in schema order; a body missing one,
+# or with them out of order, is answered 400 like any other schema-invalid body.
+REQUIRED_CHILDREN: dict[str, tuple[str, ...]] = {
+    "EndDevice": ("sFDI", "changedTime"),
+    "DeviceInformation": (
+        "lFDI", "mfDate", "mfHwVer", "mfID", "mfModel", "mfSerNum", "primaryPower", "secondaryPower",
+        "swActTime", "swVer",
+    ),
+    "PowerStatus": ("batteryStatus", "changedTime", "currentPowerSource"),
+    "DERCapability": ("modesSupported", "rtgMaxW", "type"),
+    "DERSettings": ("setGradW", "setMaxW", "updatedTime"),
+    "DERStatus": ("readingTime",),
+    "DERAvailability": ("readingTime",),
+    "LogEvent": ("createdDateTime", "functionSet", "logEventCode", "logEventID", "logEventPEN", "profileID"),
+    "Subscription": ("subscribedResource", "encoding", "level", "limit", "notificationURI"),
+    "MirrorUsagePoint": ("mRID", "roleFlags", "serviceCategoryKind", "status", "deviceLFDI"),
+    "Response": ("endDeviceLFDI", "subject"),
+    "DERControlResponse": ("endDeviceLFDI", "subject"),
+}
+INTEGER_CHILDREN = frozenset({"sFDI", "changedTime", "createdDateTime", "readingTime", "updatedTime"})
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_HOST = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(:(?P<port>[0-9]{1,5}))?")
+
+
+def valid_host_header(value: str) -> bool:
+    """Whether value is host[:port] with a valid DNS name, IPv4 literal or bracketed IPv6 literal."""
+    match = _HOST.fullmatch(value)
+    if not match:
+        return False
+    port = match.group("port")
+    if port is not None and not 0 < int(port) <= 65535:
+        return False
+    host = match.group("host")
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+
+
+class ReferenceApp:
+    """The HTTPS and plain-HTTP request handlers of the reference server."""
+
+    def __init__(self, tree: Tree, defects: Defects, host: str = "127.0.0.1") -> None:
+        self.tree = tree
+        self.defects = defects
+        self.render = Renderer(tree, defects)
+        self.host = host
+        self.https_port = 0  # set once the HTTPS listener is bound
+
+    # --- responses -----------------------------------------------------------------------------
+
+    def xml(
+        self, root: etree._Element, status: int = 200, headers: list[tuple[str, str]] | None = None
+    ) -> HttpResponse:
+        """A response carrying a 2030.5 resource."""
+        media = "text/xml" if "wrong-content-type" in self.defects else MEDIA_TYPE_XML
+        return HttpResponse(status, [("Content-Type", media), *(headers or [])], to_bytes(root))
+
+    def bad_request(self, reason_code: int = 0) -> HttpResponse:
+        """400 with an Error body."""
+        return self.xml(error(reason_code), 400)
+
+    def protocol_error(self, status: int, reason: str) -> HttpResponse:
+        """The answer to a request h11 could not parse: the status with an Error body."""
+        return HttpResponse(status, [("Content-Type", MEDIA_TYPE_XML)], to_bytes(error(0)))
+
+    def created(self, location: str) -> HttpResponse:
+        """The answer to a POST that created location."""
+        if "post-returns-200" in self.defects:
+            return HttpResponse(200, [("Location", location)])
+        if "post-missing-location" in self.defects:
+            return HttpResponse(201)
+        return HttpResponse(201, [("Location", location)])
+
+    def list_response(
+        self,
+        ctx: Ctx,
+        tag: str,
+        items: Sequence[Any],
+        render: Callable[[Any], etree._Element],
+        *,
+        poll_rate: bool,
+        subscribable: bool = False,
+        time_key: Callable[[Any], int] | None = None,
+    ) -> HttpResponse:
+        """A list resource for the page the query asks for, or 400 for a malformed query."""
+        try:
+            page = parse_page(ctx.request.query, self.defects)
+        except QueryError:
+            return self.bad_request(1)
+        chosen = apply_page(items, page, self.defects, time_key)
+        root = self.render.list_of(
+            tag,
+            ctx.request.path,
+            len(items),
+            [render(item) for item in chosen],
+            poll_rate=poll_rate,
+            subscribable=subscribable,
+        )
+        return self.xml(root)
+
+    def body(self, ctx: Ctx, *roots: str) -> etree._Element:
+        """The request body parsed safely, checked to be one of roots with its required children."""
+        try:
+            root = parse_xml(_without_declaration(ctx.request.body))
+        except XMLRejected as exc:
+            raise BadBody(str(exc)) from None
+        name = local_name(root)
+        if etree.QName(root).namespace != NS or name not in roots:
+            raise BadBody(f"expected one of {roots} in the 2030.5 namespace, saw {root.tag}")
+        names = [local_name(child) for child in root if isinstance(child.tag, str)]
+        positions = []
+        for required in REQUIRED_CHILDREN.get(name, ()):
+            if required not in names:
+                raise BadBody(f"{name} lacks {required}")
+            positions.append(names.index(required))
+            if required in INTEGER_CHILDREN and not re.fullmatch(r"-?[0-9]+", child_text(root, required)):
+                raise BadBody(f"{name}/{required} is not an integer")
+        if positions != sorted(positions):
+            raise BadBody(f"{name} children out of schema order")
+        return root
+
+    # --- entry points --------------------------------------------------------------------------
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answer one HTTPS request."""
+        return self.dispatch(request)
+
+    async def handle_plain(self, request: HttpRequest) -> HttpResponse:
+        """Answer one plain-HTTP request: a 301 to the same target over HTTPS (CSIP CORE-002 errata 31)."""
+        if "no-redirect" in self.defects:
+            return HttpResponse(404)
+        scheme = "http" if "redirect-to-http" in self.defects else "https"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return HttpResponse(301, [("Location", f"{scheme}://{host}:{self.https_port}{request.target}")])
+
+    def dispatch(self, request: HttpRequest) -> HttpResponse:
+        """Route a request through the checks in order: Host, method token, path, access, method."""
+        hosts = request.header_values("Host")
+        if "bad-host-accepted" not in self.defects and (
+            len(hosts) > 1 or (hosts and not valid_host_header(hosts[0]))
+        ):
+            return self.bad_request(0)
+        if request.method not in HTTP_METHODS:
+            return self.bad_request(0) if "unknown-method-400" in self.defects else HttpResponse(501)
+        route, params = match_route(request.path)
+        if route is None:
+            if "not-found-200" in self.defects:
+                return self.xml(self.render.device_capability(empty=True))
+            return HttpResponse(404)
+        client = self.client_of(request)
+        if client is None and not route.public and "unregistered-client-allowed" not in self.defects:
+            return HttpResponse(403)
+        if request.method not in route.methods:
+            return self.not_allowed(request, route)
+        try:
+            return route.handler(self, Ctx(request, params, client))
+        except BadBody:
+            return self.bad_request(0)
+        except LookupError:
+            return HttpResponse(404)
+
+    def not_allowed(self, request: HttpRequest, route: Route) -> HttpResponse:
+        """405 with the permitted methods (or the defect that accepts them on /dcap and /tm)."""
+        if route.public and "disallowed-method-accepted" in self.defects:
+            return route.handler(self, Ctx(request, {}, None))
+        if "missing-allow-header" in self.defects:
+            return HttpResponse(405)
+        return HttpResponse(405, [("Allow", ", ".join(route.methods))])
+
+    def client_of(self, request: HttpRequest) -> EndDevice | None:
+        """The registered EndDevice whose LFDI is that of the client certificate."""
+        if request.peer_cert_der is None:
+            return None
+        return self.tree.device_by_lfdi(lfdi(request.peer_cert_der))
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def device(self, ctx: Ctx) -> EndDevice:
+        """The EndDevice named by the path (KeyError → 404)."""
+        return self.tree.end_devices[int(ctx.params["edev"])]
+
+    def program(self, ctx: Ctx) -> DerProgram:
+        """The DERProgram named by the path (KeyError → 404)."""
+        return self.tree.programs[int(ctx.params["derp"])]
+
+
+_DECLARATION = re.compile(rb"^\s*<\?xml\b([^>]*)\?>")
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
+
+
+def _without_declaration(body: bytes) -> bytes:
+    """The body minus its XML declaration; BadBody if the declaration names an encoding other than UTF-8.
+
+    Works around parse_xml raising TypeError (bytes.replace with str arguments) on any declaration
+    that names an encoding; the encoding rule it meant to enforce is applied here instead.
+    """
+    match = _DECLARATION.match(body)
+    if not match:
+        return body
+    declared = _ENCODING.search(match.group(1))
+    encoding = declared.group(1) if declared else None
+    if encoding is not None and encoding.lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        raise BadBody(f"expected UTF-8, saw encoding {encoding!r}")
+    return body[match.end() :]
+
+
+

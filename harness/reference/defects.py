@@ -1,0 +1,65 @@
+"""Named defects of the reference server: each one switches on a single, documented misbehaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DEFECTS: dict[str, str] = {
+    "wrong-content-type": "resource bodies are sent as text/xml instead of application/sep+xml",
+    "list-ignores-limit": "lists ignore l= and return every item from the start index",
+    "list-ignores-start": "lists ignore s= and always start at the first item",
+    "list-last-param-wins": "a repeated query parameter is governed by its last occurrence, not the first",
+    "list-ignores-after": "time-ordered lists ignore a= (after)",
+    "list-wrong-all": "the all attribute of lists is one more than the number of items",
+    "list-wrong-results": "the results attribute of lists is one more than the number of items returned",
+    "edev-list-wrong-order": "the EndDeviceList is ordered by changedTime ascending instead of descending",
+    "dcap-missing-poll-rate": "DeviceCapability is served without its pollRate attribute",
+    "dcap-missing-time-link": "DeviceCapability is served without its TimeLink",
+    "post-returns-200": "a POST that creates a resource answers 200 instead of 201",
+    "post-missing-location": "a POST that creates a resource answers 201 without a Location header",
+    "time-off-by-hour": "Time currentTime (and localTime) is one hour ahead of the real time",
+    "time-wrong-quality": "Time quality is 3 instead of 7 (intentionally uncoordinated)",
+    "unregistered-client-allowed": "an unregistered client certificate is served like a registered one",
+    "invalid-dercontrol": "DERControl is rendered schema-invalid: its mRID element is missing",
+    "wrong-lfdi": "the pre-registered EndDevice's lFDI has its last hex digit changed",
+    "wrong-sfdi": "the pre-registered EndDevice's sFDI has a wrong check digit",
+    "wrong-pin": "the pre-registered EndDevice's Registration pIN is 111116 instead of the registered PIN",
+    "no-redirect": "plain-HTTP requests (GET /dcap included) are answered 404 instead of 301 to HTTPS",
+    "redirect-to-http": "the plain-HTTP 301 redirect's Location uses the http scheme instead of https",
+    "disallowed-method-accepted": "PUT, POST and DELETE on /dcap and /tm are answered 200",
+    "missing-allow-header": "405 Method Not Allowed is sent without an Allow header",
+    "unknown-method-400": "an unknown method token (e.g. FOO) is answered 400 instead of 501",
+    "bad-host-accepted": "a malformed Host header is ignored and the request answered normally",
+    "not-found-200": "unknown paths are answered 200 with an empty DeviceCapability instead of 404",
+    "fsa-broken-link": "the FunctionSetAssignments' DERProgramListLink points at a path that answers 404",
+}
+
+
+class UnknownDefectError(ValueError):
+    """A defect name that is not in DEFECTS."""
+
+
+def validate_defects(names: Iterable[str]) -> frozenset[str]:
+    """Return names as a set, or raise UnknownDefectError listing the known defects."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - DEFECTS.keys())
+    if unknown:
+        known = ", ".join(sorted(DEFECTS))
+        raise UnknownDefectError(f"unknown defect(s) {', '.join(unknown)}; known defects: {known}")
+    return chosen
+
+
+class Defects:
+    """The defects switched on for one server; ask with `name in defects`."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self.names = validate_defects(names)
+
+    def __contains__(self, name: object) -> bool:
+        # Asking about a name that does not exist is a bug in the server, not a quiet False.
+        if name not in DEFECTS:
+            raise UnknownDefectError(f"no defect named {name!r}")
+        return name in self.names
+
+    def __repr__(self) -> str:
+        return f"Defects({sorted(self.names)!r})"

@@ -1,0 +1,150 @@
+"""Start and stop the reference server as a subprocess, for tests and lab runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from harness.pki import TestPki
+from harness.reference.defects import validate_defects
+from harness.reference.tree import DEFAULT_PIN
+
+PathLike = str | Path
+
+
+class ReferenceServerError(RuntimeError):
+    """The reference server did not come up; the message carries its stderr."""
+
+
+class ReferenceProcess:
+    """A running reference server subprocess; a context manager that stops it on exit."""
+
+    def __init__(self, args: list[str], workdir: Path, host: str) -> None:
+        self.host = host
+        self._workdir = workdir
+        self._ready_file = workdir / "ready.json"
+        self._stderr_path = workdir / "stderr.log"
+        self._stderr = self._stderr_path.open("wb")
+        command = [sys.executable, "-m", "harness.reference", *args, "--ready-file", str(self._ready_file)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self.https_port = 0
+        self.http_port = 0
+        self.defects: list[str] = []
+
+    @property
+    def base_url(self) -> str:
+        """https://host:port of the TLS listener."""
+        return f"https://{self.host}:{self.https_port}"
+
+    @property
+    def http_url(self) -> str:
+        """http://host:port of the plain-HTTP redirect listener."""
+        return f"http://{self.host}:{self.http_port}"
+
+    def stderr_text(self) -> str:
+        """What the server wrote to stderr so far."""
+        self._stderr.flush()
+        return self._stderr_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 10.0) -> ReferenceProcess:
+        """Block until the server announces its ports; raise ReferenceServerError if it dies or stalls."""
+        deadline = time.monotonic() + timeout
+        while not self._ready_file.exists():
+            if self.process.poll() is not None:
+                message = f"reference server exited with status {self.process.returncode}"
+                self.stop()
+                raise ReferenceServerError(f"{message}; stderr:\n{self.stderr_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ReferenceServerError(
+                    f"reference server not ready after {timeout} s; stderr:\n{self.stderr_text()}"
+                )
+            time.sleep(0.02)
+        ready = json.loads(self._ready_file.read_text())
+        self.https_port = int(ready["https_port"])
+        self.http_port = int(ready["http_port"])
+        self.defects = list(ready["defects"])
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after timeout) and remove its work directory."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if not self._stderr.closed:
+            self._stderr.close()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> ReferenceProcess:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def spawn_reference_server(
+    pki: TestPki | None = None,
+    *,
+    cert: PathLike | None = None,
+    key: PathLike | None = None,
+    ca: PathLike | None = None,
+    defects: Iterable[str] = (),
+    preregister: Iterable[tuple[PathLike, int]] | None = None,
+    extra_enddevices: int = 3,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    http_port: int = 0,
+) -> ReferenceProcess:
+    """Launch the server without waiting; call wait_ready() on the result (lets tests start many at once).
+
+    With a TestPki and preregister=None, the PKI's "client" certificate is pre-registered with PIN 111115.
+    """
+    chosen = sorted(validate_defects(defects))
+    if pki is not None:
+        cert, key, ca = cert or pki.server.cert, key or pki.server.key, ca or pki.ca
+        if preregister is None and "client" in pki.clients:
+            preregister = [(pki.clients["client"].cert, DEFAULT_PIN)]
+    if cert is None or key is None or ca is None:
+        raise ValueError("give a TestPki or all of cert, key and ca")
+    args = ["--cert", str(cert), "--key", str(key), "--ca", str(ca), "--host", host]
+    args += ["--port", str(port), "--http-port", str(http_port), "--extra-enddevices", str(extra_enddevices)]
+    for path, pin in preregister or ():
+        args += ["--preregister", f"{path}:{pin}"]
+    for name in chosen:
+        args += ["--defect", name]
+    return ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
+
+
+def start_reference_server(
+    pki: TestPki | None = None,
+    *,
+    cert: PathLike | None = None,
+    key: PathLike | None = None,
+    ca: PathLike | None = None,
+    defects: Iterable[str] = (),
+    preregister: Iterable[tuple[PathLike, int]] | None = None,
+    extra_enddevices: int = 3,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    http_port: int = 0,
+    timeout: float = 10.0,
+) -> ReferenceProcess:
+    """Start the reference server and return once it listens (see spawn_reference_server)."""
+    process = spawn_reference_server(
+        pki, cert=cert, key=key, ca=ca, defects=defects, preregister=preregister,
+        extra_enddevices=extra_enddevices, host=host, port=port, http_port=http_port,
+    )
+    return process.wait_ready(timeout)

@@ -1,0 +1,188 @@
+"""The reference server's in-memory resource store: end devices, DER programs, mirrors and responses."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from harness.sep.identity import certificate_der, lfdi, sfdi, with_check_digit
+
+DEFAULT_PIN = 111115
+
+
+def make_mrid(*parts: object) -> str:
+    """A stable 128-bit mRID (32 hex digits) derived from parts."""
+    return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:32].upper()
+
+
+@dataclass
+class DerControl:
+    """One scheduled DERControl event of a program."""
+
+    index: int
+    mrid: str
+    description: str
+    creation_time: int
+    start: int
+    duration: int
+    max_lim_w: int  # opModMaxLimW in hundredths of a percent
+
+
+@dataclass
+class DerCurve:
+    """One DERCurve (a volt-var curve by default) of a program."""
+
+    index: int
+    mrid: str
+    description: str
+    creation_time: int
+    curve_type: int
+    points: list[tuple[int, int]]
+
+
+@dataclass
+class DerProgram:
+    """A DERProgram with its default control, scheduled controls and curves."""
+
+    index: int
+    mrid: str
+    description: str
+    primacy: int
+    default_mrid: str
+    controls: list[DerControl] = field(default_factory=list)
+    curves: list[DerCurve] = field(default_factory=list)
+
+
+@dataclass
+class EndDevice:
+    """An EndDevice and everything stored under it."""
+
+    index: int
+    sfdi: int
+    lfdi: str | None
+    changed_time: int
+    registered_time: int
+    pin: int
+    enabled: bool = True
+    preregistered: bool = False
+    # PUT-able resources keep the client's last representation (the XML root) to serve it back.
+    stored: dict[str, etree._Element] = field(default_factory=dict)
+    log_events: list[tuple[int, etree._Element]] = field(default_factory=list)
+    subscriptions: dict[int, etree._Element] = field(default_factory=dict)
+    next_log_event: int = 1
+    next_subscription: int = 1
+
+
+@dataclass
+class Posted:
+    """A resource a client created by POST (MirrorUsagePoint, Response), kept as sent."""
+
+    index: int
+    created: int
+    element: etree._Element
+
+
+@dataclass
+class Tree:
+    """Every resource the reference server serves."""
+
+    start_time: int
+    tz_offset: int
+    end_devices: dict[int, EndDevice] = field(default_factory=dict)
+    programs: dict[int, DerProgram] = field(default_factory=dict)
+    mirrors: dict[int, Posted] = field(default_factory=dict)
+    responses: dict[int, Posted] = field(default_factory=dict)
+    next_end_device: int = 1
+    next_mirror: int = 1
+    next_response: int = 1
+
+    def add_end_device(
+        self, sfdi_value: int, lfdi_value: str | None, changed_time: int, pin: int, *, preregistered: bool
+    ) -> EndDevice:
+        """Store a new EndDevice and return it."""
+        device = EndDevice(
+            index=self.next_end_device,
+            sfdi=sfdi_value,
+            lfdi=lfdi_value,
+            changed_time=changed_time,
+            registered_time=changed_time,
+            pin=pin,
+            preregistered=preregistered,
+        )
+        self.end_devices[device.index] = device
+        self.next_end_device += 1
+        return device
+
+    def device_by_lfdi(self, value: str) -> EndDevice | None:
+        """The EndDevice registered for a certificate LFDI, if any."""
+        wanted = value.upper()
+        for device in self.end_devices.values():
+            if device.lfdi and device.lfdi.upper() == wanted:
+                return device
+        return None
+
+    def end_devices_ordered(self, *, ascending: bool = False) -> list[EndDevice]:
+        """EndDevices by changedTime (newest first unless ascending), then sFDI ascending."""
+        sign = 1 if ascending else -1
+        return sorted(self.end_devices.values(), key=lambda d: (sign * d.changed_time, d.sfdi))
+
+    def programs_ordered(self) -> list[DerProgram]:
+        """DERPrograms by primacy (lowest value first), then mRID."""
+        return sorted(self.programs.values(), key=lambda p: (p.primacy, p.mrid))
+
+
+def seed_tree(
+    start_time: int,
+    tz_offset: int,
+    preregister: list[tuple[bytes, int]],
+    extra_enddevices: int = 3,
+) -> Tree:
+    """A tree with the given certificates (DER bytes, PIN) pre-registered plus synthetic EndDevices."""
+    tree = Tree(start_time=start_time, tz_offset=tz_offset)
+    for der, pin in preregister:
+        tree.add_end_device(sfdi(der), lfdi(der), start_time - 60, pin, preregistered=True)
+    for n in range(extra_enddevices):
+        # Distinct, older changedTimes give the EndDeviceList a well-defined order.
+        digest = hashlib.sha256(f"synthetic-{n}".encode()).hexdigest().upper()
+        value = with_check_digit(int(digest[:9], 16))
+        tree.add_end_device(value, digest[:40], start_time - 120 * (n + 1), DEFAULT_PIN, preregistered=False)
+    program = DerProgram(
+        index=1,
+        mrid=make_mrid("derp", 1),
+        description="CSIP reference program",
+        primacy=1,
+        default_mrid=make_mrid("dderc", 1),
+    )
+    program.controls.append(
+        DerControl(
+            index=1,
+            mrid=make_mrid("derc", 1, 1),
+            description="limit to 50 %",
+            creation_time=start_time,
+            start=start_time + 3600,
+            duration=1800,
+            max_lim_w=5000,
+        )
+    )
+    program.curves.append(
+        DerCurve(
+            index=1,
+            mrid=make_mrid("dc", 1, 1),
+            description="volt-var",
+            creation_time=start_time,
+            curve_type=11,  # opModVoltVar
+            points=[(9200, 3000), (9670, 0), (10300, 0), (10700, -3000)],
+        )
+    )
+    tree.programs[program.index] = program
+    return tree
+
+
+def load_preregistration(spec: str) -> tuple[bytes, int]:
+    """Parse a CERT[:PIN] option into (certificate DER, PIN)."""
+    path, sep, pin = spec.rpartition(":")
+    if not sep or not pin.isdigit():
+        path, pin = spec, str(DEFAULT_PIN)
+    return certificate_der(path), int(pin)

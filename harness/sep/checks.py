@@ -1,0 +1,195 @@
+"""Checks on IEEE 2030.5 documents that XML Schema cannot express.
+
+* the root element is the one the request expected, in the 2030.5 namespace;
+* list resources: ``results`` equals the number of items and is <= ``all``;
+* enumerated codes and bitmaps hold defined values (table in :mod:`harness.sep.enums`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from lxml import etree
+
+from harness.sep.enums import ENUMERATIONS, Enumeration
+from harness.sep.schema import SEP_NS, XSI_TYPE, Finding, element_path
+
+__all__ = ["own_checks"]
+
+
+def _index_rules() -> dict[str, list[tuple[list[str], Enumeration]]]:
+    """Group the enumeration table by its last path component for quick lookup."""
+    index: dict[str, list[tuple[list[str], Enumeration]]] = defaultdict(list)
+    for path, rule in ENUMERATIONS.items():
+        parts = path.split("/")
+        index[parts[-1]].append((parts[:-1], rule))
+    return dict(index)
+
+
+_RULES = _index_rules()
+
+
+def own_checks(root: etree._Element, expected_root: str | None = None) -> list[Finding]:
+    """Run every non-schema check on a document and return its findings."""
+    if isinstance(root, etree._ElementTree):
+        root = root.getroot()
+    findings = _check_root(root, expected_root)
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue  # comments and processing instructions
+        if el.get("all") is not None and el.get("results") is not None:
+            findings.extend(_check_list(el))
+        # Codes are defined for 2030.5 elements only; foreign extensions have their own.
+        if etree.QName(el).namespace == SEP_NS:
+            findings.extend(_check_enums(el))
+    return findings
+
+
+def _finding(el: etree._Element, message: str, attr: str | None = None) -> Finding:
+    """A check finding located at an element (or one of its attributes)."""
+    path = element_path(el)
+    if attr:
+        path += f"/@{attr}"
+    return Finding(message=message, line=el.sourceline, path=path, source="check")
+
+
+def _check_root(root: etree._Element, expected_root: str | None) -> list[Finding]:
+    """Root element is the expected one, in the 2030.5 namespace."""
+    out: list[Finding] = []
+    qname = etree.QName(root)
+    if qname.namespace != SEP_NS:
+        seen = qname.namespace or "no namespace"
+        out.append(_finding(root, f"expected root element in namespace {SEP_NS}, saw {seen}"))
+    if expected_root and qname.localname != expected_root:
+        out.append(_finding(root, f"expected root element {expected_root}, saw {qname.localname}"))
+    return out
+
+
+def _check_list(el: etree._Element) -> list[Finding]:
+    """A list's results attribute matches its items and does not exceed all."""
+    name = etree.QName(el).localname
+    try:
+        all_ = int(el.get("all", ""))
+        results = int(el.get("results", ""))
+    except ValueError:
+        return []  # not integers: the schema stage reports the bad type
+    # In 2030.5 lists every child element is an item.
+    items = sum(1 for child in el if isinstance(child.tag, str))
+    out: list[Finding] = []
+    if results != items:
+        out.append(
+            _finding(
+                el,
+                f'{name}: expected results to equal the number of items ({items}), saw results="{results}"',
+                "results",
+            )
+        )
+    if results > all_:
+        out.append(
+            _finding(
+                el,
+                f'{name}: expected results <= all, saw results="{results}" and all="{all_}"',
+                "results",
+            )
+        )
+    return out
+
+
+def _names_of(el: etree._Element) -> tuple[str, ...]:
+    """Names a path component may match: local name and, if present, the xsi:type's local name."""
+    name = etree.QName(el).localname
+    xsi = el.get(XSI_TYPE)
+    if xsi:
+        return (name, xsi.rpartition(":")[2])
+    return (name,)
+
+
+def _ancestry_matches(el: etree._Element, parents: list[str]) -> bool:
+    """Whether the element's ancestors end with the given names (nearest last)."""
+    node = el
+    for want in reversed(parents):
+        node = node.getparent()
+        if node is None or want not in _names_of(node):
+            return False
+    return True
+
+
+def _check_enums(el: etree._Element) -> list[Finding]:
+    """Enumerated element values and attributes of one element hold defined codes."""
+    out: list[Finding] = []
+    local = etree.QName(el).localname
+    for parents, rule in _RULES.get(local, ()):
+        if _ancestry_matches(el, parents) and _condition_holds(el, rule):
+            problem = _judge(el.text, rule)
+            if problem:
+                label = "/".join([*parents, local])
+                out.append(_finding(el, f"{label}: {problem}"))
+    for attr, value in el.attrib.items():
+        if attr.startswith("{"):
+            continue  # namespaced attributes (xsi:type etc.) are not 2030.5 fields
+        for parents, rule in _RULES.get(f"@{attr}", ()):
+            # For attributes, "parents" includes the owning element itself.
+            if parents and parents[-1] not in _names_of(el):
+                continue
+            if parents[:-1] and not _ancestry_matches(el, parents[:-1]):
+                continue
+            problem = _judge(value, rule)
+            if problem:
+                out.append(_finding(el, f"{local}/@{attr}: {problem}", attr))
+    return out
+
+
+def _condition_holds(el: etree._Element, rule: Enumeration) -> bool:
+    """A rule's ``when`` condition on a sibling element, if any."""
+    if rule.when is None:
+        return True
+    sibling_name, wanted = rule.when
+    parent = el.getparent()
+    if parent is None:
+        return False
+    for sib in parent:
+        if isinstance(sib.tag, str) and etree.QName(sib).localname == sibling_name:
+            try:
+                return int((sib.text or "").strip()) == wanted
+            except ValueError:
+                return False
+    return False
+
+
+def _judge(text: str | None, rule: Enumeration) -> str | None:
+    """Why a raw value breaks the rule ("expected ..., saw ..."), or None if it is fine."""
+    raw = (text or "").strip()
+    if rule.bitmap:
+        try:
+            value = int(raw, 16)
+        except ValueError:
+            return None  # not hex: the schema stage reports the bad type
+        bad = [bit for bit in range(value.bit_length()) if value >> bit & 1 and bit not in rule.values]
+        if not bad:
+            return None
+        return (
+            f"expected only defined bits {_describe(rule.values)} of {rule.name} set, "
+            f"saw {raw} (undefined bit{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))})"
+        )
+    try:
+        value = int(raw)
+    except ValueError:
+        return None  # not an integer: the schema stage reports the bad type
+    if value in rule.values:
+        return None
+    return f"expected one of {_describe(rule.values)} ({rule.name}), saw {value}"
+
+
+def _describe(values: frozenset[int]) -> str:
+    """Compact text for a value set: "0-5, 80-83"."""
+    ordered = sorted(values)
+    runs: list[str] = []
+    start = prev = ordered[0]
+    for v in [*ordered[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        runs.append(str(start) if start == prev else f"{start}-{prev}" if prev > start + 1 else f"{start}, {prev}")
+        if v is not None:
+            start = prev = v
+    return ", ".join(runs)

@@ -1,0 +1,391 @@
+"""XML Schema validation of IEEE 2030.5 documents, in two stages.
+
+Stage one is a fast lxml (libxml2) gate.  Only when a document fails it do we
+build readable findings with the pure-Python ``xmlschema`` package, which knows
+which element was expected where; that package is slow to import and to load a
+schema, so it is imported and loaded lazily, keeping ``csip-harness validate``
+start-up fast.  Checks the schema language cannot express (list counts,
+enumerated codes, the expected root) live in :mod:`harness.sep.checks` and are
+appended as ``source="check"`` findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+import pathlib
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+__all__ = [
+    "SEP_NS",
+    "Finding",
+    "SchemaLoadError",
+    "SchemaSet",
+    "element_path",
+]
+
+SEP_NS = "urn:ieee:std:2030.5:ns"
+XS_NS = "http://www.w3.org/2001/XMLSchema"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+BUNDLED_NAME = "bundled CSIP schema"
+_BUNDLED_RESOURCE = ("harness.sep", "schema/csip.xsd")
+
+# Strips the 2030.5 namespace from validator messages: "{urn:...}TimeLink"
+# reads as noise to the engineer fixing a device.  Other namespaces are kept
+# because a foreign element is exactly what they need to see.
+_SEP_NS_RE = re.compile(r"\{" + re.escape(SEP_NS) + r"\}")
+
+
+class SchemaLoadError(Exception):
+    """A schema file is missing, unreadable, not XML, or not a valid XML Schema."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a document."""
+
+    message: str  # human readable: what was expected, what was seen
+    line: int | None  # source line in the document, when known
+    path: str | None  # XPath-like path e.g. "/DeviceCapability/TimeLink"
+    source: str  # "schema" or "check"
+
+
+def _local(tag: Any) -> str:
+    """Local part of an lxml tag ("{ns}Name" -> "Name")."""
+    return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
+
+
+# xmlschema sometimes puts component reprs in its reasons, e.g.
+# "XsdComplexType(name='DateTimeInterval') cannot substitute ...": keep the name only.
+_XSD_TYPE_REPR_RE = re.compile(r"Xsd\w*Type\(name='([^']*)'[^)]*\)")
+_XSD_REPR_RE = re.compile(r"Xsd\w+\(name='([^']*)'[^)]*\)")
+
+
+def _strip_ns(text: str) -> str:
+    """Remove the 2030.5 namespace and validator internals from a message."""
+    text = _SEP_NS_RE.sub("", text).replace("{http://www.w3.org/2001/XMLSchema-instance}", "xsi:")
+    text = _XSD_TYPE_REPR_RE.sub(r"type \1", text)
+    return _XSD_REPR_RE.sub(r"\1", text)
+
+
+def element_path(el: etree._Element) -> str:
+    """XPath-like path of an element by local names, e.g. "/EndDeviceList/EndDevice[2]/sFDI"."""
+    parts: list[str] = []
+    node: etree._Element | None = el
+    while node is not None:
+        name = _local(node.tag)
+        parent = node.getparent()
+        if parent is not None:
+            # Index only when needed, so the common path stays short and readable.
+            same = [c for c in parent if c.tag == node.tag]
+            if len(same) > 1:
+                name = f"{name}[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    return "/" + "/".join(reversed(parts))
+
+
+class _NoNetworkResolver(etree.Resolver):
+    """Refuse any non-local URL while loading a schema and its imports."""
+
+    def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
+        """Fail remote URLs; let lxml handle local ones."""
+        if system_url and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", system_url) and not system_url.startswith("file:"):
+            raise SchemaLoadError(f"refusing to fetch {system_url}: schemas are loaded from local files only")
+        return None
+
+
+def _schema_parser() -> etree.XMLParser:
+    """A parser for schema documents that never touches the network or expands entities."""
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False, huge_tree=False)
+    parser.resolvers.add(_NoNetworkResolver())
+    return parser
+
+
+def _global_element_names(doc: etree._Element, base: pathlib.Path | None, seen: set[str]) -> set[str]:
+    """Local names of global xs:element declarations, following local includes/imports."""
+    names = {el.get("name") for el in doc.iterchildren(f"{{{XS_NS}}}element") if el.get("name")}
+    if base is None:
+        return {n for n in names if n}
+    for ref in doc.iterchildren(f"{{{XS_NS}}}include", f"{{{XS_NS}}}import", f"{{{XS_NS}}}redefine"):
+        loc = ref.get("schemaLocation")
+        if not loc or "://" in loc:
+            continue
+        target = (base.parent / loc).resolve()
+        if str(target) in seen or not target.is_file():
+            continue
+        seen.add(str(target))
+        try:
+            sub = etree.parse(str(target), _schema_parser()).getroot()
+        except (etree.XMLSyntaxError, OSError):
+            continue  # lxml already accepted the schema set; a missing name here only weakens knows()
+        names |= _global_element_names(sub, target, seen)
+    return {n for n in names if n}
+
+
+class SchemaSet:
+    """A loaded XML schema: the bundled CSIP one or a file passed with --schema."""
+
+    _bundled: SchemaSet | None = None
+    _bundled_lock = threading.Lock()
+
+    def __init__(self, name: str, data: bytes, location: pathlib.Path | None) -> None:
+        """Compile ``data`` (the xsd bytes); ``location`` lets relative includes resolve."""
+        self.name = name
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self._data = data
+        self._location = location
+        where = name if location is None else str(location)
+        try:
+            doc = etree.fromstring(data, _schema_parser(), base_url=str(location) if location is not None else None)
+        except etree.XMLSyntaxError as exc:
+            raise SchemaLoadError(f"schema {where} is not well-formed XML: {exc}") from exc
+        if doc.tag != f"{{{XS_NS}}}schema":
+            raise SchemaLoadError(f"schema {where} is not an XML Schema: root element is {doc.tag}, not xs:schema")
+        try:
+            self._lxml = etree.XMLSchema(doc)
+        except (etree.XMLSchemaParseError, SchemaLoadError) as exc:
+            raise SchemaLoadError(f"schema {where} is not a valid XML Schema: {exc}") from exc
+        self._globals = frozenset(_global_element_names(doc, location, set()))
+        self._target_ns = doc.get("targetNamespace")
+        self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
+        # lxml schema objects keep their error log on the instance, so a check
+        # and the read of its log must not interleave across threads.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SchemaSet(name={self.name!r}, sha256={self.sha256[:12]}...)"
+
+    @classmethod
+    def bundled(cls) -> SchemaSet:
+        """The CSIP schema shipped with the harness (loaded once, then cached)."""
+        with cls._bundled_lock:
+            if cls._bundled is None:
+                package, resource = _BUNDLED_RESOURCE
+                ref = importlib.resources.files(package).joinpath(resource)
+                try:
+                    data = ref.read_bytes()
+                except OSError as exc:
+                    raise SchemaLoadError(f"the bundled CSIP schema is missing from the package: {exc}") from exc
+                # A real file lets xmlschema report locations; a zipped install has none.
+                location = ref if isinstance(ref, pathlib.Path) else None
+                cls._bundled = cls(BUNDLED_NAME, data, location)
+            return cls._bundled
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> SchemaSet:
+        """Load a schema file (e.g. the official sep.xsd); raise SchemaLoadError if missing or invalid."""
+        p = pathlib.Path(path)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError as exc:
+            raise SchemaLoadError(f"schema file not found: {p}") from exc
+        except IsADirectoryError as exc:
+            raise SchemaLoadError(f"schema path is a directory, not a file: {p}") from exc
+        except OSError as exc:
+            raise SchemaLoadError(f"cannot read schema file {p}: {exc.strerror or exc}") from exc
+        return cls(str(path), data, p.resolve())
+
+    def knows(self, element_name: str) -> bool:
+        """Whether the schema declares a global element with this local name."""
+        return element_name in self._globals
+
+    def is_valid(self, root: etree._Element) -> bool:
+        """Fast schema gate using lxml only."""
+        with self._lock:
+            return bool(self._lxml.validate(_as_element(root)))
+
+    def validate(self, root: etree._Element, expected_root: str | None = None) -> list[Finding]:
+        """Schema findings (readable, with line and path) followed by our own checks' findings."""
+        # Imported here: checks imports Finding/element_path from this module.
+        from harness.sep.checks import own_checks
+
+        root = _as_element(root)
+        with self._lock:
+            ok = bool(self._lxml.validate(root))
+            lxml_log = list(self._lxml.error_log) if not ok else []
+        findings: list[Finding] = []
+        if not ok:
+            findings = self._explain(root, lxml_log)
+        findings.extend(own_checks(root, expected_root))
+        return findings
+
+    # -- stage two -----------------------------------------------------------
+
+    def _xmlschema_obj(self) -> Any:
+        """Build (once) the xmlschema object used to explain failures."""
+        with self._lock:
+            if self._xmlschema is None:
+                import xmlschema  # lazy: costs start-up time and is needed only for invalid documents
+
+                source: Any = str(self._location) if self._location is not None else self._data.decode("utf-8")
+                self._xmlschema = xmlschema.XMLSchema(source, allow="local", defuse="always")
+            return self._xmlschema
+
+    def _explain(self, root: etree._Element, lxml_log: list[Any]) -> list[Finding]:
+        """Turn a failed validation into findings, preferring xmlschema's view."""
+        findings: list[Finding] = []
+        failure: Exception | None = None
+        try:
+            xs = self._xmlschema_obj()
+            for err in xs.iter_errors(root):
+                findings.append(_finding_from_xmlschema(err))
+        except Exception as exc:  # any xmlschema failure must become a finding, not a crash
+            failure = exc
+        if failure is not None or not findings:
+            # xmlschema crashed (e.g. unknown xsi:type) or disagrees with libxml2:
+            # libxml2's own log still carries line numbers, so report that.
+            from_lxml = [_finding_from_lxml(root, entry) for entry in lxml_log]
+            if from_lxml:
+                return _dedupe(from_lxml)
+            if failure is not None:
+                return [
+                    Finding(
+                        message=f"document is not valid against {self.name}; the detailed validator failed: "
+                        f"{_strip_ns(str(failure))}",
+                        line=getattr(root, "sourceline", None),
+                        path=element_path(root),
+                        source="schema",
+                    )
+                ]
+            return [
+                Finding(
+                    message=f"document is not valid against {self.name}",
+                    line=getattr(root, "sourceline", None),
+                    path=element_path(root),
+                    source="schema",
+                )
+            ]
+        findings.sort(key=lambda f: (f.line is None, f.line or 0))
+        return _dedupe(findings)
+
+
+def _as_element(root: Any) -> etree._Element:
+    """Accept an element or an element tree."""
+    return root.getroot() if isinstance(root, etree._ElementTree) else root
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Drop repeated findings, keeping the first occurrence's order."""
+    seen: set[Finding] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f not in seen:
+            seen.add(f)
+            out.append(f)
+    return out
+
+
+def _names(components: Any) -> list[str]:
+    """Local names of xmlschema element components (for 'expected' lists)."""
+    out: list[str] = []
+    for comp in components or ():
+        name = getattr(comp, "local_name", None) or getattr(comp, "name", None)
+        if name and name not in out:
+            out.append(_strip_ns(str(name)))
+    return out
+
+
+def _finding_from_xmlschema(err: Any) -> Finding:
+    """Readable finding from one xmlschema validation error."""
+    elem = getattr(err, "elem", None)
+    if not isinstance(getattr(elem, "tag", None), str):
+        elem = None
+    reason = _strip_ns(str(getattr(err, "reason", None) or err))
+    kind = type(err).__name__
+    target = elem
+    message = reason
+    if elem is not None and kind == "XMLSchemaChildrenValidationError":
+        parent = _local(elem.tag)
+        expected = _names(getattr(err, "expected", None))
+        invalid_tag = getattr(err, "invalid_tag", None)
+        index = getattr(err, "index", None)
+        if invalid_tag is not None:
+            child = _child_at(elem, index, invalid_tag)
+            target = child if child is not None else elem
+            seen = _strip_ns(str(invalid_tag))
+            if expected:
+                message = f"in {parent}: expected {' or '.join(expected)}, saw {seen}"
+            else:
+                # xmlschema gives no expectation once only optional elements
+                # remain, so list the content model for the reader instead.
+                allowed = _names(_iter_elements(getattr(err, "validator", None)))
+                if allowed:
+                    message = (
+                        f"in {parent}: element {seen} is out of order or not allowed here; "
+                        f"allowed children, in order: {', '.join(allowed)}"
+                    )
+                else:
+                    message = f"in {parent}: expected no child elements, saw {seen}"
+        else:
+            missing = " or ".join(expected) if expected else "more content"
+            message = f"in {parent}: required element missing: expected {missing}, saw end of {parent}"
+    elif elem is not None:
+        name = _local(elem.tag)
+        if reason.startswith("attribute ") or not _is_value_validator(getattr(err, "validator", None)):
+            message = f"in {name}: {reason}"
+        else:
+            obj = getattr(err, "obj", None)
+            seen = obj if isinstance(obj, str) else (elem.text or "").strip()
+            vtype = _type_name(getattr(err, "validator", None))
+            expected = f"expected a valid {vtype} value" if vtype else "expected a valid value"
+            message = f"in {name}: {expected}, saw {seen!r} ({reason})"
+    return Finding(
+        message=message,
+        line=getattr(target, "sourceline", None) if target is not None else None,
+        path=element_path(target) if target is not None else _strip_ns(str(getattr(err, "path", "") or "")) or None,
+        source="schema",
+    )
+
+
+def _is_value_validator(validator: Any) -> bool:
+    """Whether an error came from checking an element's text (simple type, facet or range check)."""
+    kind = type(validator).__name__
+    return kind in {"XsdAtomicBuiltin", "XsdAtomicRestriction", "XsdUnion", "XsdList", "function"} or (
+        kind.startswith("Xsd") and kind.endswith("Facet")
+    )
+
+
+def _iter_elements(validator: Any) -> Any:
+    """Element declarations of an xmlschema model group, in order; empty if not a group."""
+    fn = getattr(validator, "iter_elements", None)
+    return fn() if callable(fn) else ()
+
+
+def _type_name(validator: Any) -> str | None:
+    """Printable name of the simple type that rejected a value, if xmlschema knows it."""
+    name = getattr(validator, "prefixed_name", None) or getattr(validator, "name", None)
+    if not isinstance(name, str):
+        return None
+    return _strip_ns(name.replace("{http://www.w3.org/2001/XMLSchema}", "xs:"))
+
+
+def _child_at(parent: etree._Element, index: Any, tag: Any) -> etree._Element | None:
+    """The child xmlschema complained about: by position if it matches, else the first with that tag."""
+    if isinstance(index, int) and 0 <= index < len(parent) and parent[index].tag == tag:
+        return parent[index]
+    for child in parent:
+        if child.tag == tag:
+            return child
+    return None
+
+
+def _finding_from_lxml(root: etree._Element, entry: Any) -> Finding:
+    """Finding from one libxml2 error-log entry (fallback when xmlschema cannot explain)."""
+    path: str | None = getattr(entry, "path", None) or None
+    if path:
+        try:
+            hits = root.getroottree().xpath(path)
+            if hits and isinstance(hits[0], etree._Element):
+                path = element_path(hits[0])
+        except (etree.XPathError, ValueError):
+            pass  # keep libxml2's positional path; still better than none
+    line = entry.line if getattr(entry, "line", 0) else None
+    return Finding(message=_strip_ns(str(entry.message)), line=line, path=path, source="schema")

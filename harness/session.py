@@ -1,0 +1,169 @@
+"""One run against one DUT: profile, transport, schema, results writer and the event loop they share."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from harness.cases.model import Case, DutProfile
+from harness.cases.profile import load_profile
+from harness.engine.context import RunContext, builtin_variables
+from harness.engine.runner import run_case
+from harness.report.html import write_html
+from harness.report.writer import ResultsWriter, iso_time
+from harness.results import ERROR, TestRecord
+from harness.sep.identity import certificate_der, fingerprint
+from harness.sep.tls import client_context
+from harness.transport.http import HttpTransport
+
+
+class SessionConfigError(ValueError):
+    """The run cannot start: a missing or contradictory option."""
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """What the user asked for, from the command line, ini file or `csip-harness run`."""
+
+    dut: str | None = None
+    profile: str | None = None
+    schema: str | None = None
+    out: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+    http_url: str | None = None
+
+
+def harness_version() -> str:
+    """The installed csip-harness version."""
+    try:
+        return metadata.version("csip-harness")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def default_profile_path() -> Path:
+    """The bundled generic server profile used when no --csip-profile is given."""
+    return Path(str(resources.files("harness.cases").joinpath("default-server-profile.yaml")))
+
+
+def resolve_profile(options: RunOptions) -> DutProfile:
+    """Load the profile and apply command-line overrides (DUT address, identity)."""
+    profile = load_profile(options.profile or default_profile_path())
+    identity = profile.identity
+    identity = dataclasses.replace(
+        identity,
+        cert=Path(options.cert) if options.cert else identity.cert,
+        key=Path(options.key) if options.key else identity.key,
+        ca=Path(options.ca) if options.ca else identity.ca,
+    )
+    return dataclasses.replace(
+        profile,
+        base_url=options.dut or profile.base_url,
+        http_url=options.http_url or profile.http_url,
+        identity=identity,
+    )
+
+
+def load_schema(path: str | None) -> Any:
+    """The bundled CSIP schema, or the file given with --schema."""
+    from harness.sep.schema import SchemaSet
+
+    return SchemaSet.from_path(path) if path else SchemaSet.bundled()
+
+
+class HarnessSession:
+    """Owns everything shared by the cases of one run; closed once at the end."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.started = time.time()
+        self.profile = resolve_profile(options)
+        if not self.profile.base_url:
+            raise SessionConfigError(
+                "expected the DUT address (--csip-dut https://HOST:PORT or base_url in the profile), saw none"
+            )
+        for name in ("cert", "key"):
+            value = getattr(self.profile.identity, name)
+            if self.profile.base_url.startswith("https") and not value:
+                raise SessionConfigError(f"expected a client {name} for mutual TLS (--csip-{name}), saw none")
+            if value and not Path(value).is_file():
+                raise SessionConfigError(f"expected the client {name} file {value}, saw no such file")
+        self.schema = load_schema(options.schema)
+        self.loop = asyncio.new_event_loop()
+        context = None
+        if self.profile.base_url.startswith("https"):
+            identity = self.profile.identity
+            context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.verify_tls)
+        self.transport = HttpTransport(
+            context,
+            connect_timeout=self.profile.connect_timeout,
+            read_timeout=self.profile.read_timeout,
+            total_timeout=self.profile.total_timeout,
+            max_body=self.profile.max_body,
+        )
+        self.context = RunContext(
+            profile=self.profile,
+            base_url=self.profile.base_url,
+            transport=self.transport,
+            schema=self.schema,
+            builtins=builtin_variables(self.profile, self.profile.base_url),
+        )
+        self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
+
+    def run_metadata(self) -> dict[str, Any]:
+        """Run identity for results.json: harness, DUT, profile, schema, transport."""
+        cert = self.profile.identity.cert
+        return {
+            "harness_version": harness_version(),
+            "started": iso_time(self.started),
+            "transport": "http",
+            "encoding": "xml",
+            "time_scale": 1,
+            "dut": {
+                "url": self.profile.base_url,
+                "http_url": self.profile.http_url,
+                "role": self.profile.role,
+                "name": self.profile.name,
+                "profile": str(self.profile.file) if self.profile.file else None,
+                "capabilities": sorted(self.profile.capabilities),
+            },
+            "client": {
+                "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
+                **{k: v for k, v in self.context.builtins["client"].items() if k != "pin"},
+            },
+            "schema": {"name": self.schema.name, "sha256": self.schema.sha256},
+        }
+
+    def run(self, case: Case, nodeid: str | None = None) -> TestRecord:
+        """Run one case on the session loop and record it."""
+        record = self.loop.run_until_complete(run_case(case, self.context))
+        record.nodeid = nodeid
+        self.record(record)
+        return record
+
+    def record(self, record: TestRecord) -> None:
+        """Add a finished test to results.json (when an output directory was given)."""
+        if self.writer:
+            self.writer.add(record)
+
+    def close(self) -> None:
+        """Close the transport and the loop; finish results.json and report.html."""
+        try:
+            self.loop.run_until_complete(self.transport.aclose())
+        finally:
+            self.loop.close()
+        if self.writer:
+            document = self.writer.finish(time.time())
+            write_html(document, self.writer.out_dir / "report.html")
+
+
+def collection_error_record(case_id: str, file: str, message: str) -> TestRecord:
+    """A results entry for a test-case file that could not be loaded."""
+    return TestRecord(id=case_id, title="(test case file could not be loaded)", role="unknown",
+                      verdict=ERROR, reason=message, file=file, started=time.time())
