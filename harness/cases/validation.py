@@ -42,4 +42,11 @@ def check_document(data: Any, file: Path, schema_name: str) -> None:
         return
     errors.sort(key=lambda e: (line_of(data, list(e.absolute_path)) or 0, len(e.absolute_path)))
     first = errors[0]
-    raise YamlFileError(file, line_of(data, list(first.absolute_path)), _describe(first))
+    path = list(first.absolute_path)
+    if first.validator == "additionalProperties" and isinstance(first.instance, dict):
+        # Point at the unexpected key itself, not at the mapping that holds it.
+        allowed = first.schema.get("properties", {})
+        extra = [key for key in first.instance if key not in allowed]
+        if extra:
+            path.append(extra[0])
+    raise YamlFileError(file, line_of(data, path), _describe(first))

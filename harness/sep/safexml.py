@@ -59,7 +59,7 @@ def parse_xml(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element
             f"expected no DTD or entity declarations, saw <!{kind} at byte {match.start()}"
         )
     declared = _XML_DECL_ENCODING.match(data)
-    if declared and declared.group(1).lower().replace("_", "-") not in (b"utf-8", b"utf8"):
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise XMLEncodingError(f"expected UTF-8, saw encoding=\"{declared.group(1).decode('ascii')}\"")
     try:
         data.decode("utf-8")

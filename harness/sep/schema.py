@@ -111,9 +111,9 @@ def _schema_parser() -> etree.XMLParser:
 
 def _global_element_names(doc: etree._Element, base: pathlib.Path | None, seen: set[str]) -> set[str]:
     """Local names of global xs:element declarations, following local includes/imports."""
-    names = {el.get("name") for el in doc.iterchildren(f"{{{XS_NS}}}element") if el.get("name")}
+    names = {str(el.get("name")) for el in doc.iterchildren(f"{{{XS_NS}}}element") if el.get("name")}
     if base is None:
-        return {n for n in names if n}
+        return names
     for ref in doc.iterchildren(f"{{{XS_NS}}}include", f"{{{XS_NS}}}import", f"{{{XS_NS}}}redefine"):
         loc = ref.get("schemaLocation")
         if not loc or "://" in loc:
@@ -127,7 +127,7 @@ def _global_element_names(doc: etree._Element, base: pathlib.Path | None, seen: 
         except (etree.XMLSyntaxError, OSError):
             continue  # lxml already accepted the schema set; a missing name here only weakens knows()
         names |= _global_element_names(sub, target, seen)
-    return {n for n in names if n}
+    return names
 
 
 class SchemaSet:
@@ -154,13 +154,13 @@ class SchemaSet:
         except (etree.XMLSchemaParseError, SchemaLoadError) as exc:
             raise SchemaLoadError(f"schema {where} is not a valid XML Schema: {exc}") from exc
         self._globals = frozenset(_global_element_names(doc, location, set()))
-        self._target_ns = doc.get("targetNamespace")
         self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
         # lxml schema objects keep their error log on the instance, so a check
         # and the read of its log must not interleave across threads.
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        """Short form for logs and test output."""
         return f"SchemaSet(name={self.name!r}, sha256={self.sha256[:12]}...)"
 
     @classmethod
@@ -380,9 +380,12 @@ def _child_at(parent: etree._Element, index: Any, tag: Any) -> etree._Element | 
 def _finding_from_lxml(root: etree._Element, entry: Any) -> Finding:
     """Finding from one libxml2 error-log entry (fallback when xmlschema cannot explain)."""
     path: str | None = getattr(entry, "path", None) or None
-    if path:
+    if path and path.startswith("/"):
+        # libxml2 gives a positional path ("/*/*[2]") from the validated element,
+        # which need not be its document's root: resolve it relative to ``root``.
+        rest = path.split("/", 2)[2] if path.count("/") > 1 else ""
         try:
-            hits = root.getroottree().xpath(path)
+            hits = root.xpath("./" + rest) if rest else [root]
             if hits and isinstance(hits[0], etree._Element):
                 path = element_path(hits[0])
         except (etree.XPathError, ValueError):

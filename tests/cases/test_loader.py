@@ -1,0 +1,137 @@
+"""Loading test-case files: every bundled case loads; every kind of mistake names file and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cases.loader import CaseFileError, load_case
+from harness.paths import project_dir
+
+GOOD = """\
+id: CORE-099
+title: A case
+role: server
+procedure: {doc: SunSpec CSIP Conformance Test Procedures, version: "1.3"}
+requires: [time]
+steps:
+  - name: GET DeviceCapability
+    request: {method: GET, path: "${dcap}"}
+    expect:
+      status: 200
+      schema: DeviceCapability
+      resource: {TimeLink: {href: present}}
+    save: {tm: TimeLink.href}
+  - name: GET Time
+    request: {method: GET, path: "${tm}"}
+    expect: {status: 200, resource: {quality: {one_of: [3, 7]}}}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "CASE.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> CaseFileError:
+    with pytest.raises(CaseFileError) as info:
+        load_case(write(tmp_path, text))
+    return info.value
+
+
+@pytest.mark.parametrize("file", sorted(project_dir("testcases").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_bundled_case_loads_and_is_named_by_its_id(file: Path) -> None:
+    case = load_case(file)
+    assert case.id == file.stem
+    assert case.role == file.parent.name
+    assert case.steps and all(step.name for step in case.steps)
+    assert len(case.sha256) == 64
+
+
+def test_a_good_case_loads_with_steps_saves_and_requirements(tmp_path: Path) -> None:
+    case = load_case(write(tmp_path, GOOD))
+    assert [s.index for s in case.steps] == [1, 2]
+    assert case.steps[0].save == {"tm": "TimeLink.href"}
+    assert case.steps[0].expect.status == (200,)
+    assert case.steps[1].line == 14
+    assert case.requires[0].holds({"time"}) and not case.requires[0].holds(set())
+
+
+def test_unknown_key_names_the_line_and_the_allowed_keys(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("      status: 200\n", "      status: 200\n      stauts: 201\n"))
+    assert error.line == 11
+    assert "stauts" in error.message and "content_type" in error.message
+    assert str(error).startswith(f"{tmp_path / 'CASE.yaml'}:11:")
+
+
+def test_duplicate_key_is_refused_with_both_lines(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("title: A case\n", "title: A case\ntitle: Again\n"))
+    assert error.line == 3
+    assert "duplicate key 'title' (first at line 2)" in error.message
+
+
+def test_wrong_type_names_the_field(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("status: 200", "status: two hundred"))
+    assert error.line == 10
+    assert "steps/0/expect/status" in error.message
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("role: server\n", ""))
+    assert "'role' is a required property" in error.message
+
+
+def test_unknown_variable_is_caught_at_load_time(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace('path: "${tm}"', 'path: "${time_link}"'))
+    assert error.line == 14
+    assert "'time_link'" in error.message and "known:" in error.message
+
+
+def test_a_variable_saved_by_a_later_step_is_not_yet_known(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace('path: "${dcap}"', 'path: "${tm}"'))
+    assert error.line == 7
+
+
+def test_matcher_mixing_operators_and_elements_points_at_the_line(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("{TimeLink: {href: present}}", "{TimeLink: {href: present, min: 1}}"))
+    assert error.line == 12
+    assert "mixes matcher operators" in error.message
+
+
+def test_bad_regex_and_bad_number_in_matchers(tmp_path: Path) -> None:
+    assert "regular expression" in load_error(tmp_path, GOOD.replace("{one_of: [3, 7]}", "{regex: '('}")).message
+    assert "expected a number" in load_error(tmp_path, GOOD.replace("{one_of: [3, 7]}", "{min: many}")).message
+
+
+def test_bad_requires_expression(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("requires: [time]", "requires: [time and]"))
+    assert error.line == 5
+    assert "ends too early" in error.message
+
+
+def test_bad_save_path(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("save: {tm: TimeLink.href}", "save: {tm: TimeLink..href}"))
+    assert error.line == 13
+
+
+def test_invalid_yaml_syntax_names_the_line(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace("title: A case", "title: [unclosed"))
+    assert error.line is not None and error.line >= 2
+    assert "invalid YAML" in error.message
+
+
+def test_empty_file_and_non_mapping_and_bad_encoding(tmp_path: Path) -> None:
+    assert "empty file" in load_error(tmp_path, "").message
+    assert "expected a mapping" in load_error(tmp_path, "- just\n- a list\n").message
+    path = tmp_path / "BIN.yaml"
+    path.write_bytes(b"id: \xff\xfe\n")
+    with pytest.raises(CaseFileError, match="UTF-8"):
+        load_case(path)
+
+
+def test_request_needs_exactly_one_of_path_and_url(tmp_path: Path) -> None:
+    error = load_error(tmp_path, GOOD.replace('{method: GET, path: "${tm}"}', "{method: GET}"))
+    assert error.line == 15

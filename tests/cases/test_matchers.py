@@ -1,0 +1,110 @@
+"""Matchers: exact, ranges, presence, regex, one-of, hex, check digit, time, lists in and out of order."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.cases.matchers import MatcherSpecError, check_spec, match
+
+DCAP = {
+    "href": "/dcap",
+    "pollRate": "900",
+    "TimeLink": {"href": "/tm"},
+    "EndDeviceListLink": {"href": "/edev", "all": "4"},
+    "EndDevice": [{"href": "/edev/1", "sFDI": "167261211391"}, {"href": "/edev/2", "sFDI": "111115"}],
+}
+
+
+def problems(expected: object, seen: object = DCAP) -> list[str]:
+    return [str(m) for m in match(expected, seen)]
+
+
+def test_partial_resource_match_passes() -> None:
+    assert problems({"pollRate": 900, "TimeLink": {"href": "/tm"}, "EndDeviceListLink": {"all": {"min": 3}}}) == []
+
+
+def test_exact_mismatch_names_path_expected_and_seen() -> None:
+    assert problems({"TimeLink": {"href": "/time"}}) == ["resource.TimeLink.href: expected '/time', saw '/tm'"]
+
+
+def test_numbers_compare_by_value_and_strings_by_text() -> None:
+    assert problems({"pollRate": 900.0}) == []
+    assert problems({"pollRate": "0900"}) == []
+    assert problems({"href": "/DCAP"}) == ["resource.href: expected '/DCAP', saw '/dcap'"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"min": 1000}, "expected a number >= 1000, saw '900'"),
+        ({"max": 10}, "expected a number <= 10, saw '900'"),
+        ({"regex": "[0-9]{2}"}, "expected a value matching /[0-9]{2}/, saw '900'"),
+        ({"one_of": [60, 300]}, "expected one of [60, 300], saw '900'"),
+        ({"not": 900}, "expected anything but 900, saw '900'"),
+        ({"equals": 901}, "expected 901, saw '900'"),
+    ],
+)
+def test_operators_report_what_they_wanted(spec: dict, message: str) -> None:
+    assert problems({"pollRate": spec}) == [f"resource.pollRate: {message}"]
+
+
+def test_presence_and_absence() -> None:
+    assert problems({"TimeLink": "present", "SelfDeviceLink": "absent"}) == []
+    assert problems({"SelfDeviceLink": "present"}) == ["resource.SelfDeviceLink: expected present, saw absent"]
+    assert problems({"TimeLink": "absent"}) == ["resource.TimeLink: expected absent, saw {'href': '/tm'}"]
+    assert problems({"TimeLink": {"present": False}}) == ["resource.TimeLink: expected absent, saw {'href': '/tm'}"]
+
+
+def test_an_operator_on_an_absent_element_says_absent() -> None:
+    assert problems({"quality": {"min": 1}}) == ["resource.quality: expected min 1, saw absent"]
+
+
+def test_hex_is_case_insensitive_and_check_digit_is_verified() -> None:
+    assert match({"hex": "ab12"}, "AB12") == []
+    assert match({"check_digit": True}, "167261211391") == []
+    assert [str(m) for m in match({"check_digit": True}, "167261211392", "sFDI")] == [
+        "sFDI: expected a number whose last digit is the 2030.5 check digit, saw '167261211392'"
+    ]
+
+
+def test_near_now() -> None:
+    now = int(time.time())
+    assert match({"near_now": 60}, str(now + 30)) == []
+    [mismatch] = match({"near_now": 60}, str(now + 3600), "currentTime")
+    assert "within 60 s of the harness clock" in mismatch.expected
+    assert "+3599 s" in mismatch.seen or "+3600 s" in mismatch.seen
+
+
+def test_lists_in_order_count_any_order_and_contains() -> None:
+    assert problems({"EndDevice": [{"href": "/edev/1"}, {"href": "/edev/2"}]}) == []
+    assert problems({"EndDevice": [{"href": "/edev/2"}, {"href": "/edev/1"}]}) == [
+        "resource.EndDevice[0].href: expected '/edev/2', saw '/edev/1'",
+        "resource.EndDevice[1].href: expected '/edev/1', saw '/edev/2'",
+    ]
+    assert problems({"EndDevice": {"any_order": [{"href": "/edev/2"}, {"href": "/edev/1"}]}}) == []
+    assert problems({"EndDevice": {"count": 2, "contains": [{"sFDI": 111115}]}}) == []
+    assert problems({"EndDevice": [{"href": "/edev/1"}]}) == ["resource.EndDevice: expected 1 item(s), saw 2 item(s)"]
+    assert problems({"EndDevice": {"contains": [{"sFDI": 5}]}})[0].startswith("resource.EndDevice: expected an item")
+
+
+def test_a_single_element_counts_as_a_list_of_one() -> None:
+    assert match({"Item": [{"a": "1"}]}, {"Item": {"a": "1"}}) == []
+    assert match({"Item": {"count": 1}}, {"Item": {"a": "1"}}) == []
+    assert match({"Item": {"count": 0}}, {}) == []
+
+
+def test_booleans_match_xml_booleans() -> None:
+    assert match({"enabled": True}, {"enabled": "true"}) == []
+    assert match({"enabled": False}, {"enabled": "1"}) != []
+
+
+def test_spec_checks() -> None:
+    check_spec({"a": {"min": 1}, "b": [{"c": "present"}], "d": {"contains": [{"e": 1}]}})
+    with pytest.raises(MatcherSpecError, match="mixes matcher operators"):
+        check_spec({"a": {"min": 1, "href": "/x"}})
+    with pytest.raises(MatcherSpecError, match="expected a list"):
+        check_spec({"a": {"one_of": 3}})
+    with pytest.raises(MatcherSpecError, match="null"):
+        check_spec({"a": None})
