@@ -43,7 +43,7 @@ _BUNDLED_RESOURCE = ("harness.sep", "schema/csip.xsd")
 _SEP_NS_RE = re.compile(r"\{" + re.escape(SEP_NS) + r"\}")
 
 
-class SchemaLoadError(Exception):
+class SchemaLoadError(ValueError):
     """A schema file is missing, unreadable, not XML, or not a valid XML Schema."""
 
 

@@ -26,6 +26,23 @@ def _tls_details(stream: Any) -> dict[str, Any] | None:
     }
 
 
+def _detail(exc: BaseException) -> str:
+    """The first non-empty text down an exception's chain.
+
+    httpx and httpcore re-raise OS errors with empty messages (a reset becomes ``ReadError('')``);
+    the engineer needs the cause underneath, e.g. "[Errno 104] Connection reset by peer".
+    """
+    node: BaseException | None = exc
+    seen: set[int] = set()
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        text = str(node)
+        if text:
+            return text if node is exc else f"{type(node).__name__}: {text}"
+        node = node.__cause__ or node.__context__
+    return "no detail"
+
+
 def _classify(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return TIMEOUT
@@ -49,6 +66,8 @@ class HttpTransport:
         total_timeout: float = 30.0,
         max_body: int = 1_048_576,
     ) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.total_timeout = total_timeout
         self.max_body = max_body
         self._client = httpx.AsyncClient(
@@ -93,9 +112,19 @@ class HttpTransport:
         except TimeoutError:
             exchange.error = f"expected a complete response within {deadline} s, saw none in time"
             exchange.error_kind = TIMEOUT
+        except httpx.TimeoutException as exc:
+            # httpx's own timeouts carry no text; say which limit the DUT missed.
+            if isinstance(exc, httpx.ConnectTimeout):
+                limit = f"a connection (TCP and TLS handshake) within {self.connect_timeout} s"
+            elif isinstance(exc, httpx.WriteTimeout):
+                limit = f"the DUT to accept the request within {self.read_timeout} s (write timeout)"
+            else:
+                limit = f"the next bytes of the response within {self.read_timeout} s (read timeout)"
+            exchange.error = f"timeout failure: expected {limit}, saw none ({type(exc).__name__})"
+            exchange.error_kind = TIMEOUT
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             kind = _classify(exc)
-            exchange.error = f"{kind} failure: {type(exc).__name__}: {exc or 'no detail'}"
+            exchange.error = f"{kind} failure: {type(exc).__name__}: {_detail(exc)}"
             exchange.error_kind = kind
         exchange.elapsed = time.perf_counter() - clock
         if exchange.error and exchange.error_kind != TOO_LARGE:

@@ -1,0 +1,156 @@
+"""The csip-harness command line, end to end, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.pki import TestPki
+from harness.reference.process import ReferenceProcess
+from harness.sep.identity import certificate_der, lfdi, sfdi
+
+VALID_TIME = (
+    '<Time xmlns="urn:ieee:std:2030.5:ns" href="/tm"><currentTime>1700000000</currentTime>'
+    "<dstEndTime>1699164000</dstEndTime><dstOffset>3600</dstOffset><dstStartTime>1678604400</dstStartTime>"
+    "<quality>7</quality><tzOffset>-18000</tzOffset></Time>"
+)
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, check=False)
+
+
+def results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = cli("run", "--reference", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = results(out)
+    assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
+    assert document["summary"] == {"passed": 5, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
+                                   "total": 5}
+    assert {t["id"] for t in document["tests"]} == {"CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001"}
+    assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
+    assert document["run"]["schema"]["name"] == "bundled CSIP schema"
+    assert len(document["run"]["schema"]["sha256"]) == 64
+    html = (out / "report.html").read_text()
+    assert "CORE-004" in html and "passed: 5" in html and "<script" not in html and "http://" not in html.split(
+        "<body>")[0]
+    junit = ET.parse(out / "junit.xml").getroot()
+    properties = {(p.get("name"), p.get("value")) for p in junit.iter("property")}
+    assert ("csip_id", "CORE-004") in properties and ("verdict", "passed") in properties
+
+
+def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--out", str(out))
+    assert done.returncode == 1
+    assert "step 2 'GET Time through the TimeLink; quality is 7'" in done.stdout
+    assert "resource.quality: expected 7, saw '3'" in done.stdout
+    verdicts = {t["id"]: t["verdict"] for t in results(out)["tests"]}
+    assert verdicts.pop("CORE-005") == "failed" and set(verdicts.values()) == {"passed"}
+
+
+def test_run_against_a_separately_started_dut(reference_server: ReferenceProcess, pki: TestPki,
+                                              tmp_path: Path) -> None:
+    client = pki.clients["client"]
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("role: server\ncapabilities: [time]\n")
+    out = tmp_path / "out"
+    done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
+               "--ca", str(pki.ca), "--profile", str(profile), "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = {t["id"]: t["verdict"] for t in results(out)["tests"]}
+    assert verdicts == {"CORE-005": "passed", "CORE-001": "not_applicable", "CORE-002": "not_applicable",
+                        "CORE-004": "not_applicable", "BASIC-001": "not_applicable"}
+
+
+def test_an_untrusted_dut_certificate_is_an_error_not_a_failure(reference_server: ReferenceProcess, pki: TestPki,
+                                                               tmp_path: Path) -> None:
+    client = pki.clients["client"]
+    out = tmp_path / "out"
+    done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
+               "--ca", str(client.cert), "--out", str(out), "-k", "CORE-005")
+    assert done.returncode == 1
+    [test] = results(out)["tests"]
+    assert test["verdict"] == "error" and "tls failure" in test["reason"] and "CERTIFICATE_VERIFY_FAILED" in test[
+        "reason"]
+
+
+def test_a_malformed_case_file_is_a_collection_error_with_file_and_line(
+    reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    cases = tmp_path / "testcases" / "server"
+    cases.mkdir(parents=True)
+    (cases / "CORE-005.yaml").write_text(
+        "id: CORE-005\ntitle: t\nrole: server\nprocedure: {doc: d, version: '1'}\nsteps:\n"
+        "  - name: s\n    request: {method: GET, path: /dcap}\n    expect: {status: 200, bogus: 1}\n"
+    )
+    client = pki.clients["client"]
+    out = tmp_path / "out"
+    done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
+               "--ca", str(pki.ca), "--cases", str(cases), "--out", str(out))
+    assert done.returncode == 1
+    assert f"{cases / 'CORE-005.yaml'}:8: steps/0/expect: Additional properties are not allowed" in done.stdout
+    [test] = results(out)["tests"]
+    assert test["verdict"] == "error" and "bogus" in test["reason"]
+
+
+def test_run_without_a_dut_is_a_usage_error(tmp_path: Path) -> None:
+    done = cli("run", "--out", str(tmp_path))
+    assert done.returncode == 2 and "--dut" in done.stderr
+
+
+def test_an_unknown_defect_is_refused_with_the_known_names(tmp_path: Path) -> None:
+    done = cli("run", "--reference", "--defect", "no-such-defect", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "no-such-defect" in done.stderr and "wrong-pin" in done.stderr
+
+
+def test_validate_exit_codes_and_findings(tmp_path: Path) -> None:
+    good, bad, hostile = tmp_path / "good.xml", tmp_path / "bad.xml", tmp_path / "hostile.xml"
+    good.write_text(VALID_TIME)
+    bad.write_text(VALID_TIME.replace("<quality>7</quality>", "<quality>seven</quality>"))
+    hostile.write_text('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Time>&e;</Time>')
+    assert cli("validate", str(good)).returncode == 0
+    done = cli("validate", str(bad))
+    assert done.returncode == 1 and f"{bad}:1:" in done.stdout and "quality" in done.stdout
+    done = cli("validate", str(hostile))
+    assert done.returncode == 1 and "DOCTYPE" in done.stdout and "root:" not in done.stdout
+    done = cli("validate", "--root", "DeviceCapability", str(good))
+    assert done.returncode == 1 and "expected root element DeviceCapability" in done.stdout
+    done = cli("validate", "--schema", str(tmp_path / "missing.xsd"), str(good))
+    assert done.returncode == 2 and "missing.xsd" in done.stderr
+
+
+def test_lfdi_prints_the_identity_of_a_certificate(pki: TestPki) -> None:
+    cert = pki.clients["client"].cert
+    done = cli("lfdi", str(cert))
+    der = certificate_der(cert)
+    assert done.returncode == 0
+    assert f"LFDI: {lfdi(der)}" in done.stdout and f"SFDI: {sfdi(der)}" in done.stdout
+
+
+def test_defects_cases_and_pki(tmp_path: Path) -> None:
+    done = cli("defects")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) >= 10 and "list-ignores-limit" in done.stdout
+    done = cli("cases")
+    assert done.returncode == 0 and "CORE-004   server  List Handling" in done.stdout
+    done = cli("pki", "--out", str(tmp_path / "pki"))
+    assert done.returncode == 0
+    assert {p.name for p in (tmp_path / "pki").iterdir()} >= {"ca.pem", "server.pem", "client.pem", "client.key"}
+
+
+@pytest.mark.parametrize("option", ["--csip-dut", "--csip-profile", "--csip-schema", "--csip-out"])
+def test_pytest_knows_the_plugin_options(option: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, check=False)
+    assert option in done.stdout

@@ -1,0 +1,146 @@
+"""Every test case passes against the clean reference server and fails under a named defect.
+
+This is the proof that each case tests something: the failing step, the field, the expected and the seen
+value are all checked, so a case that stopped checking would be caught here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cases.loader import load_case
+from harness.paths import project_dir
+from harness.pki import TestPki
+from harness.reference.defects import DEFECTS
+from harness.reference.process import ReferenceProcess, spawn_reference_server
+from harness.results import FAILED, NOT_APPLICABLE, PASSED, TestRecord
+from harness.session import HarnessSession, RunOptions
+
+CASES = {path.stem: path for path in sorted((project_dir("testcases") / "server").glob("*.yaml"))}
+PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
+
+# case id -> defect -> (failing step index, text the failure message must contain)
+PROOFS: dict[str, dict[str, tuple[int, str]]] = {
+    "CORE-001": {
+        "wrong-content-type": (2, "headers.Content-Type: expected application/sep+xml, saw 'text/xml'"),
+        "dcap-missing-poll-rate": (2, "resource.pollRate: expected min 1, saw absent"),
+        "disallowed-method-accepted": (6, "status: expected 405, saw 200"),
+        "missing-allow-header": (6, "headers.Allow: expected regex (?i).*\\bGET\\b.*, saw absent"),
+        "bad-host-accepted": (10, "status: expected 400, saw 200"),
+        "unknown-method-400": (11, "status: expected 501, saw 400"),
+        "no-redirect": (1, "status: expected 200 or 301, saw 404"),
+    },
+    "CORE-002": {
+        "no-redirect": (1, "status: expected 301, saw 404"),
+        "redirect-to-http": (1, "headers.Location: expected a value matching /https://.+/"),
+        "post-returns-200": (4, "status: expected 201, saw 200"),
+        "post-missing-location": (4, "headers.Location: expected present, saw absent"),
+        "not-found-200": (7, "status: expected 404, saw 200"),
+        "missing-allow-header": (8, "headers.Allow"),
+    },
+    "CORE-004": {
+        "list-ignores-limit": (4, "resource.results: expected 1, saw"),
+        "list-ignores-start": (10, "resource.EndDevice[0].href: expected"),
+        "list-last-param-wins": (10, "resource.EndDevice[0].href: expected"),
+        "list-ignores-after": (6, "resource.results: expected 0, saw"),
+        "list-wrong-all": (8, "resource.results: expected"),
+        "dcap-missing-time-link": (1, "resource.TimeLink: expected an element with href, saw nothing (absent)"),
+    },
+    "CORE-005": {
+        "time-wrong-quality": (2, "resource.quality: expected 7, saw '3'"),
+        "time-off-by-hour": (3, "resource.currentTime: expected a time within 60 s of the harness clock"),
+        "dcap-missing-time-link": (1, "resource.TimeLink"),
+    },
+    "BASIC-001": {
+        "wrong-lfdi": (2, "save mine: expected a value at EndDevice[lFDI=${client.lfdi}].href"),
+        "wrong-sfdi": (3, "resource.sFDI: expected"),
+        "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
+        "fsa-broken-link": (7, "status: expected 200, saw 404"),
+        "invalid-dercontrol": (9, "a valid resource"),
+        "list-wrong-results": (2, "results"),
+    },
+}
+USED_DEFECTS = sorted({defect for proofs in PROOFS.values() for defect in proofs})
+
+
+@pytest.fixture(scope="module")
+def servers(pki: TestPki) -> Iterator[dict[str | None, ReferenceProcess]]:
+    """A clean reference server and one per defect, started together."""
+    started = {name: spawn_reference_server(pki, defects=[name] if name else []) for name in [None, *USED_DEFECTS]}
+    try:
+        yield {name: process.wait_ready() for name, process in started.items()}
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+def run(server: ReferenceProcess, pki: TestPki, case_id: str, out: Path, profile: Path = PROFILE) -> TestRecord:
+    client = pki.clients["client"]
+    options = RunOptions(dut=server.base_url, http_url=server.http_url, cert=str(client.cert), key=str(client.key),
+                         ca=str(pki.ca), profile=str(profile), out=str(out))
+    session = HarnessSession(options)
+    try:
+        return session.run(load_case(CASES[case_id]))
+    finally:
+        session.close()
+
+
+def test_every_case_has_a_proof_and_every_proof_uses_a_real_defect() -> None:
+    assert set(PROOFS) == set(CASES), "each test case needs at least one defect that fails it"
+    assert set(USED_DEFECTS) <= set(DEFECTS)
+
+
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_case_passes_against_the_clean_reference(servers: dict, pki: TestPki, case_id: str, tmp_path: Path) -> None:
+    record = run(servers[None], pki, case_id, tmp_path)
+    assert record.verdict == PASSED, record.reason
+    assert all(step.verdict == PASSED for step in record.steps)
+    assert all(step.exchanges and step.exchanges[0].status for step in record.steps)
+    tls = [e.tls for s in record.steps for e in s.exchanges if e.url.startswith("https")]
+    assert tls and all(t and t["version"] == "TLSv1.2" and t["cipher"] == "ECDHE-ECDSA-AES128-CCM8" for t in tls)
+
+
+@pytest.mark.parametrize(
+    ("case_id", "defect"), [(case_id, defect) for case_id, proofs in PROOFS.items() for defect in proofs]
+)
+def test_case_fails_under_its_defect(servers: dict, pki: TestPki, case_id: str, defect: str, tmp_path: Path) -> None:
+    step_index, text = PROOFS[case_id][defect]
+    record = run(servers[defect], pki, case_id, tmp_path)
+    assert record.verdict == FAILED, f"{case_id} did not fail under {defect}: {record.reason}"
+    failing = next(step for step in record.steps if step.verdict == FAILED)
+    assert failing.index == step_index, record.reason
+    assert record.reason.startswith(f"step {step_index} {failing.name!r}: ")
+    assert text in record.reason, record.reason
+
+
+def test_a_profile_without_a_capability_makes_the_case_not_applicable(
+    servers: dict, pki: TestPki, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("role: server\ncapabilities: [time, edev-list]\nidentity: {pin: 111115}\n")
+    record = run(servers[None], pki, "BASIC-001", tmp_path / "out", profile)
+    assert record.verdict == NOT_APPLICABLE
+    assert record.reason == "the DUT profile does not declare: edev-list and registration and fsa"
+    assert record.steps == []
+
+
+def test_a_step_needing_an_undeclared_capability_is_not_applicable_and_the_case_goes_on(
+    servers: dict, pki: TestPki, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("role: server\ncapabilities: [time]\n")
+    record = run(servers["time-off-by-hour"], pki, "CORE-005", tmp_path / "out", profile)
+    assert record.verdict == PASSED
+    assert [s.verdict for s in record.steps] == [PASSED, PASSED, NOT_APPLICABLE]
+    assert record.steps[2].message == "the DUT profile does not declare: time-synchronised"
+
+
+def test_a_client_role_profile_makes_server_cases_not_applicable(servers: dict, pki: TestPki, tmp_path: Path) -> None:
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("role: client\ncapabilities: [time]\n")
+    record = run(servers[None], pki, "CORE-005", tmp_path / "out", profile)
+    assert record.verdict == NOT_APPLICABLE
+    assert "case is for server DUTs" in record.reason
