@@ -1,0 +1,38 @@
+"""results.json is current after every test, and the HTML page renders from it alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.report.html import render_html, write_html
+from harness.report.writer import ResultsWriter
+from harness.results import FAILED, PASSED, StepRecord, TestRecord
+
+
+def test_results_are_on_disk_after_each_test_and_marked_complete_at_the_end(tmp_path: Path) -> None:
+    writer = ResultsWriter(tmp_path, {"started": "2026-01-01T00:00:00+00:00", "dut": {"url": "https://127.0.0.1:1"}})
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["tests"] == [] and on_disk["run"]["complete"] is False
+    writer.add(TestRecord(id="CORE-001", title="HTTP Request", role="server", verdict=PASSED))
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert [t["id"] for t in on_disk["tests"]] == ["CORE-001"] and on_disk["summary"]["passed"] == 1
+    writer.add(TestRecord(id="CORE-004", title="List Handling", role="server", verdict=FAILED,
+                          reason="step 6 '?l=0': resource.results: expected 0, saw 3",
+                          steps=[StepRecord(index=6, name="?l=0", verdict=FAILED)]))
+    document = writer.finish(0.0)
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(document))
+    assert on_disk["run"]["complete"] is True and on_disk["summary"]["failed"] == 1 and on_disk["summary"]["total"] == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_html_is_self_contained_and_escapes_what_the_dut_sent(tmp_path: Path) -> None:
+    writer = ResultsWriter(tmp_path, {"dut": {"url": "https://127.0.0.1:1", "role": "server"}})
+    writer.add(TestRecord(id="CORE-005", title="Basic Time", role="server", verdict=FAILED,
+                          reason="resource.quality: expected 7, saw '<script>alert(1)</script>'"))
+    html = render_html(writer.finish(0.0))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "src=" not in html and "<link" not in html
+    path = write_html(writer.document(), tmp_path / "report.html")
+    assert "failed: 1" in path.read_text()
