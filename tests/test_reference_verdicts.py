@@ -144,3 +144,14 @@ def test_a_client_role_profile_makes_server_cases_not_applicable(servers: dict, 
     record = run(servers[None], pki, "CORE-005", tmp_path / "out", profile)
     assert record.verdict == NOT_APPLICABLE
     assert "case is for server DUTs" in record.reason
+
+
+def test_evidence_keeps_the_headers_as_sent_and_the_bodies(servers: dict, pki: TestPki, tmp_path: Path) -> None:
+    record = run(servers[None], pki, "CORE-001", tmp_path)
+    bad_host = next(step for step in record.steps if "malformed Host" in step.name)
+    [exchange] = bad_host.exchanges
+    assert ("host", "bad host!") in [(k.lower(), v) for k, v in exchange.request_headers]
+    dcap = record.steps[1].exchanges[0]
+    assert dcap.response_body and dcap.response_body["text"].startswith("<DeviceCapability")
+    assert dcap.elapsed_s > 0 and dcap.started > 0
+    assert record.steps[1].observed["resource"]["pollRate"]

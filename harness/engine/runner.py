@@ -47,7 +47,7 @@ def _exchange_record(exchange: Exchange) -> ExchangeRecord:
     return ExchangeRecord(
         method=request.method,
         url=request.url,
-        request_headers=list(request.headers),
+        request_headers=list(exchange.sent_headers if exchange.sent_headers is not None else request.headers),
         request_body=body_evidence(request.body),
         started=exchange.started,
         elapsed_s=round(exchange.elapsed, 6),

@@ -58,6 +58,8 @@ class Exchange:
     error: str | None = None
     error_kind: str | None = None
     transport: str = "http"
+    # Headers as they went on the wire, including those the client library adds (Host, Content-Length).
+    sent_headers: list[tuple[str, str]] | None = None
 
     @property
     def ok(self) -> bool:

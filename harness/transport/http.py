@@ -82,6 +82,7 @@ class HttpTransport:
         async with self._client.stream(
             request.method, request.url, headers=request.headers, content=request.body or None
         ) as response:
+            exchange.sent_headers = list(response.request.headers.multi_items())
             exchange.tls = _tls_details(response.extensions.get("network_stream"))
             body = bytearray()
             async for chunk in response.aiter_raw():
