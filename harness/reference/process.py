@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from harness.pki import TestPki
 from harness.reference.defects import validate_defects
@@ -128,23 +129,6 @@ def spawn_reference_server(
     return ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
 
 
-def start_reference_server(
-    pki: TestPki | None = None,
-    *,
-    cert: PathLike | None = None,
-    key: PathLike | None = None,
-    ca: PathLike | None = None,
-    defects: Iterable[str] = (),
-    preregister: Iterable[tuple[PathLike, int]] | None = None,
-    extra_enddevices: int = 3,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    http_port: int = 0,
-    timeout: float = 10.0,
-) -> ReferenceProcess:
-    """Start the reference server and return once it listens (see spawn_reference_server)."""
-    process = spawn_reference_server(
-        pki, cert=cert, key=key, ca=ca, defects=defects, preregister=preregister,
-        extra_enddevices=extra_enddevices, host=host, port=port, http_port=http_port,
-    )
-    return process.wait_ready(timeout)
+def start_reference_server(pki: TestPki | None = None, *, timeout: float = 10.0, **options: Any) -> ReferenceProcess:
+    """Start the reference server and return once it listens; options as for spawn_reference_server."""
+    return spawn_reference_server(pki, **options).wait_ready(timeout)
