@@ -13,11 +13,14 @@ from pathlib import Path
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from harness.sep.safexml import XMLRejected, parse_xml
-    from harness.session import load_schema
+
+    # harness.sep.schema directly, not harness.session: the session pulls in the engine, profiles and
+    # jsonschema, over half of this command's start-up time.
+    from harness.sep.schema import SchemaLoadError, SchemaSet
 
     try:
-        schema = load_schema(args.schema)
-    except (OSError, ValueError) as exc:
+        schema = SchemaSet.from_path(args.schema) if args.schema else SchemaSet.bundled()
+    except (OSError, ValueError, SchemaLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     status = 0

@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 from harness.cases.matchers import Mismatch
-from harness.cases.model import Case, ExpectSpec, Step
+from harness.cases.model import Case, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.requires import unmet
 from harness.cases.variables import VariableError, substitute
@@ -100,14 +100,16 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
     clock = time.perf_counter()
     try:
         request = _build_request(step, variables, ctx)
-        expect = ExpectSpec(**{**dataclasses.asdict(step.expect), **substitute(
-            {"headers": step.expect.headers, "resource": step.expect.resource}, variables)})
+        # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
+        expect = dataclasses.replace(step.expect, **substitute(
+            {"headers": step.expect.headers, "resource": step.expect.resource}, variables))
     except VariableError as exc:
         # A reference into something the DUT returned earlier (a list too short, say) is the DUT's doing.
         record.verdict = FAILED
         record.message = f"step {step.index} {step.name!r}: {exc}"
         return record
-    record.expected = {k: v for k, v in dataclasses.asdict(expect).items() if v not in (None, (), {})}
+    shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
+    record.expected = {k: v for k, v in shown.items() if v not in (None, (), {})}
     exchange = await ctx.transport.exchange(request)
     record.exchanges.append(_exchange_record(exchange))
     record.duration_s = round(time.perf_counter() - clock, 6)

@@ -28,20 +28,34 @@ def _index_rules() -> dict[str, list[tuple[list[str], Enumeration]]]:
 
 _RULES = _index_rules()
 
+_SEP_PREFIX = "{" + SEP_NS + "}"
+# Precomputed for own_checks' single pass: rules keyed by the full tag, so one dict lookup per
+# element replaces building a QName; and the attribute names that carry codes.
+_ELEMENT_RULES = {_SEP_PREFIX + name: rules for name, rules in _RULES.items() if not name.startswith("@")}
+_ATTRIBUTE_RULES = {name[1:]: rules for name, rules in _RULES.items() if name.startswith("@")}
+_ENUMERATED_ATTRIBUTES = frozenset(_ATTRIBUTE_RULES)
+
 
 def own_checks(root: etree._Element, expected_root: str | None = None) -> list[Finding]:
     """Run every non-schema check on a document and return its findings."""
     if isinstance(root, etree._ElementTree):
         root = root.getroot()
     findings = _check_root(root, expected_root)
+    # This runs on every response, so the loop does as little as it can per element: most elements
+    # carry no attribute and no rule, and cost one keys() call and one dict lookup.
     for el in root.iter():
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if tag.__class__ is not str:
             continue  # comments and processing instructions
-        if el.get("all") is not None and el.get("results") is not None:
+        keys = el.keys()
+        if keys and "all" in keys and "results" in keys:
             findings.extend(_check_list(el))
         # Codes are defined for 2030.5 elements only; foreign extensions have their own.
-        if etree.QName(el).namespace == SEP_NS:
-            findings.extend(_check_enums(el))
+        element_rules = _ELEMENT_RULES.get(tag)
+        if element_rules is not None:
+            findings.extend(_check_element_enums(el, tag[len(_SEP_PREFIX):], element_rules))
+        if keys and not _ENUMERATED_ATTRIBUTES.isdisjoint(keys) and tag.startswith(_SEP_PREFIX):
+            findings.extend(_check_attribute_enums(el, tag[len(_SEP_PREFIX):]))
     return findings
 
 
@@ -56,25 +70,27 @@ def _finding(el: etree._Element, message: str, attr: str | None = None) -> Findi
 def _check_root(root: etree._Element, expected_root: str | None) -> list[Finding]:
     """Root element is the expected one, in the 2030.5 namespace."""
     out: list[Finding] = []
-    qname = etree.QName(root)
-    if qname.namespace != SEP_NS:
-        seen = qname.namespace or "no namespace"
+    namespace, _, local = root.tag[1:].rpartition("}") if root.tag.startswith("{") else ("", "", root.tag)
+    if namespace != SEP_NS:
+        seen = namespace or "no namespace"
         out.append(_finding(root, f"expected root element in namespace {SEP_NS}, saw {seen}"))
-    if expected_root and qname.localname != expected_root:
-        out.append(_finding(root, f"expected root element {expected_root}, saw {qname.localname}"))
+    if expected_root and local != expected_root:
+        out.append(_finding(root, f"expected root element {expected_root}, saw {local}"))
     return out
 
 
 def _check_list(el: etree._Element) -> list[Finding]:
     """A list's results attribute matches its items and does not exceed all."""
-    name = etree.QName(el).localname
+    name = el.tag.rpartition("}")[2]
     try:
         all_ = int(el.get("all", ""))
         results = int(el.get("results", ""))
     except ValueError:
         return []  # not integers: the schema stage reports the bad type
-    # In 2030.5 lists every child element is an item.
-    items = sum(1 for child in el if isinstance(child.tag, str))
+    # In 2030.5 lists every child element is an item; len() is exact unless comments or PIs are present.
+    items = len(el)
+    if items != results:
+        items = sum(1 for child in el if isinstance(child.tag, str))
     out: list[Finding] = []
     if results != items:
         out.append(
@@ -97,7 +113,7 @@ def _check_list(el: etree._Element) -> list[Finding]:
 
 def _names_of(el: etree._Element) -> tuple[str, ...]:
     """Names a path component may match: local name and, if present, the xsi:type's local name."""
-    name = etree.QName(el).localname
+    name = el.tag.rpartition("}")[2]
     xsi = el.get(XSI_TYPE)
     if xsi:
         return (name, xsi.rpartition(":")[2])
@@ -114,20 +130,29 @@ def _ancestry_matches(el: etree._Element, parents: list[str]) -> bool:
     return True
 
 
-def _check_enums(el: etree._Element) -> list[Finding]:
-    """Enumerated element values and attributes of one element hold defined codes."""
+def _check_element_enums(
+    el: etree._Element, local: str, rules: list[tuple[list[str], Enumeration]]
+) -> list[Finding]:
+    """An enumerated element's value holds a defined code."""
     out: list[Finding] = []
-    local = etree.QName(el).localname
-    for parents, rule in _RULES.get(local, ()):
+    for parents, rule in rules:
         if _ancestry_matches(el, parents) and _condition_holds(el, rule):
             problem = _judge(el.text, rule)
             if problem:
                 label = "/".join([*parents, local])
                 out.append(_finding(el, f"{label}: {problem}"))
-    for attr, value in el.attrib.items():
-        if attr.startswith("{"):
-            continue  # namespaced attributes (xsi:type etc.) are not 2030.5 fields
-        for parents, rule in _RULES.get(f"@{attr}", ()):
+    return out
+
+
+def _check_attribute_enums(el: etree._Element, local: str) -> list[Finding]:
+    """Enumerated attributes of one element hold defined codes."""
+    out: list[Finding] = []
+    for attr, rules in _ATTRIBUTE_RULES.items():
+        # Only un-namespaced attributes are 2030.5 fields; xsi:type and the like never match.
+        value = el.get(attr)
+        if value is None:
+            continue
+        for parents, rule in rules:
             # For attributes, "parents" includes the owning element itself.
             if parents and parents[-1] not in _names_of(el):
                 continue
@@ -148,7 +173,7 @@ def _condition_holds(el: etree._Element, rule: Enumeration) -> bool:
     if parent is None:
         return False
     for sib in parent:
-        if isinstance(sib.tag, str) and etree.QName(sib).localname == sibling_name:
+        if isinstance(sib.tag, str) and sib.tag.rpartition("}")[2] == sibling_name:
             try:
                 return int((sib.text or "").strip()) == wanted
             except ValueError:

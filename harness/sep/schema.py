@@ -204,9 +204,6 @@ class SchemaSet:
 
     def validate(self, root: etree._Element, expected_root: str | None = None) -> list[Finding]:
         """Schema findings (readable, with line and path) followed by our own checks' findings."""
-        # Imported here: checks imports Finding/element_path from this module.
-        from harness.sep.checks import own_checks
-
         root = _as_element(root)
         with self._lock:
             ok = bool(self._lxml.validate(root))
@@ -214,7 +211,7 @@ class SchemaSet:
         findings: list[Finding] = []
         if not ok:
             findings = self._explain(root, lxml_log)
-        findings.extend(own_checks(root, expected_root))
+        findings.extend(_own_checks()(root, expected_root))
         return findings
 
     # -- stage two -----------------------------------------------------------
@@ -265,6 +262,23 @@ class SchemaSet:
             ]
         findings.sort(key=lambda f: (f.line is None, f.line or 0))
         return _dedupe(findings)
+
+
+_OWN_CHECKS: Any = None
+
+
+def _own_checks() -> Any:
+    """harness.sep.checks.own_checks, imported on first use and then cached.
+
+    Imported late because checks imports Finding/element_path from this module; cached because an
+    import statement on every validation is measurable on the hot path.
+    """
+    global _OWN_CHECKS
+    if _OWN_CHECKS is None:
+        from harness.sep.checks import own_checks
+
+        _OWN_CHECKS = own_checks
+    return _OWN_CHECKS
 
 
 def _as_element(root: Any) -> etree._Element:

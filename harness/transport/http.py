@@ -70,6 +70,7 @@ class HttpTransport:
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
         self.max_body = max_body
+        self._tls_cache: tuple[Any, dict[str, Any] | None] | None = None
         self._client = httpx.AsyncClient(
             verify=ssl_context if ssl_context is not None else True,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -78,12 +79,22 @@ class HttpTransport:
             headers={"Accept-Encoding": "identity", "User-Agent": "csip-harness"},
         )
 
+    def _tls_for(self, stream: Any) -> dict[str, Any] | None:
+        """TLS details of a connection, computed once per connection (hashing the peer certificate
+        on every exchange of a keep-alive connection is measurable)."""
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        if ssl_object is None:
+            return None
+        if self._tls_cache is None or self._tls_cache[0] is not ssl_object:
+            self._tls_cache = (ssl_object, _tls_details(stream))
+        return dict(self._tls_cache[1]) if self._tls_cache[1] is not None else None
+
     async def _send(self, request: Request, exchange: Exchange) -> None:
         async with self._client.stream(
             request.method, request.url, headers=request.headers, content=request.body or None
         ) as response:
             exchange.sent_headers = list(response.request.headers.multi_items())
-            exchange.tls = _tls_details(response.extensions.get("network_stream"))
+            exchange.tls = self._tls_for(response.extensions.get("network_stream"))
             body = bytearray()
             async for chunk in response.aiter_raw():
                 body.extend(chunk)
