@@ -7,35 +7,38 @@ from typing import Any
 from lxml import etree
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def element_view(element: etree._Element) -> Any:
     """Turn an element into dicts (children and attributes by local name), lists (repeats) and text."""
-    children = [c for c in element if isinstance(c.tag, str)]
-    attributes = {_local(k): v for k, v in element.attrib.items() if not k.startswith("{http://www.w3.org")}
-    if not children and not attributes:
-        return (element.text or "").strip()
-    view: dict[str, Any] = dict(attributes)
-    for child in children:
-        name = _local(child.tag)
+    # Runs on every response body, so it avoids QName objects and extra passes over the children.
+    view: dict[str, Any] = {}
+    for key, value in element.items():
+        if key[0] != "{":  # namespaced attributes (xsi:type and the like) are not resource fields
+            view[key] = value
+    attributes = len(view)
+    repeated: set[str] | None = None
+    has_children = False
+    for child in element:
+        tag = child.tag
+        if tag.__class__ is not str:
+            continue  # comments and processing instructions
+        has_children = True
+        name = tag[tag.rfind("}") + 1 :]
         value = element_view(child)
-        if name in view and name not in attributes:
-            existing = view[name]
-            if isinstance(existing, _Repeated):
-                existing.append(value)
-            else:
-                view[name] = _Repeated([existing, value])
-        else:
+        if name not in view or (attributes and name in element.attrib):  # a child hides a same-named attribute
             view[name] = value
-    if not children and element.text and element.text.strip():
-        view["_text"] = element.text.strip()
-    return {k: list(v) if isinstance(v, _Repeated) else v for k, v in view.items()}
-
-
-class _Repeated(list):
-    """Marks a list built from repeated child elements while the view is assembled."""
+        elif repeated is not None and name in repeated:
+            view[name].append(value)
+        else:
+            view[name] = [view[name], value]
+            repeated = repeated or set()
+            repeated.add(name)
+    if not has_children:
+        text = (element.text or "").strip()
+        if not view:
+            return text
+        if text:
+            view["_text"] = text
+    return view
 
 
 def resource_view(root: etree._Element) -> dict[str, Any]:
