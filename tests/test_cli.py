@@ -154,3 +154,27 @@ def test_defects_cases_and_pki(tmp_path: Path) -> None:
 def test_pytest_knows_the_plugin_options(option: str) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, check=False)
     assert option in done.stdout
+
+
+def test_plain_pytest_with_ini_options_and_the_command_line_winning(
+    reference_server: ReferenceProcess, pki: TestPki, project_root: Path, tmp_path: Path
+) -> None:
+    client = pki.clients["client"]
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\n"
+        f"csip_dut = https://127.0.0.1:9\n"
+        f"csip_cert = {client.cert}\ncsip_key = {client.key}\ncsip_ca = {pki.ca}\n"
+        "csip_profile = dut.yaml\ncsip_out = out\n"
+    )
+    (tmp_path / "dut.yaml").write_text("role: server\ncapabilities: [time]\n")
+    case = project_root / "testcases" / "server" / "CORE-005.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(case), "-c", str(tmp_path / "pytest.ini"), "-p", "no:cacheprovider",
+         "--csip-dut", reference_server.base_url, "--junitxml", str(tmp_path / "junit.xml")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = results(tmp_path / "out")
+    assert document["run"]["dut"]["url"] == reference_server.base_url
+    assert document["run"]["dut"]["profile"] == str(tmp_path / "dut.yaml")
+    assert [(t["id"], t["verdict"]) for t in document["tests"]] == [("CORE-005", "passed")]
