@@ -169,11 +169,8 @@ class Renderer:
         return served
 
     def device_information(self, device: EndDevice) -> etree._Element:
-        """DeviceInformation: the client's last PUT, or a default one."""
+        """The default DeviceInformation, served until the client PUTs its own."""
         href = f"{_edev_href(device)}/di"
-        stored = self.stored(device, "DeviceInformation", href)
-        if stored is not None:
-            return stored
         t = self.tree.start_time
         return el(
             "DeviceInformation",
@@ -192,11 +189,8 @@ class Renderer:
         )
 
     def power_status(self, device: EndDevice) -> etree._Element:
-        """PowerStatus: the client's last PUT, or mains power."""
+        """The default PowerStatus (mains power), served until the client PUTs its own."""
         href = f"{_edev_href(device)}/ps"
-        stored = self.stored(device, "PowerStatus", href)
-        if stored is not None:
-            return stored
         return el(
             "PowerStatus",
             el("batteryStatus", text=0),
@@ -233,11 +227,8 @@ class Renderer:
         )
 
     def der_capability(self, device: EndDevice) -> etree._Element:
-        """DERCapability: the client's last PUT, or a 5 kW PV inverter."""
+        """The default DERCapability (a 5 kW PV inverter), served until the client PUTs its own."""
         href = f"{_edev_href(device)}/der/1/dercap"
-        stored = self.stored(device, "DERCapability", href)
-        if stored is not None:
-            return stored
         return el(
             "DERCapability",
             el("modesSupported", text="00000010"),
@@ -247,11 +238,8 @@ class Renderer:
         )
 
     def der_settings(self, device: EndDevice) -> etree._Element:
-        """DERSettings: the client's last PUT, or defaults matching the capability."""
+        """The default DERSettings (matching the capability), served until the client PUTs its own."""
         href = f"{_edev_href(device)}/der/1/derg"
-        stored = self.stored(device, "DERSettings", href)
-        if stored is not None:
-            return stored
         return el(
             "DERSettings",
             el("setGradW", text=100),
@@ -262,19 +250,13 @@ class Renderer:
         )
 
     def der_status(self, device: EndDevice) -> etree._Element:
-        """DERStatus: the client's last PUT, or an initial reading."""
+        """The default DERStatus (an initial reading), served until the client PUTs its own."""
         href = f"{_edev_href(device)}/der/1/ders"
-        stored = self.stored(device, "DERStatus", href)
-        if stored is not None:
-            return stored
         return el("DERStatus", el("readingTime", text=self.tree.start_time), href=href, subscribable="0")
 
     def der_availability(self, device: EndDevice) -> etree._Element:
-        """DERAvailability: the client's last PUT, or an initial reading."""
+        """The default DERAvailability (an initial reading), served until the client PUTs its own."""
         href = f"{_edev_href(device)}/der/1/dera"
-        stored = self.stored(device, "DERAvailability", href)
-        if stored is not None:
-            return stored
         return el("DERAvailability", el("readingTime", text=self.tree.start_time), href=href, subscribable="0")
 
     # --- DER programs --------------------------------------------------------------------------

@@ -117,7 +117,9 @@ def _stored(kind: str, render: Callable[[Renderer, EndDevice], etree._Element]) 
             root.attrib.pop("href", None)
             device.stored[kind] = root
             return HttpResponse(204)
-        return app.xml(render(app.render, device))
+        # What the client last PUT is served back; until then, the server's own default.
+        stored = app.render.stored(device, kind, ctx.request.path)
+        return app.xml(stored if stored is not None else render(app.render, device))
 
     return handler
 
