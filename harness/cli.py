@@ -88,6 +88,20 @@ def _cmd_cases(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_actions(args: argparse.Namespace) -> int:
+    from harness.actions.builtin import BUILTIN_ACTIONS
+    from harness.actions.registry import describe_params, registry
+
+    for name, spec in sorted(registry().items()):
+        if args.role and spec.role not in (args.role, "any"):
+            continue
+        builtin = "  [reference: builtin]" if name in BUILTIN_ACTIONS else ""
+        print(f"{name}  ({spec.role} DUT){builtin}\n    {spec.summary}")
+        for line in describe_params(spec):
+            print(f"      {line}")
+    return 0
+
+
 def _cmd_pki(args: argparse.Namespace) -> int:
     from harness.pki import make_test_pki
 
@@ -112,6 +126,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     ) as server:
         print(f"reference 2030.5 server: {server.base_url}/dcap (plain HTTP {server.http_url})")
         print(f"client certificate: {pki.clients['client'].cert}  key: {pki.clients['client'].key}  CA: {pki.ca}")
+        print(f"admin interface: {server.admin_url}  token: {server.admin_token}")
         print("defects: " + (", ".join(server.defects) or "none") + "; Ctrl-C stops it")
         sys.stdout.flush()
         # Blocked first so that sigwait, not the default handlers, receives them and the server is stopped.
@@ -132,6 +147,10 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["-k", args.k]
     if args.quiet:
         pytest_args.append("-q")
+    for item in args.var or ():
+        pytest_args += ["--csip-var", item]
+    if args.unattended:
+        pytest_args.append("--csip-unattended")
     return pytest_args + list(args.pytest_args or ())
 
 
@@ -168,6 +187,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
                             "--csip-cert", str(client.cert), "--csip-key", str(client.key),
                             "--csip-ca", str(pki.ca), "--csip-profile", profile]
+            for name, value in server.admin_variables().items():
+                pytest_args += ["--csip-var", f"{name}={value}"]
             status = pytest.main(pytest_args)
     else:
         if not args.dut:
@@ -203,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("--out", default="csip-results", help="output directory (default ./csip-results)")
+    run.add_argument("--var", action="append", metavar="NAME=VALUE",
+                     help="a variable for the profile's action templates (repeatable)")
+    run.add_argument("--unattended", action="store_true",
+                     help="no person at the terminal: operator actions count only when pre-acknowledged")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --")
     run.set_defaults(func=_cmd_run)
 
@@ -231,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     cases = commands.add_parser("cases", help="list (and check) the test cases")
     cases.add_argument("--cases", help="directory of test cases (default: the bundled testcases/)")
     cases.set_defaults(func=_cmd_cases)
+
+    actions = commands.add_parser("actions", help="list the DUT-side actions cases may use, with their parameters")
+    actions.add_argument("--role", choices=["server", "client"], help="only actions for this DUT role")
+    actions.set_defaults(func=_cmd_actions)
 
     pki = commands.add_parser("pki", help="make a test PKI: CA, server and client certificates (ECDSA P-256)")
     pki.add_argument("--out", required=True)

@@ -10,7 +10,13 @@ import pytest
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
-from harness.session import HarnessSession, RunOptions, SessionConfigError, collection_error_record
+from harness.session import (
+    HarnessSession,
+    RunOptions,
+    SessionConfigError,
+    collection_error_record,
+    parse_variables,
+)
 
 SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
 LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
@@ -33,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, help_text in _OPTIONS.items():
         group.addoption(f"--csip-{name.replace('_', '-')}", dest=f"csip_{name}", default=None, help=help_text)
         parser.addini(f"csip_{name}", help_text, default="")
+    group.addoption("--csip-var", dest="csip_var", action="append", default=[], metavar="NAME=VALUE",
+                    help="a variable for the profile's action templates, e.g. admin_url=http://10.0.0.5:9000")
+    parser.addini("csip_vars", "NAME=VALUE variables for the profile's action templates", type="linelist")
+    group.addoption("--csip-unattended", dest="csip_unattended", action="store_true", default=False,
+                    help="no person at the terminal: operator actions count only when pre-acknowledged")
+    parser.addini("csip_unattended", "run unattended (see --csip-unattended)", type="bool", default=False)
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -94,7 +106,13 @@ class _RunHooks:
 
 
 def _run_options(config: pytest.Config) -> RunOptions:
-    return RunOptions(**{name: option(config, name) for name in _OPTIONS})
+    variables = parse_variables(list(config.getini("csip_vars")), "csip_vars")
+    variables.update(parse_variables(config.getoption("csip_var") or []))
+    return RunOptions(
+        **{name: option(config, name) for name in _OPTIONS},
+        variables=variables,
+        unattended=bool(config.getoption("csip_unattended") or config.getini("csip_unattended")),
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

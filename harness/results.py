@@ -12,6 +12,7 @@ ERROR = "error"
 SKIPPED = "skipped"
 NOT_APPLICABLE = "not_applicable"
 NOT_RUN = "not_run"
+WAIVED = "waived"  # a step verdict only: it failed, and the profile waives it with a reason
 VERDICTS = (PASSED, FAILED, ERROR, SKIPPED, NOT_APPLICABLE)
 
 _MAX_EVIDENCE_BODY = 256 * 1024
@@ -76,6 +77,25 @@ class StepRecord:
     saved: dict[str, Any] = field(default_factory=dict)
 
 
+# Outcomes of a DUT-side action.
+ACTION_DONE = "done"
+ACTION_FAILED = "failed"
+ACTION_UNMAPPED = "unmapped"
+
+
+@dataclass
+class ActionRecord:
+    """One DUT-side action: parameters as carried out, the mapping used, the outcome and what came back."""
+
+    name: str
+    params: dict[str, Any]
+    mapping: str
+    outcome: str
+    detail: str = ""
+    started: float = 0.0
+    duration_s: float = 0.0
+
+
 @dataclass
 class TestRecord:
     """The outcome of one test case against the DUT."""
@@ -96,6 +116,8 @@ class TestRecord:
     requirements: list[str] = field(default_factory=list)
     started: float = 0.0
     duration_s: float = 0.0
+    actions: list[ActionRecord] = field(default_factory=list)
+    waivers: list[dict[str, Any]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from harness.actions.runner import ActionRunner, describe_mapping
 from harness.cases.model import Case, DutProfile
 from harness.cases.profile import load_profile
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.runner import run_case
+from harness.hookspecs import PluginLoadError, plugin_manager
 from harness.report.html import write_html
 from harness.report.writer import ResultsWriter, iso_time
 from harness.results import ERROR, TestRecord
@@ -37,6 +39,19 @@ class RunOptions:
     key: str | None = None
     ca: str | None = None
     http_url: str | None = None
+    variables: dict[str, str] = dataclasses.field(default_factory=dict)
+    unattended: bool = False
+
+
+def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
+    """NAME=VALUE items as a dict; a malformed item is a SessionConfigError naming it."""
+    parsed = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise SessionConfigError(f"{where}: expected NAME=VALUE with NAME an identifier, saw {item!r}")
+        parsed[name.strip()] = value
+    return parsed
 
 
 def harness_version() -> str:
@@ -107,12 +122,17 @@ class HarnessSession:
             total_timeout=self.profile.total_timeout,
             max_body=self.profile.max_body,
         )
+        try:
+            plugins = plugin_manager(self.profile.plugins)
+        except PluginLoadError as exc:
+            raise SessionConfigError(str(exc)) from None
         self.context = RunContext(
             profile=self.profile,
             base_url=self.profile.base_url,
             transport=self.transport,
             schema=self.schema,
             builtins=builtin_variables(self.profile, self.profile.base_url),
+            actions=ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins),
         )
         self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
 
@@ -132,7 +152,10 @@ class HarnessSession:
                 "name": self.profile.name,
                 "profile": str(self.profile.file) if self.profile.file else None,
                 "capabilities": sorted(self.profile.capabilities),
+                "actions": {name: describe_mapping(m) for name, m in sorted(self.profile.actions.items())},
+                "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
             },
+            "unattended": self.options.unattended,
             "client": {
                 "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
                 **{k: v for k, v in self.context.builtins["client"].items() if k != "pin"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -21,9 +22,18 @@ VALID_TIME = (
 )
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+REFERENCE_PROFILE = Path(__file__).resolve().parent.parent / "fixtures" / "profiles" / "reference-server.yaml"
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, check=False)
+                          cwd=cwd, timeout=timeout, check=False, env={**os.environ, **(env or {})})
+
+
+def admin_vars(server: ReferenceProcess) -> list[str]:
+    """--var options that let the builtin mappings reach a separately started reference server."""
+    return [option for name, value in server.admin_variables().items() for option in ("--var", f"{name}={value}")]
 
 
 def results(out: Path) -> dict:
@@ -60,18 +70,29 @@ def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_p
     assert verdicts.pop("CORE-005") == "failed" and set(verdicts.values()) == {"passed"}
 
 
-def test_run_against_a_separately_started_dut(reference_server: ReferenceProcess, pki: TestPki,
-                                              tmp_path: Path) -> None:
+def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_templates(
+    reference_server: ReferenceProcess, pki: TestPki, project_root: Path, tmp_path: Path
+) -> None:
     client = pki.clients["client"]
-    profile = tmp_path / "profile.yaml"
-    profile.write_text("role: server\ncapabilities: [time]\n")
+    profile = project_root / "fixtures" / "profiles" / "reference-server-http.yaml"
     out = tmp_path / "out"
-    done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
-               "--ca", str(pki.ca), "--profile", str(profile), "--out", str(out))
+    done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
+               "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
+               "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
+               "--out", str(out), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
     assert done.returncode == 0, done.stdout + done.stderr
-    verdicts = {t["id"]: t["verdict"] for t in results(out)["tests"]}
-    assert verdicts == {"CORE-005": "passed", "CORE-001": "not_applicable", "CORE-002": "not_applicable",
-                        "CORE-004": "not_applicable", "BASIC-001": "not_applicable"}
+    tests = {t["id"]: t for t in results(out)["tests"]}
+    assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(
+        ["BASIC-001", "CORE-001", "CORE-002", "CORE-004", "CORE-005"], "passed")
+    actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
+    assert actions["CORE-005"] == [("configure-time", "done", "http")]
+    assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http")]
+    assert all(a and all(outcome == "done" and kind == "http" for _, outcome, kind in a) for a in actions.values())
+    basic = tests["BASIC-001"]["actions"][0]
+    assert basic["params"]["lfdi"] == lfdi(certificate_der(client.cert)) and basic["params"]["pin"] == 111115
+    assert basic["detail"].startswith(f"POST {reference_server.admin_url}/admin/end-devices -> 20")
+    assert basic["duration_s"] > 0 and basic["started"] > 0
+    assert reference_server.admin_token not in (out / "results.json").read_text()
 
 
 def test_an_untrusted_dut_certificate_is_an_error_not_a_failure(reference_server: ReferenceProcess, pki: TestPki,
@@ -79,7 +100,8 @@ def test_an_untrusted_dut_certificate_is_an_error_not_a_failure(reference_server
     client = pki.clients["client"]
     out = tmp_path / "out"
     done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
-               "--ca", str(client.cert), "--out", str(out), "-k", "CORE-005")
+               "--ca", str(client.cert), "--out", str(out), "-k", "CORE-005", "--profile", str(REFERENCE_PROFILE),
+               *admin_vars(reference_server))
     assert done.returncode == 1
     [test] = results(out)["tests"]
     assert test["verdict"] == "error" and "tls failure" in test["reason"] and "CERTIFICATE_VERIFY_FAILED" in test[
@@ -165,8 +187,9 @@ def test_plain_pytest_with_ini_options_and_the_command_line_winning(
         f"csip_dut = https://127.0.0.1:9\n"
         f"csip_cert = {client.cert}\ncsip_key = {client.key}\ncsip_ca = {pki.ca}\n"
         "csip_profile = dut.yaml\ncsip_out = out\n"
+        f"csip_vars =\n    admin_url={reference_server.admin_url}\n    admin_token={reference_server.admin_token}\n"
     )
-    (tmp_path / "dut.yaml").write_text("role: server\ncapabilities: [time]\n")
+    (tmp_path / "dut.yaml").write_text("role: server\ncapabilities: [time]\nactions: {configure-time: {builtin: }}\n")
     case = project_root / "testcases" / "server" / "CORE-005.yaml"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(case), "-c", str(tmp_path / "pytest.ini"), "-p", "no:cacheprovider",

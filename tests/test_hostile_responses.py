@@ -127,6 +127,8 @@ def _profile(directory: Path, dcap: str) -> Path:
         "role: server\n"
         f"dcap: {dcap}\n"
         "capabilities: [time]\n"
+        # The hostile server has no admin interface: the lab confirmed the Time quality beforehand.
+        "actions: {configure-time: {operator: {acknowledged: true}}}\n"
         f"timeouts: {{connect: {TIMEOUTS['connect']}, read: {TIMEOUTS['read']}, total: {TIMEOUTS['total']}}}\n"
     )
     return path

@@ -80,7 +80,8 @@ def servers(pki: TestPki) -> Iterator[dict[str | None, ReferenceProcess]]:
 def run(server: ReferenceProcess, pki: TestPki, case_id: str, out: Path, profile: Path = PROFILE) -> TestRecord:
     client = pki.clients["client"]
     options = RunOptions(dut=server.base_url, http_url=server.http_url, cert=str(client.cert), key=str(client.key),
-                         ca=str(pki.ca), profile=str(profile), out=str(out))
+                         ca=str(pki.ca), profile=str(profile), out=str(out), variables=server.admin_variables(),
+                         unattended=True)
     session = HarnessSession(options)
     try:
         return session.run(load_case(CASES[case_id]))
@@ -131,7 +132,7 @@ def test_a_step_needing_an_undeclared_capability_is_not_applicable_and_the_case_
     servers: dict, pki: TestPki, tmp_path: Path
 ) -> None:
     profile = tmp_path / "profile.yaml"
-    profile.write_text("role: server\ncapabilities: [time]\n")
+    profile.write_text("role: server\ncapabilities: [time]\nactions: {configure-time: {builtin: {}}}\n")
     record = run(servers["time-off-by-hour"], pki, "CORE-005", tmp_path / "out", profile)
     assert record.verdict == PASSED
     assert [s.verdict for s in record.steps] == [PASSED, PASSED, NOT_APPLICABLE]

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness.actions.registry import registry, unknown_action_message
 from harness.cases.matchers import MatcherSpecError, check_spec
-from harness.cases.model import BUILTIN_VARIABLES, Case, ExpectSpec, RequestSpec, Step
+from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step
 from harness.cases.paths import PathError, split_path
 from harness.cases.requires import Requirement, RequiresSyntaxError, parse_requirement
 from harness.cases.validation import check_document
@@ -28,18 +29,36 @@ def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]
     return tuple(parsed)
 
 
-def _check_references(value: Any, known: set[str], file: Path, line: int | None, step_name: str) -> None:
+def _check_references(value: Any, known: set[str], file: Path, line: int | None, where: str) -> None:
     for expression in references(value):
         root = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expression)
         if not root:
-            raise CaseFileError(file, line, f"step {step_name!r}: ${{{expression}}} is not a variable reference")
+            raise CaseFileError(file, line, f"{where}: ${{{expression}}} is not a variable reference")
         if root.group(0) not in known:
             raise CaseFileError(
                 file,
                 line,
-                f"step {step_name!r}: ${{{expression}}} uses {root.group(0)!r}, which no earlier step saves "
+                f"{where}: ${{{expression}}} uses {root.group(0)!r}, which no earlier step saves "
                 f"(known: {', '.join(sorted(known))})",
             )
+
+
+def check_action_names(data: Any, key: str, file: Path, names: Any) -> None:
+    """Name the first unknown action (with its line) before the JSON Schema gives a longer message."""
+    known = registry()
+    for position, name in names:
+        if isinstance(name, str) and name not in known:
+            raise CaseFileError(file, line_of(data, [key, *position]), unknown_action_message(name))
+
+
+def _setup(data: dict[str, Any], file: Path, known: set[str]) -> tuple[ActionCall, ...]:
+    calls = []
+    for i, item in enumerate(data.get("setup", ())):
+        (name, params), = item.items()
+        line = line_of(data, ["setup", i])
+        _check_references(params, known, file, line, f"setup action {name!r}")
+        calls.append(ActionCall(name=name, params=dict(params or {}), line=line))
+    return tuple(calls)
 
 
 def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str]) -> Step:
@@ -59,7 +78,7 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
                 split_path(path)
             except PathError as exc:
                 raise CaseFileError(file, line_of(data, [*where, key, var]), f"step {name!r}: {exc}") from None
-    _check_references({k: v for k, v in raw.items() if k in ("request", "expect")}, known, file, line, name)
+    _check_references({k: v for k, v in raw.items() if k in ("request", "expect")}, known, file, line, f"step {name!r}")
     status = expect_raw.get("status", ())
     request = raw["request"]
     step = Step(
@@ -106,8 +125,13 @@ def load_case(path: str | Path) -> Case:
     data = load_yaml(file, text)
     if not isinstance(data, dict):
         raise CaseFileError(file, getattr(data, "line", 1), "expected a mapping with id, title, role, steps")
+    setup_items = data.get("setup")
+    if isinstance(setup_items, list):
+        check_action_names(data, "setup", file, [
+            ([i, name], name) for i, item in enumerate(setup_items) if isinstance(item, dict) for name in item])
     check_document(data, file, "case.schema.json")
     known = set(BUILTIN_VARIABLES) | set(data.get("vars", {}))
+    setup = _setup(data, file, known)
     steps = tuple(_step(raw, i, file, data, known) for i, raw in enumerate(data["steps"]))
     return Case(
         id=data["id"],
@@ -121,6 +145,7 @@ def load_case(path: str | Path) -> Case:
         requires=_requirements(data.get("requires"), file, data, ["requires"]),
         variables=dict(data.get("vars", {})),
         steps=steps,
+        setup=setup,
         file=file,
         sha256=hashlib.sha256(content).hexdigest(),
     )

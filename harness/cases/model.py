@@ -53,6 +53,35 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ActionCall:
+    """A DUT-side action a case needs, with its parameters before substitution."""
+
+    name: str
+    params: dict[str, Any]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ActionMapping:
+    """How the DUT profile carries out one action: kind (http, command, operator, builtin, plugin) and its settings."""
+
+    action: str
+    kind: str
+    config: dict[str, Any]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A lab's decision to waive one step of one case, with the reason shown in the report."""
+
+    case: str
+    step: int
+    reason: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """One test case: a CSIP procedure for one DUT role."""
 
@@ -69,6 +98,7 @@ class Case:
     requirements: tuple[str, ...] = ()
     requires: tuple[Requirement, ...] = ()
     variables: dict[str, Any] = field(default_factory=dict)
+    setup: tuple[ActionCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +113,7 @@ class Identity:
 
 @dataclass(frozen=True)
 class DutProfile:
-    """What the DUT is and supports: role, addresses, capabilities, identity, limits."""
+    """What the DUT is and supports: role, addresses, capabilities, identity, limits, action mappings, waivers."""
 
     role: str
     name: str = "device under test"
@@ -97,5 +127,9 @@ class DutProfile:
     read_timeout: float = 10.0
     total_timeout: float = 30.0
     max_body: int = 1_048_576
+    actions: dict[str, ActionMapping] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    plugins: tuple[str, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
     file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from harness.cases.model import DutProfile, Identity
+from harness.cases.model import ActionMapping, DutProfile, Identity, Waiver
 from harness.cases.validation import check_document
-from harness.cases.yamlload import YamlFileError, load_yaml
+from harness.cases.yamlload import YamlFileError, line_of, load_yaml
 
 ProfileError = YamlFileError
 
@@ -18,12 +19,30 @@ def _relative(base: Path, value: str | None) -> Path | None:
     return path if path.is_absolute() else (base / path)
 
 
+def _actions(data: dict[str, Any], file: Path) -> dict[str, ActionMapping]:
+    from harness.actions.builtin import BUILTIN_ACTIONS
+
+    mappings = {}
+    for name, mapping in data.get("actions", {}).items():
+        (kind, config), = mapping.items()
+        line = line_of(data, ["actions", name])
+        if kind == "builtin" and name not in BUILTIN_ACTIONS:
+            raise ProfileError(file, line, f"actions/{name}: the reference DUTs' admin interface has no built-in "
+                               f"{name!r} (built-in: {', '.join(sorted(BUILTIN_ACTIONS))})")
+        mappings[name] = ActionMapping(name, kind, dict(config or {}), line)
+    return mappings
+
+
 def load_profile(path: str | Path) -> DutProfile:
     """Load a DUT profile; paths inside it are relative to the profile file."""
     file = Path(path)
     data = load_yaml(file)
     if not isinstance(data, dict):
         raise ProfileError(file, getattr(data, "line", 1), "expected a mapping with at least 'role'")
+    if isinstance(data.get("actions"), dict):
+        from harness.cases.loader import check_action_names
+
+        check_action_names(data, "actions", file, [([name], name) for name in data["actions"]])
     check_document(data, file, "profile.schema.json")
     base = file.parent
     identity = data.get("identity", {})
@@ -46,6 +65,10 @@ def load_profile(path: str | Path) -> DutProfile:
         read_timeout=float(timeouts.get("read", 10.0)),
         total_timeout=float(timeouts.get("total", 30.0)),
         max_body=int(data.get("max_body", 1_048_576)),
+        actions=_actions(data, file),
+        variables=dict(data.get("variables", {})),
+        plugins=tuple(data.get("plugins", ())),
+        waivers=tuple(Waiver(w["case"], w["step"], w["reason"], w.get("by")) for w in data.get("waivers", ())),
         file=file,
         raw=dict(data),
     )

@@ -13,10 +13,23 @@ import jsonschema
 from harness.cases.yamlload import YamlFileError, line_of
 
 
+def _fill_from_registry(schema: dict[str, Any]) -> None:
+    """Put the action registry's names and parameter schemas where a schema has their placeholders."""
+    definitions = schema.get("$defs", {})
+    if "action_call" in definitions or "action_name" in definitions:
+        from harness.actions.registry import call_schema, registry
+
+        if "action_call" in definitions:
+            definitions["action_call"] = call_schema()
+        if "action_name" in definitions:
+            definitions["action_name"] = {"enum": sorted(registry())}
+
+
 @cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
     text = resources.files("harness.cases").joinpath("schema", name).read_text(encoding="utf-8")
     schema = json.loads(text)
+    _fill_from_registry(schema)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)

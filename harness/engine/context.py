@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from lxml import etree
 
+from harness.actions.runner import ActionRunner
 from harness.cases.model import DutProfile
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
@@ -32,6 +33,12 @@ class RunContext:
     transport: Transport
     schema: Validator
     builtins: dict[str, Any] = field(default_factory=dict)
+    actions: ActionRunner | None = None
+
+    def __post_init__(self) -> None:
+        if self.actions is None:
+            # Nobody said a person is present, so operator actions count only when pre-acknowledged.
+            self.actions = ActionRunner(self.profile, {}, unattended=True)
 
 
 def client_identity(cert_path: Any, pin: int | None) -> dict[str, Any]:

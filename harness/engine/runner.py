@@ -15,11 +15,13 @@ from harness.cases.variables import VariableError, substitute
 from harness.engine.checks import check_response
 from harness.engine.context import RunContext
 from harness.results import (
+    ACTION_DONE,
     ERROR,
     FAILED,
     NOT_APPLICABLE,
     NOT_RUN,
     PASSED,
+    WAIVED,
     ExchangeRecord,
     FindingRecord,
     StepRecord,
@@ -151,6 +153,33 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
     return record
 
 
+async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record: TestRecord) -> bool:
+    """Carry out the case's setup actions; False (with the verdict set) when the steps must not run."""
+    if not case.setup:
+        return True
+    unmapped = ctx.actions.unmapped(case.setup) if ctx.actions else sorted({c.name for c in case.setup})
+    if unmapped:
+        record.verdict = NOT_APPLICABLE
+        record.reason = ("the DUT profile maps no way to carry out the setup action"
+                         f"{'s' if len(unmapped) > 1 else ''} {', '.join(map(repr, unmapped))} "
+                         "(add it under 'actions:' in the profile)")
+        if ctx.actions:
+            record.actions = [ctx.actions.unmapped_record(c) for c in case.setup if c.name in unmapped]
+        return False
+    assert ctx.actions is not None
+    for call in case.setup:
+        variables["now"] = int(time.time())
+        action = await ctx.actions.carry_out(call, variables)
+        record.actions.append(action)
+        if action.outcome != ACTION_DONE:
+            record.verdict = ERROR
+            record.reason = f"setup action {call.name!r} failed through {action.mapping}: {action.detail}"
+            record.steps = [StepRecord(index=s.index, name=s.name, verdict=NOT_RUN, ref=s.ref, line=s.line,
+                                       message="not run: the case's setup did not complete") for s in case.steps]
+            return False
+    return True
+
+
 async def run_case(case: Case, ctx: RunContext) -> TestRecord:
     """Run every step of a case in order, stopping at the first failure or error."""
     record = TestRecord(
@@ -172,7 +201,11 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
         record.verdict, record.reason = NOT_APPLICABLE, reason
         return record
     variables: dict[str, Any] = {**ctx.builtins, **case.variables}
+    waivers = {w.step: w for w in ctx.profile.waivers if w.case == case.id}
     try:
+        if not await _set_up(case, ctx, variables, record):
+            record.duration_s = round(time.perf_counter() - clock, 6)
+            return record
         for step in case.steps:
             if record.verdict in (FAILED, ERROR):
                 record.steps.append(StepRecord(index=step.index, name=step.name, verdict=NOT_RUN, ref=step.ref,
@@ -182,7 +215,13 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
             step_record = await run_step(step, ctx, variables)
             record.steps.append(step_record)
             variables.update(step_record.saved)
-            if step_record.verdict in (FAILED, ERROR):
+            waiver = waivers.get(step.index)
+            if step_record.verdict == FAILED and waiver:
+                # A waived check is shown, never hidden: its failure message stays beside the reason.
+                step_record.verdict = WAIVED
+                step_record.message = f"waived: {waiver.reason} (failure: {step_record.message})"
+                record.waivers.append({"step": step.index, "reason": waiver.reason, "by": waiver.by})
+            elif step_record.verdict in (FAILED, ERROR):
                 record.verdict, record.reason = step_record.verdict, step_record.message
     except Exception as exc:  # a harness bug must still leave a complete, honest record
         record.verdict = ERROR

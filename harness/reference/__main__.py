@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
 
 from harness.reference import clock
+from harness.reference.admin import AdminApp
 from harness.reference.app import ReferenceApp
 from harness.reference.defects import DEFECTS, Defects, UnknownDefectError
 from harness.reference.tree import load_preregistration, seed_tree
@@ -35,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--preregister", action="append", default=[], metavar="CERT[:PIN]",
         help="register the EndDevice of this client certificate (PIN default 111115); repeatable",
     )
-    parser.add_argument("--extra-enddevices", type=int, default=3, help="synthetic EndDevices to add")
+    parser.add_argument("--extra-enddevices", type=int, default=0, help="synthetic EndDevices to add at start")
+    parser.add_argument("--time-quality", type=int, default=3, choices=range(3, 8), help="Time quality at start")
+    parser.add_argument("--admin-port", type=int, default=0, help="admin interface port (0: any free port)")
+    parser.add_argument("--admin-token", help="bearer token of the admin interface (default: a random one)")
     parser.add_argument("--tz-offset", type=int, default=clock.DEFAULT_TZ_OFFSET, help="Time tzOffset, seconds")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME", help="switch on a defect")
     parser.add_argument("--ready-file", help="write the bound ports here as JSON once listening")
@@ -52,8 +57,10 @@ def write_ready_file(path: Path, content: dict[str, object]) -> None:
 async def serve(args: argparse.Namespace, defects: Defects) -> None:
     """Bind both listeners, announce the ports, and serve until SIGTERM or SIGINT."""
     preregister = [load_preregistration(spec) for spec in args.preregister]
-    tree = seed_tree(clock.now(), args.tz_offset, preregister, args.extra_enddevices)
+    tree = seed_tree(clock.now(), args.tz_offset, preregister, args.extra_enddevices, time_quality=args.time_quality)
     app = ReferenceApp(tree, defects, args.host)
+    token = args.admin_token or secrets.token_urlsafe(24)
+    admin = await start_http_server(AdminApp(tree, token).handle, args.host, args.admin_port)
     context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
     https = await start_http_server(app.handle, args.host, args.port, context, on_error=app.protocol_error)
     app.https_port = https.port
@@ -62,13 +69,15 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    ready = {"https_port": https.port, "http_port": plain.port, "pid": os.getpid(), "defects": sorted(defects.names)}
+    ready = {"https_port": https.port, "http_port": plain.port, "admin_port": admin.port, "admin_token": token,
+             "pid": os.getpid(), "defects": sorted(defects.names)}
     if args.ready_file:
         write_ready_file(Path(args.ready_file), ready)
     print(json.dumps(ready), flush=True)
     await stop.wait()
     await https.close()
     await plain.close()
+    await admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ DEFECTS: dict[str, str] = {
     "post-returns-200": "a POST that creates a resource answers 200 instead of 201",
     "post-missing-location": "a POST that creates a resource answers 201 without a Location header",
     "time-off-by-hour": "Time currentTime (and localTime) is one hour ahead of the real time",
-    "time-wrong-quality": "Time quality is 3 instead of 7 (intentionally uncoordinated)",
+    "time-wrong-quality": "Time quality stays 3 whatever quality the server is configured with",
     "unregistered-client-allowed": "an unregistered client certificate is served like a registered one",
     "invalid-dercontrol": "DERControl is rendered schema-invalid: its mRID element is missing",
     "wrong-lfdi": "the pre-registered EndDevice's lFDI has its last hex digit changed",

@@ -15,7 +15,6 @@ from typing import Any
 
 from harness.pki import TestPki
 from harness.reference.defects import validate_defects
-from harness.reference.tree import DEFAULT_PIN
 
 PathLike = str | Path
 
@@ -37,6 +36,8 @@ class ReferenceProcess:
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._stderr)
         self.https_port = 0
         self.http_port = 0
+        self.admin_port = 0
+        self.admin_token = ""
         self.defects: list[str] = []
 
     @property
@@ -48,6 +49,15 @@ class ReferenceProcess:
     def http_url(self) -> str:
         """http://host:port of the plain-HTTP redirect listener."""
         return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def admin_url(self) -> str:
+        """http://host:port of the admin interface (bearer token in admin_token)."""
+        return f"http://{self.host}:{self.admin_port}"
+
+    def admin_variables(self) -> dict[str, str]:
+        """The run variables a builtin or http action mapping needs to reach the admin interface."""
+        return {"admin_url": self.admin_url, "admin_token": self.admin_token}
 
     def stderr_text(self) -> str:
         """What the server wrote to stderr so far."""
@@ -71,6 +81,8 @@ class ReferenceProcess:
         ready = json.loads(self._ready_file.read_text())
         self.https_port = int(ready["https_port"])
         self.http_port = int(ready["http_port"])
+        self.admin_port = int(ready["admin_port"])
+        self.admin_token = str(ready["admin_token"])
         self.defects = list(ready["defects"])
         return self
 
@@ -103,26 +115,27 @@ def spawn_reference_server(
     key: PathLike | None = None,
     ca: PathLike | None = None,
     defects: Iterable[str] = (),
-    preregister: Iterable[tuple[PathLike, int]] | None = None,
-    extra_enddevices: int = 3,
+    preregister: Iterable[tuple[PathLike, int]] = (),
+    extra_enddevices: int = 0,
+    time_quality: int = 3,
     host: str = "127.0.0.1",
     port: int = 0,
     http_port: int = 0,
 ) -> ReferenceProcess:
     """Launch the server without waiting; call wait_ready() on the result (lets tests start many at once).
 
-    With a TestPki and preregister=None, the PKI's "client" certificate is pre-registered with PIN 111115.
+    It starts as a fresh head-end: one DERProgram, no EndDevice and Time quality 3, unless preregister,
+    extra_enddevices and time_quality say otherwise. Test cases set it up through its admin interface.
     """
     chosen = sorted(validate_defects(defects))
     if pki is not None:
         cert, key, ca = cert or pki.server.cert, key or pki.server.key, ca or pki.ca
-        if preregister is None and "client" in pki.clients:
-            preregister = [(pki.clients["client"].cert, DEFAULT_PIN)]
     if cert is None or key is None or ca is None:
         raise ValueError("give a TestPki or all of cert, key and ca")
     args = ["--cert", str(cert), "--key", str(key), "--ca", str(ca), "--host", host]
     args += ["--port", str(port), "--http-port", str(http_port), "--extra-enddevices", str(extra_enddevices)]
-    for path, pin in preregister or ():
+    args += ["--time-quality", str(time_quality)]
+    for path, pin in preregister:
         args += ["--preregister", f"{path}:{pin}"]
     for name in chosen:
         args += ["--defect", name]

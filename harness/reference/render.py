@@ -105,7 +105,7 @@ class Renderer:
         if "time-off-by-hour" in self.defects:
             at += 3600
         fields = clock.time_fields(at, self.tree.tz_offset)
-        quality = 3 if "time-wrong-quality" in self.defects else 7
+        quality = 3 if "time-wrong-quality" in self.defects else self.tree.time_quality
         return el(
             "Time",
             el("currentTime", text=fields.current_time),

@@ -90,6 +90,8 @@ class Tree:
 
     start_time: int
     tz_offset: int
+    # 3: time from an authoritative source, what a head-end synchronised by NTP reports until told otherwise.
+    time_quality: int = 3
     end_devices: dict[int, EndDevice] = field(default_factory=dict)
     programs: dict[int, DerProgram] = field(default_factory=dict)
     mirrors: dict[int, Posted] = field(default_factory=dict)
@@ -128,6 +130,36 @@ class Tree:
         sign = 1 if ascending else -1
         return sorted(self.end_devices.values(), key=lambda d: (sign * d.changed_time, d.sfdi))
 
+    def add_synthetic_end_device(self, now: int) -> EndDevice:
+        """An EndDevice of no real certificate, older than every other, so the list order stays defined."""
+        serial = sum(1 for d in self.end_devices.values() if not d.preregistered) + 1
+        digest = hashlib.sha256(f"synthetic-{serial}".encode()).hexdigest().upper()
+        oldest = min((d.changed_time for d in self.end_devices.values()), default=now)
+        value = with_check_digit(int(digest[:9], 16))
+        return self.add_end_device(value, digest[:40], min(oldest, now) - 120, DEFAULT_PIN, preregistered=False)
+
+    def add_program(self, now: int) -> DerProgram:
+        """A DERProgram with a default control, one scheduled control and a volt-var curve."""
+        index = max(self.programs, default=0) + 1
+        program = DerProgram(
+            index=index,
+            mrid=make_mrid("derp", index),
+            description="CSIP reference program" if index == 1 else f"CSIP reference program {index}",
+            primacy=index,
+            default_mrid=make_mrid("dderc", index),
+        )
+        program.controls.append(DerControl(
+            index=1, mrid=make_mrid("derc", index, 1), description="limit to 50 %", creation_time=now,
+            start=now + 3600, duration=1800, max_lim_w=5000,
+        ))
+        program.curves.append(DerCurve(
+            index=1, mrid=make_mrid("dc", index, 1), description="volt-var", creation_time=now,
+            curve_type=11,  # opModVoltVar
+            points=[(9200, 3000), (9670, 0), (10300, 0), (10700, -3000)],
+        ))
+        self.programs[index] = program
+        return program
+
     def programs_ordered(self) -> list[DerProgram]:
         """DERPrograms by primacy (lowest value first), then mRID."""
         return sorted(self.programs.values(), key=lambda p: (p.primacy, p.mrid))
@@ -137,46 +169,17 @@ def seed_tree(
     start_time: int,
     tz_offset: int,
     preregister: list[tuple[bytes, int]],
-    extra_enddevices: int = 3,
+    extra_enddevices: int = 0,
+    *,
+    time_quality: int = 3,
 ) -> Tree:
-    """A tree with the given certificates (DER bytes, PIN) pre-registered plus synthetic EndDevices."""
-    tree = Tree(start_time=start_time, tz_offset=tz_offset)
+    """A tree with one DERProgram, the given certificates (DER bytes, PIN) pre-registered, synthetic EndDevices."""
+    tree = Tree(start_time=start_time, tz_offset=tz_offset, time_quality=time_quality)
     for der, pin in preregister:
         tree.add_end_device(sfdi(der), lfdi(der), start_time - 60, pin, preregistered=True)
-    for n in range(extra_enddevices):
-        # Distinct, older changedTimes give the EndDeviceList a well-defined order.
-        digest = hashlib.sha256(f"synthetic-{n}".encode()).hexdigest().upper()
-        value = with_check_digit(int(digest[:9], 16))
-        tree.add_end_device(value, digest[:40], start_time - 120 * (n + 1), DEFAULT_PIN, preregistered=False)
-    program = DerProgram(
-        index=1,
-        mrid=make_mrid("derp", 1),
-        description="CSIP reference program",
-        primacy=1,
-        default_mrid=make_mrid("dderc", 1),
-    )
-    program.controls.append(
-        DerControl(
-            index=1,
-            mrid=make_mrid("derc", 1, 1),
-            description="limit to 50 %",
-            creation_time=start_time,
-            start=start_time + 3600,
-            duration=1800,
-            max_lim_w=5000,
-        )
-    )
-    program.curves.append(
-        DerCurve(
-            index=1,
-            mrid=make_mrid("dc", 1, 1),
-            description="volt-var",
-            creation_time=start_time,
-            curve_type=11,  # opModVoltVar
-            points=[(9200, 3000), (9670, 0), (10300, 0), (10700, -3000)],
-        )
-    )
-    tree.programs[program.index] = program
+    for _ in range(extra_enddevices):
+        tree.add_synthetic_end_device(start_time)
+    tree.add_program(start_time)
     return tree
 
 

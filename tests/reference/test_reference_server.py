@@ -34,6 +34,11 @@ def reference_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
     return make_test_pki(tmp_path_factory.mktemp("reference-pki"))
 
 
+def seeded(pki: TestPki) -> dict[str, object]:
+    """Start-up state for these tests: "client" pre-registered (PIN 111115), 3 more EndDevices, quality 7."""
+    return {"preregister": [(pki.clients["client"].cert, 111115)], "extra_enddevices": 3, "time_quality": 7}
+
+
 def tls_client(pki: TestPki, server: ReferenceProcess, name: str = "client") -> httpx.Client:
     """An httpx client over mutual TLS 1.2 presenting the named client certificate."""
     pair = pki.clients[name]
@@ -44,7 +49,7 @@ def tls_client(pki: TestPki, server: ReferenceProcess, name: str = "client") -> 
 @pytest.fixture(scope="module")
 def clean_server(reference_pki: TestPki) -> Iterator[ReferenceProcess]:
     """The reference server with no defects, the "client" certificate pre-registered."""
-    with start_reference_server(reference_pki) as server:
+    with start_reference_server(reference_pki, **seeded(reference_pki)) as server:
         yield server
 
 
@@ -487,7 +492,7 @@ def test_unknown_defect_is_a_clear_error() -> None:
 @pytest.fixture(scope="module")
 def defect_servers(reference_pki: TestPki) -> Iterator[dict[str, ReferenceProcess]]:
     """One server per defect, all started at once so the module stays fast."""
-    servers = {name: spawn_reference_server(reference_pki, defects=[name]) for name in DEFECTS}
+    servers = {name: spawn_reference_server(reference_pki, defects=[name], **seeded(reference_pki)) for name in DEFECTS}
     try:
         for server in servers.values():
             server.wait_ready(20)

@@ -1,0 +1,17 @@
+"""The reference DUTs' own admin interface: which actions it carries out, and the request for each."""
+
+from __future__ import annotations
+
+# action -> (method, path) on the reference server's admin listener; the parameters go as the JSON body.
+ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
+    "populate-resources": ("POST", "/admin/resources"),
+    "preregister-enddevice": ("POST", "/admin/end-devices"),
+    "create-enddevices": ("POST", "/admin/end-devices/ensure"),
+    "set-pin": ("PUT", "/admin/end-devices/pin"),
+    "configure-time": ("PUT", "/admin/time"),
+    "create-derprograms": ("POST", "/admin/programs/ensure"),
+}
+BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
+# The run variables that tell a builtin mapping where the reference server's admin listener is.
+ADMIN_URL_VARIABLE = "admin_url"
+ADMIN_TOKEN_VARIABLE = "admin_token"

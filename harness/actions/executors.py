@@ -1,0 +1,199 @@
+"""Carrying out one mapped action: an HTTP request, a command, an operator prompt, the reference admin API
+or a vendor plugin. Each returns a short note of what came back, or raises ActionFailed saying why."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pluggy
+
+from harness.actions.builtin import ADMIN_REQUESTS, ADMIN_TOKEN_VARIABLE, ADMIN_URL_VARIABLE
+from harness.cases.model import ActionMapping
+from harness.cases.variables import VariableError, substitute
+
+DEFAULT_HTTP_TIMEOUT = 30.0
+DEFAULT_COMMAND_TIMEOUT = 60.0
+DEFAULT_PLUGIN_TIMEOUT = 300.0
+_SHOWN_OUTPUT = 400
+
+
+class ActionFailed(Exception):
+    """The action could not be carried out; the message says what came back."""
+
+
+def _tail(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = text.strip()
+    return text if len(text) <= _SHOWN_OUTPUT else "…" + text[-_SHOWN_OUTPUT:]
+
+
+def _expand(value: Any, variables: dict[str, Any]) -> Any:
+    try:
+        return substitute(value, variables)
+    except VariableError as exc:
+        raise ActionFailed(f"cannot fill in the mapping's template: {exc}") from None
+
+
+@functools.cache
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    # Built once: loading the trust store costs tens of milliseconds, more than the admin call itself.
+    return ssl.create_default_context(cafile=cafile) if cafile else httpx.create_ssl_context()
+
+
+def _ok_statuses(config: dict[str, Any]) -> tuple[int, ...] | None:
+    wanted = config.get("expect_status")
+    if wanted is None:
+        return None
+    return tuple(wanted) if isinstance(wanted, list) else (wanted,)
+
+
+async def _send(method: str, url: str, *, headers: dict[str, str], content: bytes | None, verify: Any,
+                timeout: float, ok: tuple[int, ...] | None) -> str:
+    clock = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(verify=verify, timeout=timeout) as client:
+            response = await client.request(method, url, headers=headers, content=content)
+    except httpx.HTTPError as exc:
+        raise ActionFailed(f"{method} {url}: {type(exc).__name__}: {exc or 'no answer'}") from None
+    took = f"{(time.perf_counter() - clock) * 1000:.0f} ms"
+    good = response.status_code in ok if ok else 200 <= response.status_code < 300
+    if not good:
+        expected = " or ".join(map(str, ok)) if ok else "2xx"
+        raise ActionFailed(f"{method} {url}: expected status {expected}, saw {response.status_code} "
+                           f"({took}): {_tail(response.content) or 'empty body'}")
+    body = _tail(response.content)
+    return f"{method} {url} -> {response.status_code} ({took})" + (f": {body}" if body else "")
+
+
+async def run_http(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], **_: Any) -> str:
+    """Send the profile's request template, filled in with the parameters and run variables."""
+    config = mapping.config
+    method = str(config.get("method", "POST")).upper()
+    url = str(_expand(config["url"], variables))
+    headers = {k: str(v) for k, v in _expand(config.get("headers", {}), variables).items()}
+    content = None
+    if "json" in config:
+        content = json.dumps(_expand(config["json"], variables)).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif "body" in config:
+        content = str(_expand(config["body"], variables)).encode()
+    verify: Any = config.get("verify", True)
+    if verify:
+        verify = _tls_context(str(_expand(config["ca"], variables)) if config.get("ca") else None)
+    return await _send(method, url, headers=headers, content=content, verify=verify,
+                       timeout=float(config.get("timeout", DEFAULT_HTTP_TIMEOUT)), ok=_ok_statuses(config))
+
+
+async def run_command(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], **_: Any) -> str:
+    """Run the profile's argv (no shell), expecting exit status 0 within the timeout."""
+    config = mapping.config
+    argv = [str(part) for part in _expand(config["argv"], variables)]
+    env = {**os.environ, **{k: str(v) for k, v in _expand(config.get("env", {}), variables).items()},
+           "CSIP_ACTION": mapping.action, "CSIP_ACTION_PARAMS": json.dumps(params)}
+    timeout = float(config.get("timeout", DEFAULT_COMMAND_TIMEOUT))
+    cwd = str(_expand(config["cwd"], variables)) if config.get("cwd") else None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd)
+    except OSError as exc:
+        raise ActionFailed(f"cannot start {argv[0]!r}: {exc}") from None
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise ActionFailed(f"{argv[0]} did not finish within {timeout:g} s and was killed") from None
+    if process.returncode != 0:
+        raise ActionFailed(f"{argv[0]} exited with status {process.returncode}, expected 0; "
+                           f"stderr: {_tail(err) or 'empty'}; stdout: {_tail(out) or 'empty'}")
+    shown = _tail(out)
+    return f"{argv[0]} exited 0" + (f": {shown}" if shown else "")
+
+
+def _ask_at_terminal(prompt: str) -> bool | None:
+    """Ask on the controlling terminal (pytest captures stdin and stdout); None when there is none."""
+    try:
+        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+            tty.write(f"\n[csip-harness] {prompt}\n  Done? [y/N] ")
+            tty.flush()
+            answer = tty.readline()
+    except OSError:
+        return None
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def run_operator(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], *,
+                       prompt: str, unattended: bool, **_: Any) -> str:
+    """Ask the person at the terminal; unattended, only a profile's pre-acknowledgement counts."""
+    text = str(_expand(mapping.config.get("prompt", prompt), variables))
+    if mapping.config.get("acknowledged"):
+        return f"pre-acknowledged in the profile: {text}"
+    if unattended:
+        raise ActionFailed(f"needs a person to confirm {text!r}, but the run is unattended; do it beforehand "
+                           f"and mark the mapping 'acknowledged: true' in the profile")
+    answer = await asyncio.to_thread(_ask_at_terminal, f"{mapping.action}: {text}")
+    if answer is None:
+        raise ActionFailed(f"needs a person to confirm {text!r}, but there is no terminal to ask on")
+    if not answer:
+        raise ActionFailed(f"the operator answered no to {text!r}")
+    return f"operator confirmed: {text}"
+
+
+async def run_builtin(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], **_: Any) -> str:
+    """Call the reference DUT's admin listener (its address and token are run variables)."""
+    method, path = ADMIN_REQUESTS[mapping.action]
+    base = variables.get(ADMIN_URL_VARIABLE)
+    if not base:
+        raise ActionFailed(f"the built-in admin interface needs the variable {ADMIN_URL_VARIABLE!r} "
+                           f"(--csip-var {ADMIN_URL_VARIABLE}=http://HOST:PORT); it is not set")
+    headers = {"Content-Type": "application/json"}
+    token = variables.get(ADMIN_TOKEN_VARIABLE)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    timeout = float(mapping.config.get("timeout", DEFAULT_HTTP_TIMEOUT))
+    return await _send(method, str(base).rstrip("/") + path, headers=headers, content=json.dumps(params).encode(),
+                       verify=_tls_context(None), timeout=timeout, ok=None)
+
+
+async def run_plugin(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], *,
+                     plugins: pluggy.PluginManager | None, **_: Any) -> str:
+    """Hand the action to the vendor's csip_dut_action hook implementation."""
+    if plugins is None:
+        raise ActionFailed("no plugin manager: the run loaded no csip_harness plugins")
+    timeout = float(mapping.config.get("timeout", DEFAULT_PLUGIN_TIMEOUT))
+    call = plugins.hook.csip_dut_action
+
+    def invoke() -> Any:
+        return call(action=mapping.action, params=params, config=mapping.config, variables=variables)
+
+    try:
+        result = await asyncio.wait_for(asyncio.to_thread(invoke), timeout)
+        if asyncio.iscoroutine(result):
+            result = await asyncio.wait_for(result, timeout)
+    except TimeoutError:
+        raise ActionFailed(f"the csip_dut_action hook did not return within {timeout:g} s") from None
+    except Exception as exc:  # the vendor's code: any exception is the action failing
+        raise ActionFailed(f"the csip_dut_action hook raised {type(exc).__name__}: {exc}") from None
+    if result is None:
+        names = ", ".join(name for name, _ in plugins.list_name_plugin()) or "none"
+        raise ActionFailed(f"no csip_dut_action implementation handled {mapping.action!r} (plugins: {names})")
+    return str(result)
+
+
+Executor = Callable[..., Awaitable[str]]
+EXECUTORS: dict[str, Executor] = {
+    "http": run_http,
+    "command": run_command,
+    "operator": run_operator,
+    "builtin": run_builtin,
+    "plugin": run_plugin,
+}

@@ -1,0 +1,109 @@
+"""The registry of known DUT-side actions and the JSON Schemas of their parameters (package data)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+# A parameter written as one `${...}` reference is checked only once substituted.
+REFERENCE_PATTERN = r"^\$\{[^}]+\}$"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One known action: its name, DUT role, summary, operator prompt and parameter schema."""
+
+    name: str
+    role: str
+    summary: str
+    prompt: str
+    params: dict[str, Any]
+
+    def defaults(self) -> dict[str, Any]:
+        """Parameter defaults declared by the schema."""
+        props = self.params.get("properties", {})
+        return {name: spec["default"] for name, spec in props.items() if "default" in spec}
+
+    def with_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
+        """params completed with the schema's defaults."""
+        return {**self.defaults(), **params}
+
+
+@cache
+def registry() -> dict[str, ActionSpec]:
+    """Every known action by name."""
+    text = resources.files("harness.actions").joinpath("registry.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    specs = {}
+    for name, entry in data.items():
+        jsonschema.Draft202012Validator.check_schema(entry["params"])
+        specs[name] = ActionSpec(name, entry["role"], entry["summary"], " ".join(entry["prompt"].split()),
+                                 entry["params"])
+    return specs
+
+
+def unknown_action_message(name: str) -> str:
+    """The error for an action name the registry does not know, with the closest known names."""
+    close = difflib.get_close_matches(name, list(registry()), n=3)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown action {name!r}{hint} (`csip-harness actions` lists the known actions)"
+
+
+def _tolerant(schema: dict[str, Any]) -> dict[str, Any]:
+    """A params schema in which any property may instead be a whole `${...}` reference."""
+    tolerant = dict(schema)
+    props = schema.get("properties")
+    if props:
+        reference = {"type": "string", "pattern": REFERENCE_PATTERN}
+        tolerant["properties"] = {name: {"anyOf": [spec, reference]} for name, spec in props.items()}
+    return tolerant
+
+
+@cache
+def call_schema() -> dict[str, Any]:
+    """The JSON Schema of one `- action-name: {params}` item of a case's setup list."""
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "propertyNames": {"enum": sorted(registry())},
+        "properties": {name: _tolerant(spec.params) for name, spec in registry().items()},
+    }
+
+
+@cache
+def _params_validator(name: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(registry()[name].params)
+
+
+def params_problems(name: str, params: dict[str, Any]) -> list[str]:
+    """What is wrong with substituted parameters of an action; empty when they fit its schema."""
+    problems = []
+    for error in sorted(_params_validator(name).iter_errors(params), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path)
+        problems.append(f"{where}: {error.message}" if where else error.message)
+    return problems
+
+
+def describe_params(spec: ActionSpec) -> list[str]:
+    """One line per parameter: name, type, whether required, default and description."""
+    required = set(spec.params.get("required", ()))
+    lines = []
+    for name, prop in spec.params.get("properties", {}).items():
+        kind = prop.get("type") or ("one of " + ", ".join(map(str, prop["enum"])) if "enum" in prop else "value")
+        if "pattern" in prop:
+            kind = f"{kind} /{prop['pattern']}/"
+        if "minimum" in prop or "maximum" in prop:
+            kind = f"{kind} {prop.get('minimum', '')}..{prop.get('maximum', '')}"
+        flag = "required" if name in required else f"default {prop['default']!r}" if "default" in prop else "optional"
+        text = f"{name}: {kind} ({flag})"
+        if prop.get("description"):
+            text += f" - {prop['description']}"
+        lines.append(text)
+    return lines

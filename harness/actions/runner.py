@@ -1,0 +1,87 @@
+"""Carries out a case's setup actions through the DUT profile's mappings and records each one."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+
+from harness.actions.executors import EXECUTORS, ActionFailed
+from harness.actions.registry import params_problems, registry
+from harness.cases.model import ActionCall, ActionMapping, DutProfile
+from harness.cases.variables import VariableError, substitute
+from harness.results import ACTION_DONE, ACTION_FAILED, ACTION_UNMAPPED, ActionRecord
+
+
+def describe_mapping(mapping: ActionMapping) -> str:
+    """A short, unsubstituted description of a mapping for results and messages."""
+    config = mapping.config
+    if mapping.kind == "http":
+        return f"http {str(config.get('method', 'POST')).upper()} {config['url']}"
+    if mapping.kind == "command":
+        return "command " + " ".join(config["argv"])
+    if mapping.kind == "operator":
+        return "operator (pre-acknowledged)" if config.get("acknowledged") else "operator prompt"
+    return mapping.kind
+
+
+class ActionRunner:
+    """The profile's action mappings and what they need: variables, plugins, whether a person is present."""
+
+    def __init__(self, profile: DutProfile, run_variables: dict[str, Any], *, unattended: bool,
+                 plugins: pluggy.PluginManager | None = None) -> None:
+        self.profile = profile
+        self.unattended = unattended
+        self.plugins = plugins
+        self.env = dict(os.environ)
+        # Profile variables may draw on the environment (so tokens stay out of profile files); they are
+        # filled in when an action needs them, so a missing one fails that action, not the whole run.
+        self.declared = {k: v for k, v in profile.variables.items() if k not in run_variables}
+        self.run_variables = dict(run_variables)
+
+    def unmapped(self, calls: Iterable[ActionCall]) -> list[str]:
+        """Names of the actions among calls that the profile gives no way to carry out."""
+        return sorted({call.name for call in calls if call.name not in self.profile.actions})
+
+    def unmapped_record(self, call: ActionCall) -> ActionRecord:
+        """The record of an action the case needed and the profile does not map."""
+        return ActionRecord(call.name, dict(call.params), "none", ACTION_UNMAPPED,
+                            "the DUT profile has no mapping for this action", time.time())
+
+    async def carry_out(self, call: ActionCall, case_variables: dict[str, Any]) -> ActionRecord:
+        """Carry out one action; the record's outcome is done or failed, never an exception."""
+        mapping = self.profile.actions[call.name]
+        record = ActionRecord(call.name, dict(call.params), describe_mapping(mapping), ACTION_FAILED,
+                              started=time.time())
+        clock = time.perf_counter()
+        try:
+            record.detail = await self._execute(call, mapping, case_variables, record)
+            record.outcome = ACTION_DONE
+        except ActionFailed as exc:
+            record.detail = str(exc)
+        record.duration_s = round(time.perf_counter() - clock, 6)
+        return record
+
+    async def _execute(self, call: ActionCall, mapping: ActionMapping, case_variables: dict[str, Any],
+                       record: ActionRecord) -> str:
+        spec = registry()[call.name]
+        try:
+            params = substitute(call.params, case_variables)
+        except VariableError as exc:
+            raise ActionFailed(f"cannot fill in the parameters: {exc}") from None
+        problems = params_problems(call.name, params)
+        if problems:
+            raise ActionFailed("parameters do not fit the action: " + "; ".join(problems))
+        params = spec.with_defaults(params)
+        record.params = params
+        try:
+            declared = substitute(self.declared, {"env": self.env})
+        except VariableError as exc:
+            raise ActionFailed(f"cannot fill in the profile's variables: {exc}") from None
+        variables = {**declared, **self.run_variables, "env": self.env, **case_variables, **params, "params": params}
+        executor = EXECUTORS[mapping.kind]
+        return await executor(mapping, params, variables, prompt=spec.prompt, unattended=self.unattended,
+                              plugins=self.plugins)

@@ -1,0 +1,148 @@
+"""The reference server's admin interface: JSON over HTTP on loopback, behind a bearer token.
+
+It is how the DUT-side actions of test cases reach the reference server, the way a vendor's own
+head-end would be driven through its admin API. Every operation is an "ensure": repeating it changes
+nothing more.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+from harness.actions.builtin import ADMIN_REQUESTS
+from harness.actions.registry import params_problems, registry
+from harness.reference import clock
+from harness.reference.tree import DEFAULT_PIN, Tree
+from harness.server.http import HttpRequest, HttpResponse
+
+# Function sets whose resources the reference server serves from DeviceCapability.
+FUNCTION_SETS = ("Time", "EndDevice", "FunctionSetAssignments", "DERProgram", "DER", "MirrorUsagePoint",
+                 "Response", "LogEvent", "Subscription", "DeviceInformation", "PowerStatus")
+
+
+class AdminError(Exception):
+    """A request the admin interface refuses: status and reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _json(status: int, content: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(content).encode())
+
+
+class AdminApp:
+    """Handles admin requests against the same tree the 2030.5 listener serves."""
+
+    def __init__(self, tree: Tree, token: str) -> None:
+        self.tree = tree
+        self.token = token
+        handlers: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
+            "populate-resources": self.populate,
+            "preregister-enddevice": self.preregister,
+            "create-enddevices": self.ensure_end_devices,
+            "set-pin": self.set_pin,
+            "configure-time": self.configure_time,
+            "create-derprograms": self.ensure_programs,
+        }
+        self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answer one admin request."""
+        try:
+            return self.dispatch(request)
+        except AdminError as exc:
+            return _json(exc.status, {"error": str(exc)})
+
+    def dispatch(self, request: HttpRequest) -> HttpResponse:
+        """Authenticate, route, check the parameters and apply the action."""
+        offered = (request.header("Authorization") or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(offered.encode(), self.token.encode()):
+            raise AdminError(401, "expected 'Authorization: Bearer <admin token>'")
+        if request.path == "/admin/state" and request.method == "GET":
+            return _json(200, self.state())
+        paths = {path for _, path in self.routes}
+        if request.path not in paths:
+            raise AdminError(404, f"no admin resource {request.path}")
+        route = self.routes.get((request.method, request.path))
+        if route is None:
+            allowed = ", ".join(m for m, p in self.routes if p == request.path)
+            return HttpResponse(405, [("Allow", allowed)])
+        name, handler = route
+        try:
+            params = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            raise AdminError(400, f"expected a JSON body: {exc}") from None
+        if not isinstance(params, dict):
+            raise AdminError(400, "expected a JSON object")
+        problems = params_problems(name, params)
+        if problems:
+            raise AdminError(422, "; ".join(problems))
+        status, content = handler(registry()[name].with_defaults(params))
+        return _json(status, content)
+
+    def state(self) -> dict[str, Any]:
+        """What the tree holds, for people and tests looking at the server."""
+        return {
+            "end_devices": [{"href": f"/edev/{d.index}", "lfdi": d.lfdi, "sfdi": d.sfdi, "pin": d.pin,
+                             "preregistered": d.preregistered} for d in self.tree.end_devices_ordered()],
+            "programs": len(self.tree.programs),
+            "time_quality": self.tree.time_quality,
+            "tz_offset": self.tree.tz_offset,
+        }
+
+    def populate(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        wanted = params["function_sets"]
+        if wanted != "all":
+            unsupported = [name for name in wanted if name not in FUNCTION_SETS]
+            if unsupported:
+                raise AdminError(422, f"function sets not supported: {', '.join(unsupported)} "
+                                      f"(supported: {', '.join(FUNCTION_SETS)})")
+        if not self.tree.programs:
+            self.tree.add_program(clock.now())
+        return 200, {"function_sets": list(FUNCTION_SETS) if wanted == "all" else wanted}
+
+    def preregister(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        device = self.tree.device_by_lfdi(params["lfdi"])
+        pin = int(params.get("pin", DEFAULT_PIN))
+        if device is not None:
+            if device.sfdi != params["sfdi"]:
+                raise AdminError(409, f"LFDI {params['lfdi']} is registered with SFDI {device.sfdi}, "
+                                      f"not {params['sfdi']}")
+            device.pin, device.preregistered = pin, True
+            return 200, {"href": f"/edev/{device.index}", "created": False}
+        if not self.tree.programs:
+            self.tree.add_program(clock.now())
+        # One second in the past: a list query with a= the current time must not include it.
+        device = self.tree.add_end_device(params["sfdi"], params["lfdi"].upper(), clock.now() - 1, pin,
+                                          preregistered=True)
+        return 201, {"href": f"/edev/{device.index}", "created": True}
+
+    def ensure_end_devices(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        created = 0
+        while len(self.tree.end_devices) < params["count"]:
+            self.tree.add_synthetic_end_device(clock.now())
+            created += 1
+        return 200, {"total": len(self.tree.end_devices), "created": created}
+
+    def set_pin(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        device = self.tree.device_by_lfdi(params["lfdi"])
+        if device is None:
+            raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
+        device.pin = params["pin"]
+        return 200, {"href": f"/edev/{device.index}"}
+
+    def configure_time(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.tree.time_quality = params["quality"]
+        if "tz_offset" in params:
+            self.tree.tz_offset = params["tz_offset"]
+        return 200, {"quality": self.tree.time_quality, "tz_offset": self.tree.tz_offset}
+
+    def ensure_programs(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        while len(self.tree.programs) < params["count"]:
+            self.tree.add_program(clock.now())
+        return 200, {"programs": len(self.tree.programs)}
