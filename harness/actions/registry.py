@@ -58,6 +58,9 @@ def unknown_action_message(name: str) -> str:
 def _tolerant(schema: dict[str, Any]) -> dict[str, Any]:
     """A params schema in which any property may instead be a whole `${...}` reference."""
     tolerant = dict(schema)
+    if not schema.get("required"):
+        # `- populate-resources:` with nothing after it: no parameters, all defaults.
+        tolerant["type"] = ["object", "null"]
     props = schema.get("properties")
     if props:
         reference = {"type": "string", "pattern": REFERENCE_PATTERN}

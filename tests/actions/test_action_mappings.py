@@ -1,0 +1,239 @@
+"""Carrying out setup actions against a real reference server through each kind of mapping."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cases.loader import load_case
+from harness.paths import project_dir
+from harness.pki import TestPki
+from harness.reference.process import ReferenceProcess, start_reference_server
+from harness.results import ERROR, FAILED, NOT_APPLICABLE, NOT_RUN, PASSED, WAIVED, TestRecord
+from harness.session import HarnessSession, RunOptions
+
+CASES = {path.stem: path for path in sorted((project_dir("testcases") / "server").glob("*.yaml"))}
+PROFILES = project_dir("fixtures") / "profiles"
+HTTP_PROFILE = yaml.safe_load((PROFILES / "reference-server-http.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def server(pki: TestPki) -> Iterator[ReferenceProcess]:
+    """A fresh reference server for this module: nothing registered, Time quality 3."""
+    with start_reference_server(pki) as started:
+        yield started
+
+
+def write_profile(tmp_path: Path, content: dict) -> Path:
+    path = tmp_path / "dut.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def http_profile(tmp_path: Path, **changes: object) -> Path:
+    """The http-template profile of the reference server, with actions replaced or removed (None)."""
+    content = {**HTTP_PROFILE, "actions": dict(HTTP_PROFILE["actions"])}
+    for name, mapping in changes.items():
+        name = name.replace("_", "-")
+        if mapping is None:
+            content["actions"].pop(name)
+        else:
+            content["actions"][name] = mapping
+    return write_profile(tmp_path, content)
+
+
+def run(server: ReferenceProcess, pki: TestPki, profile: Path, case_ids: list[str], tmp_path: Path,
+        **variables: str) -> dict[str, TestRecord]:
+    client = pki.clients["client"]
+    options = RunOptions(
+        dut=server.base_url, http_url=server.http_url, cert=str(client.cert), key=str(client.key), ca=str(pki.ca),
+        profile=str(profile), out=str(tmp_path / "out"), unattended=True,
+        variables={"admin_url": server.admin_url, "admin_token": server.admin_token, **variables},
+    )
+    session = HarnessSession(options)
+    try:
+        return {case_id: session.run(load_case(CASES[case_id])) for case_id in case_ids}
+    finally:
+        session.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_removing_one_mapping_makes_exactly_the_cases_needing_it_not_applicable(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    records = run(server, pki, http_profile(tmp_path, preregister_enddevice=None), sorted(CASES), tmp_path)
+    verdicts = {case_id: record.verdict for case_id, record in records.items()}
+    assert verdicts == {"BASIC-001": NOT_APPLICABLE, "CORE-001": NOT_APPLICABLE, "CORE-002": NOT_APPLICABLE,
+                        "CORE-004": NOT_APPLICABLE, "CORE-005": PASSED}
+    for case_id in ("BASIC-001", "CORE-001", "CORE-002", "CORE-004"):
+        record = records[case_id]
+        assert "'preregister-enddevice'" in record.reason and "populate" not in record.reason
+        assert record.steps == [] and [(a.name, a.outcome) for a in record.actions] == [
+            ("preregister-enddevice", "unmapped")]
+
+
+def test_a_mapping_to_a_dead_endpoint_is_an_error_not_a_failure(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    records = run(server, pki, http_profile(tmp_path), ["CORE-005", "CORE-004"], tmp_path, admin_url=dead)
+    for record in records.values():
+        assert record.verdict == ERROR
+        assert record.reason.startswith(f"setup action '{record.actions[0].name}' failed through http ")
+        assert f"{dead}/admin/" in record.reason and "ConnectError" in record.reason
+        assert record.steps and all(step.verdict == NOT_RUN for step in record.steps)
+        assert not any(step.exchanges for step in record.steps)
+
+
+def test_an_http_mapping_answered_with_an_error_status_names_status_and_body(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    records = run(server, pki, http_profile(tmp_path), ["CORE-005"], tmp_path, admin_token="wrong")
+    record = records["CORE-005"]
+    assert record.verdict == ERROR
+    assert "expected status 2xx, saw 401" in record.reason and "Authorization: Bearer" in record.reason
+    assert record.actions[0].mapping == "http PUT ${admin_url}/admin/time"
+
+
+def test_a_command_mapping_carries_out_the_action(server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> None:
+    script = tmp_path / "set_time.py"
+    script.write_text(textwrap.dedent("""
+        import json, os, sys, urllib.request
+        url, token, quality = sys.argv[1:]
+        params = json.loads(os.environ["CSIP_ACTION_PARAMS"])
+        assert os.environ["CSIP_ACTION"] == "configure-time" and params["quality"] == int(quality)
+        request = urllib.request.Request(url + "/admin/time", method="PUT", data=json.dumps(params).encode(),
+                                         headers={"Authorization": "Bearer " + token})
+        print(urllib.request.urlopen(request).read().decode())
+    """))
+    command = {"command": {"argv": [sys.executable, str(script), "${admin_url}", "${admin_token}", "${quality}"],
+                           "timeout": 30}}
+    records = run(server, pki, http_profile(tmp_path, configure_time=command), ["CORE-005"], tmp_path)
+    record = records["CORE-005"]
+    assert record.verdict == PASSED, record.reason
+    [action] = record.actions
+    assert action.outcome == "done" and action.mapping.startswith(f"command {sys.executable} ")
+    assert action.detail.startswith(f"{sys.executable} exited 0: ") and '"quality": 7' in action.detail
+
+
+@pytest.mark.parametrize(
+    ("argv", "timeout", "words"),
+    [
+        ([sys.executable, "-c", "import sys; print('vendor tool: device busy', file=sys.stderr); sys.exit(3)"], 30,
+         "exited with status 3, expected 0; stderr: vendor tool: device busy"),
+        ([sys.executable, "-c", "import time; time.sleep(30)"], 0.5, "did not finish within 0.5 s and was killed"),
+        (["/nonexistent/vendor-tool"], 30, "cannot start '/nonexistent/vendor-tool'"),
+    ],
+)
+def test_a_failing_command_is_an_error_naming_what_came_back(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path, argv: list[str], timeout: float, words: str
+) -> None:
+    command = {"command": {"argv": argv, "timeout": timeout}}
+    record = run(server, pki, http_profile(tmp_path, configure_time=command), ["CORE-005"], tmp_path)["CORE-005"]
+    assert record.verdict == ERROR and words in record.reason
+    assert record.reason.startswith("setup action 'configure-time' failed through command ")
+
+
+def test_an_operator_mapping_counts_unattended_only_when_pre_acknowledged(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    # The Time quality is set first (through http), then confirmed by the operator mapping alone.
+    run(server, pki, http_profile(tmp_path), ["CORE-005"], tmp_path / "first")
+    acknowledged = {"operator": {"prompt": "Set Time quality to ${quality} on the console", "acknowledged": True}}
+    record = run(server, pki, http_profile(tmp_path, configure_time=acknowledged), ["CORE-005"], tmp_path)["CORE-005"]
+    assert record.verdict == PASSED, record.reason
+    assert record.actions[0].mapping == "operator (pre-acknowledged)"
+    assert record.actions[0].detail == "pre-acknowledged in the profile: Set Time quality to 7 on the console"
+
+    asked = {"operator": {}}
+    record = run(server, pki, http_profile(tmp_path, configure_time=asked), ["CORE-005"], tmp_path)["CORE-005"]
+    assert record.verdict == ERROR
+    assert 'needs a person to confirm "On the server, set the Time resource\'s quality to 7."' in record.reason
+    assert "unattended" in record.reason and "acknowledged: true" in record.reason
+
+
+def test_a_vendor_plugin_implements_an_action_through_the_hookspec(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "vendor_actions.py").write_text(textwrap.dedent("""
+        import json, urllib.request
+        from harness.hookspecs import hookimpl
+
+        @hookimpl
+        def csip_dut_action(action, params, config, variables):
+            if action != "configure-time":
+                return None
+            request = urllib.request.Request(variables["admin_url"] + "/admin/time", method="PUT",
+                                             data=json.dumps(params).encode(),
+                                             headers={"Authorization": "Bearer " + variables["admin_token"]})
+            urllib.request.urlopen(request).read()
+            return f"vendor console set quality {params['quality']} ({config['console']})"
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    content = {**HTTP_PROFILE, "plugins": ["vendor_actions"],
+               "actions": {**HTTP_PROFILE["actions"], "configure-time": {"plugin": {"console": "bench 3"}},
+                           "create-enddevices": {"plugin": None}}}
+    records = run(server, pki, write_profile(tmp_path, content), ["CORE-005", "CORE-004"], tmp_path)
+    assert records["CORE-005"].verdict == PASSED, records["CORE-005"].reason
+    assert records["CORE-005"].actions[0].detail == "vendor console set quality 7 (bench 3)"
+    # The plugin declines create-enddevices: no implementation handled it, so the case cannot go on.
+    assert records["CORE-004"].verdict == ERROR
+    assert "no csip_dut_action implementation handled 'create-enddevices'" in records["CORE-004"].reason
+
+
+def test_a_profile_naming_a_missing_plugin_module_stops_the_run(pki: TestPki, tmp_path: Path) -> None:
+    from harness.session import SessionConfigError
+
+    profile = write_profile(tmp_path, {"role": "server", "plugins": ["no_such_vendor_module"]})
+    client = pki.clients["client"]
+    with pytest.raises(SessionConfigError, match="no_such_vendor_module"):
+        HarnessSession(RunOptions(dut="https://127.0.0.1:9", cert=str(client.cert), key=str(client.key),
+                                  ca=str(pki.ca), profile=str(profile)))
+
+
+def test_parameters_that_do_not_fit_once_substituted_are_an_error(
+    server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    case = tmp_path / "CORE-005.yaml"
+    original = CASES["CORE-005"].read_text()
+    case.write_text(original.replace("configure-time: {quality: 7}", "configure-time: {quality: '${client.pin}'}"))
+    content = {**HTTP_PROFILE, "identity": {}}
+    session = HarnessSession(RunOptions(
+        dut=server.base_url, cert=str(pki.clients["client"].cert), key=str(pki.clients["client"].key),
+        ca=str(pki.ca), profile=str(write_profile(tmp_path, content)), unattended=True,
+        variables=server.admin_variables()))
+    try:
+        record = session.run(load_case(case))
+    finally:
+        session.close()
+    assert record.verdict == ERROR
+    assert "parameters do not fit the action: quality: None is not of type 'integer'" in record.reason
+
+
+def test_a_waived_step_is_shown_as_waived_and_the_case_goes_on(pki: TestPki, tmp_path: Path) -> None:
+    profile = yaml.safe_load((PROFILES / "reference-server.yaml").read_text())
+    profile["waivers"] = [{"case": "CORE-005", "step": 2, "reason": "lab accepts quality 3 (ticket 42)",
+                           "by": "Test Lab"}]
+    with start_reference_server(pki, defects=["time-wrong-quality"]) as defective:
+        records = run(defective, pki, write_profile(tmp_path, profile), ["CORE-005"], tmp_path)
+        profile["waivers"][0]["step"] = 3
+        elsewhere = run(defective, pki, write_profile(tmp_path, profile), ["CORE-005"], tmp_path / "elsewhere")
+    record = records["CORE-005"]
+    assert record.verdict == PASSED
+    assert [s.verdict for s in record.steps] == [PASSED, WAIVED, PASSED]
+    assert record.steps[1].message.startswith("waived: lab accepts quality 3 (ticket 42) (failure: step 2 ")
+    assert "expected 7, saw '3'" in record.steps[1].message
+    assert record.waivers == [{"step": 2, "reason": "lab accepts quality 3 (ticket 42)", "by": "Test Lab"}]
+    # A waiver covers its own step only: the same failure with step 3 waived still fails the case.
+    assert elsewhere["CORE-005"].verdict == FAILED and elsewhere["CORE-005"].waivers == []
