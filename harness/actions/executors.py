@@ -122,13 +122,22 @@ async def run_command(mapping: ActionMapping, params: dict[str, Any], variables:
 def _ask_at_terminal(prompt: str) -> bool | None:
     """Ask on the controlling terminal (pytest captures stdin and stdout); None when there is none."""
     try:
-        with open("/dev/tty", "r+", encoding="utf-8") as tty:
-            tty.write(f"\n[csip-harness] {prompt}\n  Done? [y/N] ")
-            tty.flush()
-            answer = tty.readline()
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return None
-    return answer.strip().lower() in ("y", "yes")
+    try:
+        os.write(fd, f"\n[csip-harness] {prompt}\n  Done? [y/N] ".encode())
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            answer += chunk
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return answer.decode(errors="replace").strip().lower() in ("y", "yes")
 
 
 async def run_operator(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], *,

@@ -29,7 +29,14 @@ def _actions(data: dict[str, Any], file: Path) -> dict[str, ActionMapping]:
         if kind == "builtin" and name not in BUILTIN_ACTIONS:
             raise ProfileError(file, line, f"actions/{name}: the reference DUTs' admin interface has no built-in "
                                f"{name!r} (built-in: {', '.join(sorted(BUILTIN_ACTIONS))})")
-        mappings[name] = ActionMapping(name, kind, dict(config or {}), line)
+        settings = dict(config or {})
+        # Files a mapping names are found beside the profile, like the identity's; commands run there.
+        if kind == "http" and settings.get("ca") and "${" not in settings["ca"]:
+            settings["ca"] = str(_relative(file.parent, settings["ca"]))
+        if kind == "command":
+            cwd = settings.get("cwd")
+            settings["cwd"] = str(_relative(file.parent, cwd) if cwd and "${" not in cwd else cwd or file.parent)
+        mappings[name] = ActionMapping(name, kind, settings, line)
     return mappings
 
 

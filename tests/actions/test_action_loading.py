@@ -80,6 +80,8 @@ def test_profile_mappings_load_one_kind_each(tmp_path: Path) -> None:
         "configure-time": "http", "create-enddevices": "command", "populate-resources": "operator",
         "preregister-enddevice": "builtin", "set-pin": "plugin"}
     assert profile.actions["configure-time"].line == 4 and profile.actions["set-pin"].config == {"endpoint": "vendor"}
+    # A command runs beside the profile unless told otherwise.
+    assert profile.actions["create-enddevices"].config["cwd"] == str(tmp_path)
 
 
 @pytest.mark.parametrize(
