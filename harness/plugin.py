@@ -177,6 +177,13 @@ class CaseItem(pytest.Item):
             return str(super().repr_failure(excinfo))
         return format_record(self.record)
 
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        # pytest renders errors raised in setup through this method, not repr_failure: the lab engineer
+        # should read the case's reason, not the plugin's traceback.
+        if isinstance(excinfo.value, CaseError) and self.record is not None:
+            return format_record(self.record)
+        return super()._repr_failure_py(excinfo, style=style)
+
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the case lives, for pytest's report."""
         return self.path, 0, f"{self.case.id}: {self.case.title}"
