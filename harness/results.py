@@ -58,25 +58,6 @@ class FindingRecord:
     source: str
 
 
-@dataclass
-class StepRecord:
-    """The outcome of one step."""
-
-    index: int
-    name: str
-    verdict: str
-    message: str = ""
-    ref: str | None = None
-    line: int | None = None
-    duration_s: float = 0.0
-    expected: dict[str, Any] = field(default_factory=dict)
-    observed: dict[str, Any] = field(default_factory=dict)
-    mismatches: list[dict[str, str]] = field(default_factory=list)
-    findings: list[FindingRecord] = field(default_factory=list)
-    exchanges: list[ExchangeRecord] = field(default_factory=list)
-    saved: dict[str, Any] = field(default_factory=dict)
-
-
 # Outcomes of a DUT-side action.
 ACTION_DONE = "done"
 ACTION_FAILED = "failed"
@@ -94,6 +75,26 @@ class ActionRecord:
     detail: str = ""
     started: float = 0.0
     duration_s: float = 0.0
+
+
+@dataclass
+class StepRecord:
+    """The outcome of one step."""
+
+    index: int
+    name: str
+    verdict: str
+    message: str = ""
+    ref: str | None = None
+    line: int | None = None
+    duration_s: float = 0.0
+    expected: dict[str, Any] = field(default_factory=dict)
+    observed: dict[str, Any] = field(default_factory=dict)
+    mismatches: list[dict[str, str]] = field(default_factory=list)
+    findings: list[FindingRecord] = field(default_factory=list)
+    exchanges: list[ExchangeRecord] = field(default_factory=list)
+    saved: dict[str, Any] = field(default_factory=dict)
+    actions: list[ActionRecord] = field(default_factory=list)
 
 
 @dataclass

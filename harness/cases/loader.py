@@ -61,6 +61,27 @@ def _setup(data: dict[str, Any], file: Path, known: set[str]) -> tuple[ActionCal
     return tuple(calls)
 
 
+def _action_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
+    name = raw["name"]
+    extra = [key for key in ("expect", "save", "save_headers") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, ["steps", index, extra[0]]),
+                            f"step {name!r}: an action step has no {extra[0]} (only a request step does)")
+    (action, params), = raw["action"].items()
+    _check_references(params, known, file, line, f"step {name!r}")
+    return Step(
+        index=index + 1,
+        name=name,
+        line=line,
+        ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, ["steps", index, "requires"]),
+        request=None,
+        expect=ExpectSpec(),
+        action=ActionCall(name=action, params=dict(params or {}), line=line_of(data, ["steps", index, "action"])),
+        raw=raw,
+    )
+
+
 def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str]) -> Step:
     where: list[Any] = ["steps", index]
     line = line_of(data, where) or 0
@@ -79,6 +100,8 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
             except PathError as exc:
                 raise CaseFileError(file, line_of(data, [*where, key, var]), f"step {name!r}: {exc}") from None
     _check_references({k: v for k, v in raw.items() if k in ("request", "expect")}, known, file, line, f"step {name!r}")
+    if "action" in raw:
+        return _action_step(raw, index, file, data, known, line)
     status = expect_raw.get("status", ())
     request = raw["request"]
     step = Step(
@@ -129,6 +152,11 @@ def load_case(path: str | Path) -> Case:
     if isinstance(setup_items, list):
         check_action_names(data, "setup", file, [
             ([i, name], name) for i, item in enumerate(setup_items) if isinstance(item, dict) for name in item])
+    step_items = data.get("steps")
+    if isinstance(step_items, list):
+        check_action_names(data, "steps", file, [
+            ([i, "action", name], name) for i, item in enumerate(step_items)
+            if isinstance(item, dict) and isinstance(item.get("action"), dict) for name in item["action"]])
     check_document(data, file, "case.schema.json")
     known = set(BUILTIN_VARIABLES) | set(data.get("vars", {}))
     setup = _setup(data, file, known)

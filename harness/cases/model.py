@@ -38,17 +38,18 @@ class ExpectSpec:
 
 @dataclass(frozen=True)
 class Step:
-    """One request/expect/save step of a test case."""
+    """One step of a test case: a request with its expectations and saves, or a DUT-side action."""
 
     index: int
     name: str
     line: int
-    request: RequestSpec
+    request: RequestSpec | None
     expect: ExpectSpec
     ref: str | None = None
     requires: tuple[Requirement, ...] = ()
     save: dict[str, str] = field(default_factory=dict)
     save_headers: dict[str, str] = field(default_factory=dict)
+    action: ActionCall | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 

@@ -65,6 +65,7 @@ def _exchange_record(exchange: Exchange) -> ExchangeRecord:
 
 def _build_request(step: Step, variables: dict[str, Any], ctx: RunContext) -> Request:
     spec = step.request
+    assert spec is not None, "an action step has no request"
     target = substitute(spec.url, variables) if spec.url else None
     if target is None:
         path = str(substitute(spec.path or "", variables))
@@ -91,6 +92,20 @@ def _finding(f: Any) -> FindingRecord:
     return FindingRecord(message=f.message, line=f.line, path=f.path, source=f.source)
 
 
+async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
+    assert step.action is not None and ctx.actions is not None
+    action = await ctx.actions.carry_out(step.action, variables)
+    record.actions.append(action)
+    record.duration_s = action.duration_s
+    record.expected = {"action": step.action.name, "params": action.params}
+    record.observed = {"outcome": action.outcome, "detail": action.detail}
+    if action.outcome != ACTION_DONE:
+        record.verdict = ERROR
+        record.message = (f"step {step.index} {step.name!r}: action {step.action.name!r} failed through "
+                          f"{action.mapping}: {action.detail}")
+    return record
+
+
 async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> StepRecord:
     """Execute one step: substitute, send, check, save. Never raises for what the DUT does."""
     record = StepRecord(index=step.index, name=step.name, verdict=PASSED, ref=step.ref, line=step.line)
@@ -99,6 +114,8 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
         record.verdict = NOT_APPLICABLE
         record.message = "the DUT profile does not declare: " + "; ".join(missing)
         return record
+    if step.action is not None:
+        return await _action_step(step, ctx, variables, record)
     clock = time.perf_counter()
     try:
         request = _build_request(step, variables, ctx)
@@ -155,16 +172,17 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
 
 async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record: TestRecord) -> bool:
     """Carry out the case's setup actions; False (with the verdict set) when the steps must not run."""
-    if not case.setup:
+    needed = [*case.setup, *(step.action for step in case.steps if step.action is not None)]
+    if not needed:
         return True
-    unmapped = ctx.actions.unmapped(case.setup) if ctx.actions else sorted({c.name for c in case.setup})
+    unmapped = ctx.actions.unmapped(needed) if ctx.actions else sorted({c.name for c in needed})
     if unmapped:
         record.verdict = NOT_APPLICABLE
         record.reason = ("the DUT profile maps no way to carry out the setup action"
                          f"{'s' if len(unmapped) > 1 else ''} {', '.join(map(repr, unmapped))} "
                          "(add it under 'actions:' in the profile)")
         if ctx.actions:
-            record.actions = [ctx.actions.unmapped_record(c) for c in case.setup if c.name in unmapped]
+            record.actions = [ctx.actions.unmapped_record(c) for c in needed if c.name in unmapped]
         return False
     assert ctx.actions is not None
     for call in case.setup:
@@ -214,6 +232,7 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
             variables["now"] = int(time.time())
             step_record = await run_step(step, ctx, variables)
             record.steps.append(step_record)
+            record.actions.extend(step_record.actions)
             variables.update(step_record.saved)
             waiver = waivers.get(step.index)
             if step_record.verdict == FAILED and waiver:

@@ -237,3 +237,62 @@ def test_a_waived_step_is_shown_as_waived_and_the_case_goes_on(pki: TestPki, tmp
     assert record.waivers == [{"step": 2, "reason": "lab accepts quality 3 (ticket 42)", "by": "Test Lab"}]
     # A waiver covers its own step only: the same failure with step 3 waived still fails the case.
     assert elsewhere["CORE-005"].verdict == FAILED and elsewhere["CORE-005"].waivers == []
+
+
+STEP_ACTION_CASE = """
+id: CORE-005
+title: Time quality follows the head-end's setting
+role: server
+procedure: {doc: SunSpec CSIP Conformance Test Procedures, version: "1.3"}
+steps:
+  - name: Time before
+    request: {method: GET, path: /tm}
+    expect: {status: 200, resource: {quality: 3}}
+  - name: the head-end is set to quality 7
+    action:
+      configure-time: {quality: 7}
+  - name: Time after
+    request: {method: GET, path: /tm}
+    expect: {status: 200, resource: {quality: 7}}
+"""
+
+
+def test_an_action_can_be_a_step_between_requests(pki: TestPki, tmp_path: Path) -> None:
+    case = tmp_path / "testcases" / "CORE-005.yaml"
+    case.parent.mkdir()
+    case.write_text(STEP_ACTION_CASE)
+    loaded = load_case(case)
+    assert loaded.steps[1].request is None and loaded.steps[1].action.name == "configure-time"
+    client = pki.clients["client"]
+    with start_reference_server(pki) as fresh:
+        options = RunOptions(dut=fresh.base_url, cert=str(client.cert), key=str(client.key), ca=str(pki.ca),
+                             profile=str(PROFILES / "reference-server.yaml"), variables=fresh.admin_variables())
+        session = HarnessSession(options)
+        bare = HarnessSession(RunOptions(dut=fresh.base_url, cert=str(client.cert), key=str(client.key),
+                                         ca=str(pki.ca), profile=str(write_profile(tmp_path, {"role": "server"}))))
+        try:
+            record = session.run(loaded)
+            unmapped = bare.run(loaded)
+        finally:
+            session.close()
+            bare.close()
+    assert record.verdict == PASSED, record.reason
+    assert [s.verdict for s in record.steps] == [PASSED, PASSED, PASSED]
+    assert record.steps[1].observed["outcome"] == "done" and not record.steps[1].exchanges
+    assert [a.name for a in record.actions] == ["configure-time"]
+    # A step's action is needed as much as a setup action: unmapped, the case does not apply at all.
+    assert unmapped.verdict == NOT_APPLICABLE and "'configure-time'" in unmapped.reason and unmapped.steps == []
+
+
+def test_an_action_step_takes_no_expectations(tmp_path: Path) -> None:
+    from harness.cases.loader import CaseFileError
+
+    case = tmp_path / "CORE-005.yaml"
+    case.write_text(STEP_ACTION_CASE.replace("      configure-time: {quality: 7}\n",
+                                             "      configure-time: {quality: 7}\n    expect: {status: 200}\n"))
+    with pytest.raises(CaseFileError, match=r"CORE-005.yaml:13: step 'the head-end is set to quality 7': an action "
+                                            r"step has no expect"):
+        load_case(case)
+    case.write_text(STEP_ACTION_CASE.replace("configure-time:", "configure-tim:"))
+    with pytest.raises(CaseFileError, match=r"CORE-005.yaml:12: unknown action 'configure-tim'"):
+        load_case(case)
