@@ -13,7 +13,8 @@ from harness.cases.model import Case, DutProfile
 from harness.cases.profile import load_profile
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.runner import run_case
-from harness.report.html import write_html
+from harness.report.bundle import write_derived
+from harness.report.html import file_sha256
 from harness.report.writer import ResultsWriter, iso_time
 from harness.results import ERROR, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
@@ -131,6 +132,7 @@ class HarnessSession:
                 "role": self.profile.role,
                 "name": self.profile.name,
                 "profile": str(self.profile.file) if self.profile.file else None,
+                "profile_sha256": file_sha256(Path(self.profile.file)) if self.profile.file else None,
                 "capabilities": sorted(self.profile.capabilities),
             },
             "client": {
@@ -160,7 +162,7 @@ class HarnessSession:
             self.loop.close()
         if self.writer:
             document = self.writer.finish(time.time())
-            write_html(document, self.writer.out_dir / "report.html")
+            write_derived(document, self.writer.out_dir)
 
 
 def collection_error_record(case_id: str, file: str, message: str) -> TestRecord:

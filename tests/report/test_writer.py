@@ -35,4 +35,4 @@ def test_html_is_self_contained_and_escapes_what_the_dut_sent(tmp_path: Path) ->
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "src=" not in html and "<link" not in html
     path = write_html(writer.document(), tmp_path / "report.html")
-    assert "failed: 1" in path.read_text()
+    assert '<div class="card failed"><span class="num">1</span>failed</div>' in path.read_text()
