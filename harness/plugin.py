@@ -9,6 +9,7 @@ import pytest
 
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
+from harness.report.allure_handoff import allure_active, hand_off
 from harness.report.manifest import write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
 from harness.session import HarnessSession, RunOptions, SessionConfigError, collection_error_record
@@ -157,6 +158,8 @@ class CaseItem(pytest.Item):
             raise CaseError("csip-harness session was not started (no DUT configured)")
         self.record = harness.run(self.case, nodeid=self.nodeid)
         self.user_properties.extend([("csip_id", self.case.id), ("verdict", self.record.verdict)])
+        if allure_active(self.config):
+            hand_off(self.record)
         if self.record.verdict == ERROR:
             raise CaseError(self.record.reason)
 

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,16 @@ def test_summary_csv_has_one_row_per_procedure_of_the_role(failed_bundle: Bundle
     assert (rows["CORE-004"]["verdict"], rows["CORE-004"]["trr_result"]) == ("passed", "PASS")
     assert (rows["COMM-001"]["verdict"], rows["COMM-001"]["trr_result"]) == ("not_run", "")
     assert rows["BASIC-001"]["required"] == "yes" and rows["BASIC-001"]["title"] == "DER Identification"
+
+
+def test_junit_names_each_case_and_its_verdict(failed_bundle: Bundle) -> None:
+    junit = ET.parse(failed_bundle.out / "junit.xml").getroot()
+    properties = {}
+    for case in junit.iter("testcase"):
+        found = {p.get("name"): p.get("value") for p in case.iter("property")}
+        properties[found["csip_id"]] = found["verdict"]
+    assert properties["CORE-005"] == "failed" and properties["CORE-004"] == "passed"
+    assert properties["LAB-001"] == "passed" and len(properties) == 6
 
 
 def test_manifest_covers_junit_and_every_file_and_sha256sum_agrees(failed_bundle: Bundle) -> None:
