@@ -6,6 +6,8 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from markupsafe import Markup
+
 from harness.report.coverage import NOT_RUN, coverage, family
 from harness.report.pretty import pretty_body, pretty_value
 from harness.report.sequence import sequence_svg
@@ -35,21 +37,39 @@ def _headers(headers: list[Any]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in headers)
 
 
+def pre_text(text: str) -> Markup:
+    """Text for a <pre> element: only &, < and > need escaping there, and bodies are full of quotes
+    that the general escape would triple in size."""
+    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _message(first_line: str, headers: list[Any], body: str) -> Markup:
+    parts = [first_line, _headers(headers)] if headers else [first_line]
+    text = "\n".join(parts) + (f"\n\n{body}" if body else "")
+    return pre_text(text)
+
+
 def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
-    """One exchange ready for the template: times, headers and bodies as text."""
+    """One exchange ready for the template: times, and request and response as HTTP-like text."""
+    status = exchange.get("status")
+    if status is None:
+        response = f"no response: {exchange.get('error_kind') or 'error'}: {exchange.get('error')}"
+        response_text = pre_text(response)
+    else:
+        response_text = _message(str(status), exchange.get("response_headers", ()),
+                                 pretty_body(exchange.get("response_body")))
+        if exchange.get("error"):
+            response_text += pre_text(f"\n\n{exchange.get('error_kind') or 'error'}: {exchange['error']}")
     return {
         "method": exchange.get("method"),
         "url": exchange.get("url"),
-        "status": exchange.get("status"),
-        "error": exchange.get("error"),
+        "status": status,
         "error_kind": exchange.get("error_kind"),
         "started": _time(exchange.get("started")),
         "elapsed_ms": float(exchange.get("elapsed_s") or 0) * 1000,
-        "request_headers": _headers(exchange.get("request_headers", ())),
-        "request_body": pretty_body(exchange.get("request_body")),
-        "response_headers": _headers(exchange.get("response_headers", ())),
-        "response_body": pretty_body(exchange.get("response_body")),
-        "tls": exchange.get("tls"),
+        "request": _message(f"{exchange.get('method')} {exchange.get('url')}", exchange.get("request_headers", ()),
+                            pretty_body(exchange.get("request_body"))),
+        "response": response_text,
         "evidence": exchange.get("evidence"),
     }
 
@@ -79,8 +99,8 @@ def step_view(step: dict[str, Any], waived: dict[int, str]) -> dict[str, Any]:
         "waiver": waived.get(step.get("index", -1)),
         "mismatches": step.get("mismatches", ()),
         "findings": step.get("findings", ()),
-        "expected": pretty_value(step.get("expected")) if detailed and step.get("expected") else "",
-        "observed": pretty_value(step.get("observed")) if detailed and step.get("observed") else "",
+        "expected": pre_text(pretty_value(step["expected"])) if detailed and step.get("expected") else "",
+        "observed": pre_text(pretty_value(step["observed"])) if detailed and step.get("observed") else "",
         "exchanges": [exchange_view(exchange) for exchange in step.get("exchanges", ())],
     }
 

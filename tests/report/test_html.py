@@ -48,7 +48,7 @@ def test_failed_step_shows_the_diff_findings_and_indented_bodies() -> None:
     assert "<div class=\"add\">+ observed: &#39;3&#39;</div>" in html
     assert "element &#39;bogus&#39; not expected" in html and "/Time/bogus" in html
     assert "\n  &lt;quality&gt;3&lt;/quality&gt;\n" in html  # the XML body pretty-printed
-    assert '<pre>{\n  &#34;resource&#34;: {\n    &#34;quality&#34;: 7' in html
+    assert '<pre>{\n  "resource": {\n    "quality": 7' in html
 
 
 def test_sequence_diagram_has_two_arrows_per_exchange_and_tls_details() -> None:
