@@ -45,4 +45,10 @@ def test_report_in_headless_chromium(browser: Chromium, failed_bundle: Bundle, t
     for shot in (top, diff):
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     print(f"screenshots: {top} {diff}")
+
+    # On screen a passed test's exchanges are folded away; printed, every section is open.
+    folded = "document.querySelector('#tCORE-004 details').innerText.includes('<DeviceCapability xmlns')"
+    assert browser.evaluate(session, folded) is False
+    browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=session)
+    assert browser.evaluate(session, folded) is True
     print(json.dumps(browser.requested_urls()))
