@@ -38,6 +38,16 @@ def _step_title(step: StepRecord, waivers: dict[int, str]) -> str:
     return title
 
 
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def _waivers(record: TestRecord) -> dict[int, str]:
+    """Step index -> reason, for the steps a lab waived in the DUT profile (the record may carry none)."""
+    found = getattr(record, "waivers", None) or ()
+    return {int(_field(w, "step")): str(_field(w, "reason") or "") for w in found if _field(w, "step") is not None}
+
+
 def hand_off(record: TestRecord) -> None:
     """Label the current Allure test (feature = function set, story = procedure id) and add its steps."""
     import allure
@@ -50,8 +60,7 @@ def hand_off(record: TestRecord) -> None:
         allure.dynamic.feature(*record.function_sets)
     if record.reason:
         allure.dynamic.description(record.reason)
-    # Waivers come from the engine as plain data on the record when a lab waived a step in the profile.
-    waivers: dict[int, str] = {int(w["step"]): str(w.get("reason", "")) for w in getattr(record, "waivers", ()) or ()}
+    waivers = _waivers(record)
     for step in record.steps:
         uuid = uuid4()
         params: dict[str, Any] = {"verdict": step.verdict}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class EvidenceWriter:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         self._used: set[str] = set()
+        # A directory reused from an earlier run must not mix that run's evidence into this one.
+        shutil.rmtree(out_dir / EXCHANGES_DIR, ignore_errors=True)
 
     def _test_dir(self, test_id: str) -> str:
         base = _UNSAFE.sub("_", test_id) or "test"

@@ -11,6 +11,7 @@ from typing import Any
 from harness.report.evidence import EvidenceWriter
 from harness.report.files import write_atomically
 from harness.report.identity import DutIdentity
+from harness.report.manifest import MANIFEST
 from harness.results import VERDICTS, TestRecord
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "summarise", "write_atomically"]
@@ -44,6 +45,8 @@ class ResultsWriter:
         self.run.setdefault("complete", False)
         self.tests: list[dict[str, Any]] = []
         self.evidence = EvidenceWriter(self.out_dir)
+        # An earlier run's seal would vouch for files this run replaces; the new one comes when this run ends.
+        (self.out_dir / MANIFEST).unlink(missing_ok=True)
         self.identity = DutIdentity()
         self.flush()
 

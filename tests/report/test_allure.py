@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.report.allure_handoff import _step_outcome, _step_title, _waivers
+from harness.results import StepRecord, TestRecord
+
 from .conftest import Bundle, run_cli
 
 
@@ -42,3 +45,13 @@ def test_allure_results_have_labels_steps_and_exchange_attachments(tmp_path: Pat
 def test_no_allure_files_unless_asked(failed_bundle: Bundle) -> None:
     assert not list(failed_bundle.out.rglob("*-result.json"))
     assert not list(failed_bundle.out.rglob("*-attachment.txt"))
+
+
+def test_a_waived_step_is_a_passed_allure_step_named_with_its_waiver() -> None:
+    step = StepRecord(index=2, name="GET Time", verdict="waived", message="resource.quality: expected 7, saw '3'")
+    record = TestRecord(id="CORE-005", title="Basic Time", role="server", verdict="passed", steps=[step])
+    record.waivers = [{"step": 2, "reason": "lab waiver 17"}]  # type: ignore[attr-defined]
+    assert _step_title(step, _waivers(record)) == "step 2: GET Time (waived: lab waiver 17)"
+    assert _step_outcome(step) is None
+    assert isinstance(_step_outcome(StepRecord(index=1, name="x", verdict="error", message="m")), RuntimeError)
+    assert _waivers(TestRecord(id="CORE-005", title="t", role="server", verdict="passed")) == {}
