@@ -102,6 +102,7 @@ def step_view(step: dict[str, Any], waived: dict[int, str]) -> dict[str, Any]:
         "expected": pre_text(pretty_value(step["expected"])) if detailed and step.get("expected") else "",
         "observed": pre_text(pretty_value(step["observed"])) if detailed and step.get("observed") else "",
         "exchanges": [exchange_view(exchange) for exchange in step.get("exchanges", ())],
+        "actions": step.get("actions") or (),
     }
 
 

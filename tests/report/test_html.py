@@ -102,3 +102,13 @@ def test_summaries_by_function_set_and_family() -> None:
     assert re.search(r'<tr><th scope="row">Time</th><td class="n passed">1</td><td class="n failed">1</td>', html)
     assert re.search(r'<tr><th scope="row">BASIC</th><td class="n passed">1</td>', html)
     assert re.search(r'<tr><th scope="row">CORE</th><td class="n"></td><td class="n failed">1</td>', html)
+
+
+def test_a_step_that_is_a_dut_side_action_shows_it() -> None:
+    test = failed_time_test()
+    test["steps"][0]["actions"] = [{"name": "reboot", "params": {}, "mapping": "operator", "outcome": "failed",
+                                    "detail": "operator answered no", "started": 1.7e9, "duration_s": 3.0}]
+    html = render_html(doc(test))
+    step = html.split("<strong>step 1</strong>", 1)[1].split("<strong>step 2</strong>", 1)[0]
+    assert '<td class="mono">reboot</td>' in step and '<td class="failed">failed</td>' in step
+    assert "operator answered no" in step and "3.00 s" in step
