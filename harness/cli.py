@@ -1,4 +1,4 @@
-"""`csip-harness`: run the suite, serve the reference DUT, validate resources, identities, PKI."""
+"""`csip-harness`: run the suite, serve the reference DUT, validate resources, report, verify, identities, PKI."""
 
 from __future__ import annotations
 
@@ -203,6 +203,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _verdict_exit(out, int(status))
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.coverage import SUMMARY_CSV, coverage, summary_csv
+    from harness.report.document import ResultsFileError, load_results
+    from harness.report.files import write_atomically
+    from harness.report.html import write_html
+
+    try:
+        document = load_results(args.results)
+    except ResultsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    target = Path(args.output) if args.output else Path(args.results).with_name("report.html")
+    write_html(document, target, results_file=args.results, templates=args.templates)
+    print(f"report: {target}")
+    if args.csv:
+        write_atomically(Path(args.csv), summary_csv(coverage(document)))
+        print(f"{SUMMARY_CSV}: {args.csv}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from harness.report.manifest import MANIFEST, bundle_files, verify_manifest
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"error: expected a results directory at {root}, saw none", file=sys.stderr)
+        return 2
+    problems = verify_manifest(root)
+    for problem in problems:
+        print(f"{root / problem.file}: {problem.problem}")
+    if problems:
+        print(f"FAILED: {len(problems)} problem(s) against {root / MANIFEST}")
+        return 1
+    print(f"OK: {len(bundle_files(root))} files match {root / MANIFEST}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="csip-harness", description=__doc__)
@@ -245,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-bytes", type=int, default=16 * 1024 * 1024)
     validate.add_argument("-q", "--quiet", action="store_true")
     validate.set_defaults(func=_cmd_validate)
+
+    report = commands.add_parser("report", help="render report.html again from a results.json alone")
+    report.add_argument("results", help="a results.json written by csip-harness run")
+    report.add_argument("-o", "--output", help="HTML file to write (default: report.html beside the results)")
+    report.add_argument("--csv", help="also write the per-procedure summary CSV to this file")
+    report.add_argument("--templates", help="directory whose templates override the bundled ones")
+    report.set_defaults(func=_cmd_report)
+
+    verify = commands.add_parser("verify", help="check a results directory against its MANIFEST.sha256")
+    verify.add_argument("dir", help="the directory given to csip-harness run --out")
+    verify.set_defaults(func=_cmd_verify)
 
     lfdi = commands.add_parser("lfdi", help="print the LFDI and SFDI of a device certificate")
     lfdi.add_argument("cert")

@@ -9,6 +9,8 @@ import pytest
 
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
+from harness.report.allure_handoff import allure_active, hand_off
+from harness.report.manifest import write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
 from harness.session import (
     HarnessSession,
@@ -20,6 +22,7 @@ from harness.session import (
 
 SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
 LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
+OUT_DIR_KEY = pytest.StashKey[Path]()
 
 _OPTIONS = {
     "dut": "base URL of the device under test, e.g. https://127.0.0.1:8443",
@@ -101,6 +104,8 @@ class _RunHooks:
         except (SessionConfigError, CaseFileError, OSError, ValueError) as exc:
             raise pytest.UsageError(f"csip-harness: {exc}") from None
         self.config.stash[SESSION_KEY] = harness
+        if harness.writer is not None:
+            self.config.stash[OUT_DIR_KEY] = harness.writer.out_dir
         for record in errors:
             harness.record(record)
 
@@ -121,6 +126,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if harness is not None:
         harness.close()
         session.config.stash[SESSION_KEY] = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Seal the evidence bundle with MANIFEST.sha256.
+
+    pytest writes junit.xml in its own pytest_sessionfinish, in an order we do not control; every
+    sessionfinish has run by the time pytest_unconfigure is called, so the manifest covers it.
+    """
+    out_dir = config.stash.get(OUT_DIR_KEY, None)
+    if out_dir is not None:
+        write_manifest(out_dir)
 
 
 class CaseFailed(AssertionError):
@@ -160,6 +176,8 @@ class CaseItem(pytest.Item):
             raise CaseError("csip-harness session was not started (no DUT configured)")
         self.record = harness.run(self.case, nodeid=self.nodeid)
         self.user_properties.extend([("csip_id", self.case.id), ("verdict", self.record.verdict)])
+        if allure_active(self.config):
+            hand_off(self.record)
         if self.record.verdict == ERROR:
             raise CaseError(self.record.reason)
 

@@ -15,7 +15,8 @@ from harness.cases.profile import load_profile
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
-from harness.report.html import write_html
+from harness.report.bundle import write_derived
+from harness.report.html import file_sha256
 from harness.report.writer import ResultsWriter, iso_time
 from harness.results import ERROR, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
@@ -151,6 +152,7 @@ class HarnessSession:
                 "role": self.profile.role,
                 "name": self.profile.name,
                 "profile": str(self.profile.file) if self.profile.file else None,
+                "profile_sha256": file_sha256(Path(self.profile.file)) if self.profile.file else None,
                 "capabilities": sorted(self.profile.capabilities),
                 "actions": {name: describe_mapping(m) for name, m in sorted(self.profile.actions.items())},
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
@@ -183,7 +185,7 @@ class HarnessSession:
             self.loop.close()
         if self.writer:
             document = self.writer.finish(time.time())
-            write_html(document, self.writer.out_dir / "report.html")
+            write_derived(document, self.writer.out_dir)
 
 
 def collection_error_record(case_id: str, file: str, message: str) -> TestRecord:

@@ -1,30 +1,54 @@
-"""A self-contained HTML page of the results (inline CSS, no network)."""
+"""The HTML compliance report: one self-contained page (inline CSS and SVG, no script, no network)."""
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from harness.paths import project_dir
-from harness.report.writer import write_atomically
+from harness.report.files import write_atomically
+from harness.report.view import build_view
 
-TEMPLATE = "results.html.j2"
+TEMPLATE = "report.html.j2"
 
 
-def render_html(document: dict[str, Any]) -> str:
-    """Render a results document to HTML."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(project_dir("reports")),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
+@cache
+def _environment(templates: str | None) -> jinja2.Environment:
+    # The templates ship inside the package so that an installed wheel renders reports; a lab's own
+    # directory, when given, is searched first and may override any of them.
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(templates)] if templates else []
+    loaders.append(jinja2.PackageLoader("harness.report", "templates"))
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
         undefined=jinja2.ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    return environment.get_template(TEMPLATE).render(**document)
 
 
-def write_html(document: dict[str, Any], path: str | Path) -> Path:
-    """Write the HTML page for a results document."""
+def render_html(document: dict[str, Any], *, results_sha256: str | None = None,
+                templates: str | Path | None = None) -> str:
+    """Render a results document to HTML."""
+    environment = _environment(str(templates) if templates else None)
+    return environment.get_template(TEMPLATE).render(**build_view(document, results_sha256))
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or None when it does not exist."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def write_html(document: dict[str, Any], path: str | Path, *, results_file: str | Path | None = None,
+               templates: str | Path | None = None) -> Path:
+    """Write the HTML page for a results document; results_file, when given, is named with its hash."""
     target = Path(path)
-    write_atomically(target, render_html(document))
+    digest = file_sha256(Path(results_file)) if results_file else None
+    write_atomically(target, render_html(document, results_sha256=digest, templates=templates))
     return target

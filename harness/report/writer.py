@@ -4,34 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.report.evidence import EvidenceWriter
+from harness.report.files import write_atomically
+from harness.report.identity import DutIdentity
+from harness.report.manifest import MANIFEST
 from harness.results import VERDICTS, TestRecord
 
+__all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "summarise", "write_atomically"]
+
 FORMAT = "csip-harness-results"
-FORMAT_VERSION = 1
+# 2: run.dut gains the identity observed on the wire, exchanges name their raw evidence file,
+# tests may carry waivers and DUT setup actions.
+FORMAT_VERSION = 2
 
 
 def iso_time(epoch: float) -> str:
     """An epoch time as ISO 8601 with the local UTC offset."""
     return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace path with text without ever leaving a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def summarise(tests: list[dict[str, Any]]) -> dict[str, int]:
@@ -51,6 +44,10 @@ class ResultsWriter:
         self.run = dict(run)
         self.run.setdefault("complete", False)
         self.tests: list[dict[str, Any]] = []
+        self.evidence = EvidenceWriter(self.out_dir)
+        # An earlier run's seal would vouch for files this run replaces; the new one comes when this run ends.
+        (self.out_dir / MANIFEST).unlink(missing_ok=True)
+        self.identity = DutIdentity()
         self.flush()
 
     def document(self) -> dict[str, Any]:
@@ -68,8 +65,12 @@ class ResultsWriter:
         write_atomically(self.path, json.dumps(self.document(), indent=1, default=str))
 
     def add(self, record: TestRecord) -> None:
-        """Record one finished test and write the file."""
-        self.tests.append(record.to_dict())
+        """Record one finished test, write its raw exchanges and the file."""
+        test = record.to_dict()
+        self.evidence.write(test)
+        if self.identity.observe(test):
+            self.run["dut"] = {**self.run.get("dut", {}), **self.identity.fields()}
+        self.tests.append(test)
         self.flush()
 
     def update_run(self, **fields: Any) -> None:

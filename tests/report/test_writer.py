@@ -35,4 +35,13 @@ def test_html_is_self_contained_and_escapes_what_the_dut_sent(tmp_path: Path) ->
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "src=" not in html and "<link" not in html
     path = write_html(writer.document(), tmp_path / "report.html")
-    assert "failed: 1" in path.read_text()
+    assert '<div class="card failed"><span class="num">1</span>failed</div>' in path.read_text()
+
+
+def test_a_reused_directory_loses_the_earlier_runs_exchanges_and_seal(tmp_path: Path) -> None:
+    stale = tmp_path / "exchanges" / "CORE-001" / "9-1.http"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("GET /from-an-earlier-run HTTP/1.1\n")
+    (tmp_path / "MANIFEST.sha256").write_text(f"{'0' * 64}  results.json\n")
+    ResultsWriter(tmp_path, {"started": "2026-01-01T00:00:00+00:00"})
+    assert not (tmp_path / "exchanges").exists() and not (tmp_path / "MANIFEST.sha256").exists()

@@ -1,0 +1,38 @@
+"""A pytest plugin for the interrupted-run tests, loaded with `-p killer_plugin` in a harness subprocess.
+
+After the N-th test case (CSIP_TEST_KILL_AFTER) it kills, with SIGKILL, either the DUT process
+(CSIP_TEST_KILL_PID, then waits until CSIP_TEST_KILL_PORT refuses connections, so every later case
+meets a dead DUT) or the harness process itself (CSIP_TEST_KILL_PID=self: a crash mid-run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+_finished: list[str] = []
+
+
+def _wait_until_refused(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"expected port {port} to refuse connections after SIGKILL, saw it still accepting")
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Kill the target once the configured number of cases has finished."""
+    _finished.append(nodeid)
+    if len(_finished) != int(os.environ["CSIP_TEST_KILL_AFTER"]):
+        return
+    target = os.environ["CSIP_TEST_KILL_PID"]
+    if target == "self":
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.kill(int(target), signal.SIGKILL)
+    _wait_until_refused(int(os.environ["CSIP_TEST_KILL_PORT"]))
