@@ -34,7 +34,12 @@ END_DEVICE = (
 )
 BODY = ('<EndDeviceList xmlns="urn:ieee:std:2030.5:ns" href="/edev" all="4" results="4">'
         + "".join(END_DEVICE.format(n=n) for n in range(4)) + "</EndDeviceList>")
-TLS = {"version": "TLSv1.2", "cipher": "ECDHE-ECDSA-AES128-CCM8", "peer_certificate_sha256": "AB" * 32}
+_CERT = {"issuer": "CN=csip-harness test CA,O=csip-harness test PKI", "serial": "28C4DFD3B6FE6580CCBA7230FAF68E80",
+         "not_before": "2026-11-29T18:11:28+00:00", "not_after": "2029-03-03T18:16:28+00:00", "key": "EC secp256r1",
+         "signature": "ecdsa-with-SHA256"}
+TLS = {"version": "TLSv1.2", "cipher": "ECDHE-ECDSA-AES128-CCM8", "peer_certificate_sha256": "AB" * 32,
+       "certificate_chain": [{**_CERT, "subject": "CN=server,O=csip-harness test PKI", "sha256": "AB" * 32},
+                             {**_CERT, "subject": _CERT["issuer"], "sha256": "CD" * 32}]}
 
 
 def _step(test_id: str, index: int, verdict: str) -> dict[str, Any]:

@@ -54,7 +54,12 @@ def exchange_text(test_id: str, step_index: int, number: int, exchange: dict[str
     ]
     tls = exchange.get("tls")
     if tls:
-        lines.append("# tls: " + ", ".join(f"{key}={value}" for key, value in tls.items()))
+        session = {key: value for key, value in tls.items() if key != "certificate_chain"}
+        lines.append("# tls: " + ", ".join(f"{key}={value}" for key, value in session.items()))
+        for depth, cert in enumerate(tls.get("certificate_chain") or ()):
+            lines.append(f"# tls certificate {depth}: subject {cert.get('subject')}; issuer {cert.get('issuer')}; "
+                         f"valid {cert.get('not_before')} to {cert.get('not_after')}; {cert.get('key')}; "
+                         f"sha256 {cert.get('sha256')}")
     lines.append(f"{exchange.get('method')} {_request_target(str(exchange.get('url', '')))} {_HTTP_VERSION}")
     lines += [f"{name}: {value}" for name, value in exchange.get("request_headers", ())]
     lines += ["", _body_text(exchange.get("request_body")), ""]

@@ -75,13 +75,15 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tls_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The distinct TLS sessions a test saw (version, cipher, peer certificate)."""
+    """The distinct TLS sessions a test saw (version, cipher, peer certificate and its chain)."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for step in steps:
         for exchange in step.get("exchanges", ()):
             tls = exchange.get("tls")
             if tls:
-                seen.setdefault(tuple(sorted(tls.items())), tls)
+                chain = tuple(c.get("sha256") for c in tls.get("certificate_chain") or ())
+                key = (tls.get("version"), tls.get("cipher"), tls.get("peer_certificate_sha256"), chain)
+                seen.setdefault(key, tls)
     return list(seen.values())
 
 

@@ -46,3 +46,22 @@ def has_valid_check_digit(number: int) -> bool:
 def sfdi(der: bytes) -> int:
     """Short-form device identifier: the first 36 bits of the fingerprint in decimal plus a check digit."""
     return with_check_digit(int(fingerprint(der)[:9], 16))
+
+
+def describe_certificate(der: bytes) -> dict[str, str]:
+    """What a lab reads off a certificate: subject, issuer, validity, key, signature and SHA-256."""
+    cert = x509.load_der_x509_certificate(der)
+    key = cert.public_key()
+    curve = getattr(getattr(key, "curve", None), "name", None)
+    size = getattr(key, "key_size", None)
+    signature = cert.signature_algorithm_oid._name  # the OID's registered name, e.g. ecdsa-with-SHA256
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "X"),
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "key": f"{type(key).__name__.removeprefix('_').replace('PublicKey', '')} {curve or size or ''}".strip(),
+        "signature": signature,
+        "sha256": fingerprint(der),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _ssl
 import asyncio
 import ssl
 import time
@@ -9,8 +10,29 @@ from typing import Any
 
 import httpx
 
-from harness.sep.identity import fingerprint
+from harness.sep.identity import describe_certificate, fingerprint
 from harness.transport.base import CONNECT, PROTOCOL, TIMEOUT, TLS, TOO_LARGE, Exchange, Request, Response
+
+
+def _peer_chain(ssl_object: Any) -> list[dict[str, str]]:
+    """The certificate chain the DUT presented, leaf first (as verified when verification is on)."""
+    # Public on SSLObject from Python 3.13; the same methods exist on the underlying object since 3.10.
+    inner = getattr(ssl_object, "_sslobj", None)
+    for name in ("get_verified_chain", "get_unverified_chain"):
+        getter = getattr(ssl_object, name, None) or getattr(inner, name, None)
+        if getter is None:
+            continue
+        try:
+            chain = getter() or []
+        except (ssl.SSLError, ValueError):
+            continue
+        if chain:
+            return [describe_certificate(_der_of(cert)) for cert in chain]
+    return []
+
+
+def _der_of(cert: Any) -> bytes:
+    return cert if isinstance(cert, bytes) else cert.public_bytes(_ssl.ENCODING_DER)
 
 
 def _tls_details(stream: Any) -> dict[str, Any] | None:
@@ -23,6 +45,7 @@ def _tls_details(stream: Any) -> dict[str, Any] | None:
         "version": ssl_object.version(),
         "cipher": cipher[0] if cipher else None,
         "peer_certificate_sha256": fingerprint(peer) if peer else None,
+        "certificate_chain": _peer_chain(ssl_object),
     }
 
 
@@ -87,7 +110,7 @@ class HttpTransport:
         if self._tls_cache is None or self._tls_cache[0] is not stream:
             self._tls_cache = (stream, _tls_details(stream))
         details = self._tls_cache[1]
-        return dict(details) if details is not None else None
+        return {**details, "certificate_chain": list(details["certificate_chain"])} if details is not None else None
 
     async def _send(self, request: Request, exchange: Exchange) -> None:
         async with self._client.stream(

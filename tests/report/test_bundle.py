@@ -63,6 +63,19 @@ def test_every_exchange_is_a_raw_file_with_timestamps(failed_bundle: Bundle) -> 
     assert re.search(r"^# response received: .*ms after the request\)$", raw, re.M)
     assert "\nGET /tm HTTP/1.1\n" in raw and "\nHTTP/1.1 200 OK\n" in raw and "<quality>3</quality>" in raw
     assert "# tls: version=TLSv1.2, cipher=ECDHE-ECDSA-AES128-CCM8" in raw
+    assert re.search(r"^# tls certificate 0: subject CN=server,O=csip-harness test PKI; issuer CN=csip-harness test "
+                     r"CA,O=csip-harness test PKI; valid .* to .*; EC secp256r1; sha256 [0-9A-F]{64}$", raw, re.M)
+    assert "# tls certificate 1: subject CN=csip-harness test CA," in raw
+
+
+def test_the_report_shows_the_certificate_chain_the_dut_presented(failed_bundle: Bundle) -> None:
+    tls = document(failed_bundle)["tests"][0]["steps"][0]["exchanges"][-1]["tls"]
+    leaf, ca = tls["certificate_chain"]
+    assert leaf["sha256"] == tls["peer_certificate_sha256"] and leaf["issuer"] == ca["subject"] == ca["issuer"]
+    assert leaf["signature"] == "ecdsa-with-SHA256" and leaf["key"] == "EC secp256r1"
+    html = (failed_bundle.out / "report.html").read_text()
+    assert "Certificate presented by the DUT (leaf first)" in html
+    assert f'<td class="mono">{ca["sha256"]}</td>' in html
 
 
 def test_summary_csv_has_one_row_per_procedure_of_the_role(failed_bundle: Bundle) -> None:
