@@ -236,9 +236,8 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
             variables.update(step_record.saved)
             waiver = waivers.get(step.index)
             if step_record.verdict == FAILED and waiver:
-                # A waived check is shown, never hidden: its failure message stays beside the reason.
+                # A waived check is shown, never hidden: the step keeps its failure message, the test the reason.
                 step_record.verdict = WAIVED
-                step_record.message = f"waived: {waiver.reason} (failure: {step_record.message})"
                 record.waivers.append({"step": step.index, "reason": waiver.reason, "by": waiver.by})
             elif step_record.verdict in (FAILED, ERROR):
                 record.verdict, record.reason = step_record.verdict, step_record.message

@@ -232,8 +232,10 @@ def test_a_waived_step_is_shown_as_waived_and_the_case_goes_on(pki: TestPki, tmp
     record = records["CORE-005"]
     assert record.verdict == PASSED
     assert [s.verdict for s in record.steps] == [PASSED, WAIVED, PASSED]
-    assert record.steps[1].message.startswith("waived: lab accepts quality 3 (ticket 42) (failure: step 2 ")
-    assert "expected 7, saw '3'" in record.steps[1].message
+    assert record.steps[1].message.startswith("step 2 ") and "expected 7, saw '3'" in record.steps[1].message
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert '<div class="msg">lab accepts quality 3 (ticket 42)' in html
+    assert "the check that failed: step 2 &#39;GET Time through the TimeLink; quality is 7&#39;" in html
     assert record.waivers == [{"step": 2, "reason": "lab accepts quality 3 (ticket 42)", "by": "Test Lab"}]
     # A waiver covers its own step only: the same failure with step 3 waived still fails the case.
     assert elsewhere["CORE-005"].verdict == FAILED and elsewhere["CORE-005"].waivers == []
