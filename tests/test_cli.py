@@ -201,3 +201,23 @@ def test_plain_pytest_with_ini_options_and_the_command_line_winning(
     assert document["run"]["dut"]["url"] == reference_server.base_url
     assert document["run"]["dut"]["profile"] == str(tmp_path / "dut.yaml")
     assert [(t["id"], t["verdict"]) for t in document["tests"]] == [("CORE-005", "passed")]
+
+
+def test_serve_prints_what_a_profile_needs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import re
+    import signal
+
+    import httpx
+
+    with subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--out", str(tmp_path / "ref")],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+        try:
+            lines = [process.stdout.readline() for _ in range(4)]  # type: ignore[union-attr]
+            admin = re.search(r"admin interface: (http://127\.0\.0\.1:\d+)  token: (\S+)", "".join(lines))
+            assert admin, lines
+            state = httpx.get(f"{admin[1]}/admin/state", headers={"Authorization": f"Bearer {admin[2]}"})
+            assert state.status_code == 200 and state.json()["end_devices"] == []
+            assert re.search(r"reference 2030.5 server: https://127\.0\.0\.1:\d+/dcap", lines[0])
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
