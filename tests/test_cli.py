@@ -28,7 +28,8 @@ REFERENCE_PROFILE = Path(__file__).resolve().parent.parent / "fixtures" / "profi
 def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, check=False, env={**os.environ, **(env or {})})
+                          cwd=cwd, timeout=timeout, check=False, env={**os.environ, **(env or {})},
+                          start_new_session=True)  # no controlling terminal: never an operator prompt
 
 
 def admin_vars(server: ReferenceProcess) -> list[str]:
