@@ -114,4 +114,4 @@ def test_a_step_that_is_a_dut_side_action_shows_it() -> None:
     html = render_html(doc(test))
     step = html.split("<strong>step 1</strong>", 1)[1].split("<strong>step 2</strong>", 1)[0]
     assert '<td class="mono">reboot</td>' in step and '<td class="failed">failed</td>' in step
-    assert "operator answered no" in step and "3.00 s" in step
+    assert "operator answered no" in step and "3000 ms" in step
