@@ -187,8 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
                             "--csip-cert", str(client.cert), "--csip-key", str(client.key),
                             "--csip-ca", str(pki.ca), "--csip-profile", profile]
-            for name, value in server.admin_variables().items():
-                pytest_args += ["--csip-var", f"{name}={value}"]
+            pytest_args += server.admin_options("--csip-var")
             status = pytest.main(pytest_args)
     else:
         if not args.dut:

@@ -32,10 +32,6 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
                           start_new_session=True)  # no controlling terminal: never an operator prompt
 
 
-def admin_vars(server: ReferenceProcess) -> list[str]:
-    """--var options that let the builtin mappings reach a separately started reference server."""
-    return [option for name, value in server.admin_variables().items() for option in ("--var", f"{name}={value}")]
-
 
 def results(out: Path) -> dict:
     return json.loads((out / "results.json").read_text())
@@ -102,7 +98,7 @@ def test_an_untrusted_dut_certificate_is_an_error_not_a_failure(reference_server
     out = tmp_path / "out"
     done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
                "--ca", str(client.cert), "--out", str(out), "-k", "CORE-005", "--profile", str(REFERENCE_PROFILE),
-               *admin_vars(reference_server))
+               *reference_server.admin_options())
     assert done.returncode == 1
     [test] = results(out)["tests"]
     assert test["verdict"] == "error" and "tls failure" in test["reason"] and "CERTIFICATE_VERIFY_FAILED" in test[

@@ -59,6 +59,10 @@ class ReferenceProcess:
         """The run variables a builtin or http action mapping needs to reach the admin interface."""
         return {"admin_url": self.admin_url, "admin_token": self.admin_token}
 
+    def admin_options(self, flag: str = "--var") -> list[str]:
+        """The admin variables as command-line options: `--var admin_url=…` (or `--csip-var` for pytest)."""
+        return [option for name, value in self.admin_variables().items() for option in (flag, f"{name}={value}")]
+
     def stderr_text(self) -> str:
         """What the server wrote to stderr so far."""
         self._stderr.flush()

@@ -29,7 +29,7 @@ def dut_args(server: ReferenceProcess, pki: TestPki, project_root: Path, out: Pa
     return ["--dut", server.base_url, "--http-url", server.http_url, "--cert", str(client.cert),
             "--key", str(client.key), "--ca", str(pki.ca), "--out", str(out),
             "--profile", str(project_root / "fixtures" / "profiles" / "reference-server.yaml"),
-            *[option for name, value in server.admin_variables().items() for option in ("--var", f"{name}={value}")]]
+            *server.admin_options()]
 
 
 def test_a_dut_that_dies_after_the_first_case_leaves_the_rest_in_error(pki: TestPki, project_root: Path,
