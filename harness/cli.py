@@ -39,7 +39,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         findings = schema.validate(root, expected_root=args.root)
         for finding in findings:
             where = f"{path}:{finding.line}" if finding.line else str(path)
-            print(f"{where}: {finding.path or ''}: {finding.message} [{finding.source}]")
+            print(f"{where}: {finding.path or ''}: {finding.message} [{finding.kind}]")
         if findings:
             status = 1
         elif not args.quiet:

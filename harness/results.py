@@ -50,12 +50,13 @@ class ExchangeRecord:
 
 @dataclass
 class FindingRecord:
-    """A schema or own-check finding about a body."""
+    """An observation about a body: kind (parse, schema, check, match, protocol) and severity (failure, warning)."""
 
     message: str
     line: int | None
     path: str | None
-    source: str
+    kind: str
+    severity: str = "failure"
 
 
 # Outcomes of a DUT-side action.

@@ -89,7 +89,7 @@ def _describe(step: Step, problems: list[Any]) -> str:
 
 
 def _finding(f: Any) -> FindingRecord:
-    return FindingRecord(message=f.message, line=f.line, path=f.path, source=f.source)
+    return FindingRecord(message=f.message, line=f.line, path=f.path, kind=f.kind, severity=f.severity)
 
 
 async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:

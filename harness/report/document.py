@@ -48,11 +48,24 @@ def load_results(path: str | Path) -> dict[str, Any]:
     version = document.get("format_version")
     if version == 1:
         return document
-    if version != FORMAT_VERSION:
-        raise ResultsFileError(f"{source}: expected format_version 1 or {FORMAT_VERSION}, saw {version!r}")
+    if version == 2:
+        _upgrade_from_2(document)
+    elif version != FORMAT_VERSION:
+        raise ResultsFileError(f"{source}: expected format_version 1 to {FORMAT_VERSION}, saw {version!r}")
     errors = schema_errors(document)
     if errors:
         shown = "\n  ".join(errors[:10])
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
         raise ResultsFileError(f"{source}: does not match the results schema:\n  {shown}{more}")
     return document
+
+
+def _upgrade_from_2(document: dict[str, Any]) -> None:
+    """Format 2 named a finding's kind 'source' and had no severity: every finding it kept failed its step."""
+    for test in document.get("tests") or ():
+        for step in test.get("steps") or ():
+            for finding in step.get("findings") or ():
+                if isinstance(finding, dict) and "source" in finding:
+                    finding["kind"] = finding.pop("source")
+                    finding.setdefault("severity", "failure")
+    document["format_version"] = FORMAT_VERSION

@@ -19,7 +19,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "summarise",
 FORMAT = "csip-harness-results"
 # 2: run.dut gains the identity observed on the wire, exchanges name their raw evidence file,
 # tests may carry waivers and DUT setup actions.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def iso_time(epoch: float) -> str:

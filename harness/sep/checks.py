@@ -12,7 +12,7 @@ from collections import defaultdict
 from lxml import etree
 
 from harness.sep.enums import ENUMERATIONS, Enumeration
-from harness.sep.schema import SEP_NS, XSI_TYPE, Finding, element_path
+from harness.sep.schema import CHECK, SEP_NS, XSI_TYPE, Finding, element_path
 
 __all__ = ["own_checks"]
 
@@ -64,7 +64,7 @@ def _finding(el: etree._Element, message: str, attr: str | None = None) -> Findi
     path = element_path(el)
     if attr:
         path += f"/@{attr}"
-    return Finding(message=message, line=el.sourceline, path=path, source="check")
+    return Finding(message=message, line=el.sourceline, path=path, kind=CHECK)
 
 
 def _check_root(root: etree._Element, expected_root: str | None) -> list[Finding]:

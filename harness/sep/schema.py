@@ -6,7 +6,7 @@ which element was expected where; that package is slow to import and to load a
 schema, so it is imported and loaded lazily, keeping ``csip-harness validate``
 start-up fast.  Checks the schema language cannot express (list counts,
 enumerated codes, the expected root) live in :mod:`harness.sep.checks` and are
-appended as ``source="check"`` findings.
+appended as ``kind="check"`` findings.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from typing import Any
 from lxml import etree
 
 __all__ = [
+    "CHECK",
+    "FAILURE",
+    "PARSE",
+    "SCHEMA",
     "SEP_NS",
+    "WARNING",
     "Finding",
     "SchemaLoadError",
     "SchemaSet",
@@ -47,14 +52,24 @@ class SchemaLoadError(ValueError):
     """A schema file is missing, unreadable, not XML, or not a valid XML Schema."""
 
 
+# Kinds of finding (DESIGN.md "Findings and the rules of a verdict").
+PARSE = "parse"  # the bytes are not acceptable XML: refused DOCTYPE, not UTF-8, not well-formed
+SCHEMA = "schema"  # the schema stage: the bundled 2030.5 schema or the one given with --schema
+CHECK = "check"  # our own checks of what the schema cannot express
+# Severities: a failure fails the step; a warning is shown in the report and never fails anything.
+FAILURE = "failure"
+WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One problem found in a document."""
+    """One observation about a document: what was expected and what was seen, where, of which kind and severity."""
 
     message: str  # human readable: what was expected, what was seen
     line: int | None  # source line in the document, when known
     path: str | None  # XPath-like path e.g. "/DeviceCapability/TimeLink"
-    source: str  # "schema" or "check"
+    kind: str  # PARSE, SCHEMA or CHECK
+    severity: str = FAILURE  # FAILURE or WARNING
 
 
 def _local(tag: Any) -> str:
@@ -249,7 +264,7 @@ class SchemaSet:
                         f"{_strip_ns(str(failure))}",
                         line=getattr(root, "sourceline", None),
                         path=element_path(root),
-                        source="schema",
+                        kind=SCHEMA,
                     )
                 ]
             return [
@@ -257,7 +272,7 @@ class SchemaSet:
                     message=f"document is not valid against {self.name}",
                     line=getattr(root, "sourceline", None),
                     path=element_path(root),
-                    source="schema",
+                    kind=SCHEMA,
                 )
             ]
         findings.sort(key=lambda f: (f.line is None, f.line or 0))
@@ -355,7 +370,7 @@ def _finding_from_xmlschema(err: Any) -> Finding:
         message=message,
         line=getattr(target, "sourceline", None) if target is not None else None,
         path=element_path(target) if target is not None else _strip_ns(str(getattr(err, "path", "") or "")) or None,
-        source="schema",
+        kind=SCHEMA,
     )
 
 
@@ -405,4 +420,4 @@ def _finding_from_lxml(root: etree._Element, entry: Any) -> Finding:
         except (etree.XPathError, ValueError):
             pass  # keep libxml2's positional path; still better than none
     line = entry.line if getattr(entry, "line", 0) else None
-    return Finding(message=_strip_ns(str(entry.message)), line=line, path=path, source="schema")
+    return Finding(message=_strip_ns(str(entry.message)), line=line, path=path, kind=SCHEMA)

@@ -32,7 +32,7 @@ def document(bundle: Bundle) -> dict:
 def test_results_match_the_json_schema_and_name_the_dut(failed_bundle: Bundle) -> None:
     results = document(failed_bundle)
     assert schema_errors(results) == []
-    assert results["format_version"] == 2 and results["run"]["complete"] is True
+    assert results["format_version"] == 3 and results["run"]["complete"] is True
     dut = results["run"]["dut"]
     server_der = certificate_der(failed_bundle.out / "pki" / "server.pem")
     assert dut["certificate_sha256"] == fingerprint(server_der)
@@ -162,7 +162,7 @@ def test_report_subcommand_refuses_a_broken_results_file(failed_bundle: Bundle, 
     path.write_text("{not json")
     done = run_cli("report", str(path))
     assert done.returncode == 2 and f"{path}: expected JSON" in done.stderr
-    assert load_results(failed_bundle.out / "results.json")["format_version"] == 2
+    assert load_results(failed_bundle.out / "results.json")["format_version"] == 3
 
 
 class _Elements(HTMLParser):

@@ -52,11 +52,11 @@ def bundled() -> SchemaSet:
 
 
 def schema_findings(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.source == "schema"]
+    return [f for f in findings if f.kind == "schema"]
 
 
 def check_findings(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.source == "check"]
+    return [f for f in findings if f.kind == "check"]
 
 
 # --- the bundled schema ----------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_wrong_order_names_the_misplaced_element(bundled: SchemaSet) -> None:
 </DeviceCapability>""")
     assert not bundled.is_valid(doc)
     [finding] = bundled.validate(doc, expected_root="DeviceCapability")
-    assert finding.source == "schema"
+    assert finding.kind == "schema"
     assert finding.line == 4
     assert finding.path == "/DeviceCapability/DERProgramListLink"
     assert "DERProgramListLink" in finding.message and "out of order" in finding.message
@@ -173,7 +173,7 @@ def test_bad_type(bundled: SchemaSet) -> None:
         "<dstStartTime>0</dstStartTime>\n<quality>7</quality>\n<tzOffset>0</tzOffset>"
     )
     [finding] = bundled.validate(parse(time_doc(body)))
-    assert (finding.line, finding.path, finding.source) == (2, "/Time/currentTime", "schema")
+    assert (finding.line, finding.path, finding.kind) == (2, "/Time/currentTime", "schema")
     assert "saw 'noon'" in finding.message and "expected" in finding.message
 
 
@@ -234,7 +234,7 @@ def test_error_requires_reason_code(bundled: SchemaSet) -> None:
 
 def test_unknown_root_element(bundled: SchemaSet) -> None:
     findings = bundled.validate(parse(f"<Gadget {NS}/>"), expected_root="Time")
-    assert any(f.source == "schema" and "Gadget" in f.message for f in findings)
+    assert any(f.kind == "schema" and "Gadget" in f.message for f in findings)
     assert Finding("expected root element Time, saw Gadget", 1, "/Gadget", "check") in findings
 
 
@@ -250,7 +250,7 @@ def test_unknown_xsi_type_is_a_finding_not_an_exception(bundled: SchemaSet) -> N
     assert findings
     assert all(isinstance(f, Finding) for f in findings)
     [finding] = [f for f in findings if "Bogus" in f.message]
-    assert (finding.line, finding.path, finding.source) == (3, "/Notification/Resource", "schema")
+    assert (finding.line, finding.path, finding.kind) == (3, "/Notification/Resource", "schema")
 
 
 def test_xsi_type_not_derived_from_resource(bundled: SchemaSet) -> None:
