@@ -1,18 +1,28 @@
 """Checks on IEEE 2030.5 documents that XML Schema cannot express.
 
-* the root element is the one the request expected, in the 2030.5 namespace;
-* list resources: ``results`` equals the number of items and is <= ``all``;
-* enumerated codes and bitmaps hold defined values (table in :mod:`harness.sep.enums`).
+Each finding has kind ``check`` and a severity that follows one rule: a failure only for what 2030.5
+forbids, a warning for anything else worth showing.
+
+* failure: the root element is the one the request expected, in the 2030.5 namespace (the procedure
+  asked for that resource);
+* failure: list resources: ``results`` equals the number of items and is <= ``all`` (2030.5 list
+  resources, "results: number of items returned in this response");
+* failure: URIs 2030.5 requires to be fully-qualified absolute URIs (Subscription notificationURI,
+  Notification subscriptionURI and newResourceURI: "SHALL be a fully-qualified absolute URI, not a
+  relative reference");
+* warning: enumerated codes and bitmaps outside the defined values (table in :mod:`harness.sep.enums`):
+  the schema types them as plain integers and the standard only marks the rest "reserved".
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from urllib.parse import urlsplit
 
 from lxml import etree
 
 from harness.sep.enums import ENUMERATIONS, Enumeration
-from harness.sep.schema import CHECK, SEP_NS, XSI_TYPE, Finding, element_path
+from harness.sep.schema import CHECK, SEP_NS, WARNING, XSI_TYPE, Finding, element_path
 
 __all__ = ["own_checks"]
 
@@ -35,6 +45,14 @@ _ELEMENT_RULES = {_SEP_PREFIX + name: rules for name, rules in _RULES.items() if
 _ATTRIBUTE_RULES = {name[1:]: rules for name, rules in _RULES.items() if name.startswith("@")}
 _ENUMERATED_ATTRIBUTES = frozenset(_ATTRIBUTE_RULES)
 
+# Elements whose text 2030.5 requires to be a fully-qualified absolute URI: element -> owning types.
+ABSOLUTE_URIS: dict[str, tuple[str, ...]] = {
+    "notificationURI": ("Subscription",),
+    "subscriptionURI": ("Notification",),
+    "newResourceURI": ("Notification",),
+}
+_ABSOLUTE_URI_TAGS = {_SEP_PREFIX + name: owners for name, owners in ABSOLUTE_URIS.items()}
+
 
 def own_checks(root: etree._Element, expected_root: str | None = None) -> list[Finding]:
     """Run every non-schema check on a document and return its findings."""
@@ -54,17 +72,34 @@ def own_checks(root: etree._Element, expected_root: str | None = None) -> list[F
         element_rules = _ELEMENT_RULES.get(tag)
         if element_rules is not None:
             findings.extend(_check_element_enums(el, tag[len(_SEP_PREFIX):], element_rules))
+        owners = _ABSOLUTE_URI_TAGS.get(tag)
+        if owners is not None:
+            findings.extend(_check_absolute_uri(el, tag[len(_SEP_PREFIX):], owners))
         if keys and not _ENUMERATED_ATTRIBUTES.isdisjoint(keys) and tag.startswith(_SEP_PREFIX):
             findings.extend(_check_attribute_enums(el, tag[len(_SEP_PREFIX):]))
     return findings
 
 
-def _finding(el: etree._Element, message: str, attr: str | None = None) -> Finding:
+def _finding(el: etree._Element, message: str, attr: str | None = None, severity: str = "failure") -> Finding:
     """A check finding located at an element (or one of its attributes)."""
     path = element_path(el)
     if attr:
         path += f"/@{attr}"
-    return Finding(message=message, line=el.sourceline, path=path, kind=CHECK)
+    return Finding(message=message, line=el.sourceline, path=path, kind=CHECK, severity=severity)
+
+
+def _check_absolute_uri(el: etree._Element, local: str, owners: tuple[str, ...]) -> list[Finding]:
+    """A URI 2030.5 requires to be fully-qualified has a scheme and an authority."""
+    parent = el.getparent()
+    if parent is None or not any(owner in _names_of(parent) for owner in owners):
+        return []
+    text = (el.text or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme and parts.netloc:
+        return []
+    owner = next(owner for owner in owners if owner in _names_of(parent))
+    return [_finding(el, f"{owner}/{local}: expected a fully-qualified absolute URI (IEEE 2030.5: it SHALL be "
+                         f"a fully-qualified absolute URI, not a relative reference), saw {text!r}")]
 
 
 def _check_root(root: etree._Element, expected_root: str | None) -> list[Finding]:
@@ -140,7 +175,7 @@ def _check_element_enums(
             problem = _judge(el.text, rule)
             if problem:
                 label = "/".join([*parents, local])
-                out.append(_finding(el, f"{label}: {problem}"))
+                out.append(_finding(el, f"{label}: {problem}", severity=WARNING))
     return out
 
 
@@ -160,7 +195,7 @@ def _check_attribute_enums(el: etree._Element, local: str) -> list[Finding]:
                 continue
             problem = _judge(value, rule)
             if problem:
-                out.append(_finding(el, f"{local}/@{attr}: {problem}", attr))
+                out.append(_finding(el, f"{local}/@{attr}: {problem}", attr, severity=WARNING))
     return out
 
 
@@ -193,8 +228,8 @@ def _judge(text: str | None, rule: Enumeration) -> str | None:
         if not bad:
             return None
         return (
-            f"expected only defined bits {_describe(rule.values)} of {rule.name} set, "
-            f"saw {raw} (undefined bit{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))})"
+            f"reserved bit{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))} set in {raw} "
+            f"(defined bits of {rule.name}: {_describe(rule.values)}; a warning, never a failure)"
         )
     try:
         value = int(raw)
@@ -202,7 +237,8 @@ def _judge(text: str | None, rule: Enumeration) -> str | None:
         return None  # not an integer: the schema stage reports the bad type
     if value in rule.values:
         return None
-    return f"expected one of {_describe(rule.values)} ({rule.name}), saw {value}"
+    return (f"{value} is a reserved code (defined {rule.name} codes: {_describe(rule.values)}; "
+            "a warning, never a failure)")
 
 
 def _describe(values: frozenset[int]) -> str:

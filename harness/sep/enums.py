@@ -12,8 +12,11 @@ element's ancestry, by local name:
 * a last component starting with ``@`` names an attribute, and a key of just
   ``"@responseRequired"`` applies to that attribute on any element.
 
-"Reserved" values are treated as invalid: a device sending one is using a code
-the standard does not define.
+Every rule here yields a **warning** finding, never a failure: the standard types
+these fields as plain UInt8/UInt16/HexBinary and marks the other codes "reserved"
+in annotation text, so a reserved code is schema-valid (the CSIP procedures
+themselves build programs with primacy 4 and 10). A device sending one is shown
+in the report, and no verdict depends on it.
 """
 
 from __future__ import annotations
@@ -48,10 +51,11 @@ def _codes(*parts: int | Iterable[int]) -> frozenset[int]:
 
 
 _POWER_SOURCE = Enumeration("PowerSourceType (0-5)", _codes(range(0, 6)))
-# Table 27 (response types by function set).  0 is not defined.
+# Table 27 (response types by function set).  0 is reserved.
 _RESPONSE_STATUS = Enumeration("Response status (Table 27)", _codes(range(1, 15), 252, 253, 254))
-_UNIT_REF = Enumeration("DERUnitRefType", _codes(range(0, 8)))
+_UNIT_REF = Enumeration("DERUnitRefType", _codes(range(0, 9)))
 _CONNECT_STATUS = Enumeration("ConnectStatusType bitmap", _codes(range(0, 5)), bitmap=True)
+# Bits 0-26 in 2030.5-2018; 27-31 were added by the 2023 revision and are reserved here.
 _DER_CONTROL_TYPE = Enumeration("DERControlType bitmap", _codes(range(0, 27)), bitmap=True)
 _DEVICE_CATEGORY = Enumeration("DeviceCategoryType bitmap", _codes(range(0, 26)), bitmap=True)
 _SERVICE_KIND = Enumeration("ServiceKind", _codes(range(0, 7)))
@@ -97,10 +101,10 @@ ENUMERATIONS: dict[str, Enumeration] = {
     "MirrorUsagePoint/roleFlags": _ROLE_FLAGS,
     "MirrorUsagePoint/serviceCategoryKind": _SERVICE_KIND,
     "MirrorUsagePoint/status": _USAGE_POINT_STATUS,
-    "ReadingType/accumulationBehaviour": Enumeration("AccumulationBehaviourType", _codes(0, 3, 4, 6, 9, 12)),
+    "ReadingType/accumulationBehaviour": Enumeration("AccumulationBehaviourType", _codes(0, 1, 3, 4, 6, 9, 12)),
     "ReadingType/commodity": Enumeration("CommodityType", _codes(0, 1, 2, 4, range(7, 14))),
     "ReadingType/dataQualifier": Enumeration("DataQualifierType", _codes(0, 2, 8, 9, 12, 29, 30)),
-    "ReadingType/flowDirection": Enumeration("FlowDirectionType", _codes(0, 1, 19)),
+    "ReadingType/flowDirection": Enumeration("FlowDirectionType", _codes(range(0, 5), 19, 20, 21)),
     "ReadingType/kind": Enumeration("KindType", _codes(0, 3, 8, 12, 37)),
     "ReadingType/phase": Enumeration("PhaseCode", _codes(0, 32, 33, 40, 64, 65, 66, 128, 129, 132, 224)),
     "Reading/touTier": Enumeration("TOUType", _codes(range(0, 16))),
@@ -108,7 +112,7 @@ ENUMERATIONS: dict[str, Enumeration] = {
     # Log events: functionSet codes are 2030.5's only when profileID is 2 (IEEE 2030.5).
     "LogEvent/profileID": Enumeration("LogEvent profileID", _codes(range(0, 5))),
     "LogEvent/functionSet": Enumeration(
-        "LogEvent functionSet (IEEE 2030.5)", _codes(range(0, 20)), when=("profileID", 2)
+        "LogEvent functionSet (IEEE 2030.5)", _codes(range(0, 25)), when=("profileID", 2)
     ),
     # Response
     "Response/status": _RESPONSE_STATUS,

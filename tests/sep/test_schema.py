@@ -244,7 +244,7 @@ def test_unknown_xsi_type_is_a_finding_not_an_exception(bundled: SchemaSet) -> N
   <subscribedResource>/x</subscribedResource>
   <Resource xsi:type="Bogus" href="/x"/>
   <status>0</status>
-  <subscriptionURI>/s</subscriptionURI>
+  <subscriptionURI>https://h.example/s</subscriptionURI>
 </Notification>""")
     findings = bundled.validate(doc)
     assert findings
@@ -259,7 +259,7 @@ def test_xsi_type_not_derived_from_resource(bundled: SchemaSet) -> None:
   <subscribedResource>/x</subscribedResource>
   <Resource xsi:type="DateTimeInterval"><duration>1</duration><start>0</start></Resource>
   <status>0</status>
-  <subscriptionURI>/s</subscriptionURI>
+  <subscriptionURI>https://h.example/s</subscriptionURI>
 </Notification>""")
     findings = schema_findings(bundled.validate(doc))
     assert any(
@@ -274,7 +274,7 @@ def test_xsi_type_not_derived_from_resource(bundled: SchemaSet) -> None:
 
 def test_wrong_root(bundled: SchemaSet) -> None:
     findings = bundled.validate(parse(time_doc()), expected_root="DeviceCapability")
-    assert findings == [Finding("expected root element DeviceCapability, saw Time", 1, "/Time", "check")]
+    assert findings == [Finding("expected root element DeviceCapability, saw Time", 1, "/Time", "check", "failure")]
     assert bundled.validate(parse(time_doc()), expected_root="Time") == []
     assert bundled.validate(parse(time_doc())) == []
 
@@ -317,7 +317,7 @@ def test_nested_list_inside_notification_is_counted() -> None:
   <subscribedResource>/derc</subscribedResource>
   <Resource xsi:type="DERControlList" href="/derc" all="1" results="1"/>
   <status>0</status>
-  <subscriptionURI>/s</subscriptionURI>
+  <subscriptionURI>https://h.example/s</subscriptionURI>
 </Notification>""")
     [finding] = own_checks(doc)
     assert finding.path == "/Notification/Resource/@results"
@@ -327,82 +327,82 @@ def test_nested_list_inside_notification_is_counted() -> None:
 @pytest.mark.parametrize(
     ("xml", "path", "expected_text"),
     [
-        (time_doc(quality="9"), "/Time/quality", "expected one of 3-7 (Time quality), saw 9"),
+        (time_doc(quality="9"), "/Time/quality", "9 is a reserved code (defined Time quality codes: 3-7"),
         (
             f"<PowerStatus {NS}><batteryStatus>5</batteryStatus><changedTime>0</changedTime>"
             "<currentPowerSource>9</currentPowerSource></PowerStatus>",
             "/PowerStatus/batteryStatus",
-            "saw 5",
+            "5 is a reserved code",
         ),
         (
             f"<DERStatus {NS}><inverterStatus><dateTime>0</dateTime><value>11</value></inverterStatus>"
             "<readingTime>0</readingTime></DERStatus>",
             "/DERStatus/inverterStatus/value",
-            "expected one of 0-10 (InverterStatusType), saw 11",
+            "11 is a reserved code (defined InverterStatusType codes: 0-10",
         ),
         (
             f"<DERStatus {NS}><genConnectStatus><dateTime>0</dateTime><value>21</value></genConnectStatus>"
             "<readingTime>0</readingTime></DERStatus>",
             "/DERStatus/genConnectStatus/value",
-            "saw 21 (undefined bit 5)",
+            "reserved bit 5 set in 21",
         ),
         (
             f"<DERStatus {NS}><operationalModeStatus><dateTime>0</dateTime><value>4</value>"
             "</operationalModeStatus><readingTime>0</readingTime></DERStatus>",
             "/DERStatus/operationalModeStatus/value",
-            "saw 4",
+            "4 is a reserved code",
         ),
         (
             f"<DERStatus {NS}><readingTime>0</readingTime><storageModeStatus><dateTime>0</dateTime>"
             "<value>3</value></storageModeStatus></DERStatus>",
             "/DERStatus/storageModeStatus/value",
-            "saw 3",
+            "3 is a reserved code",
         ),
         (
             f"<DERCapability {NS}><modesSupported>00000001</modesSupported><rtgMaxW><multiplier>0</multiplier>"
             "<value>1</value></rtgMaxW><type>7</type></DERCapability>",
             "/DERCapability/type",
-            "expected one of 0-6, 80-83 (DERType), saw 7",
+            "7 is a reserved code (defined DERType codes: 0-6, 80-83",
         ),
         (
             f"<Response {NS}><endDeviceLFDI>{LFDI}</endDeviceLFDI><status>0</status><subject>00</subject></Response>",
             "/Response/status",
-            "saw 0",
+            "0 is a reserved code",
         ),
         (
             f"<DERControlResponse {NS}><endDeviceLFDI>{LFDI}</endDeviceLFDI><status>99</status>"
             "<subject>00</subject></DERControlResponse>",
             "/DERControlResponse/status",
-            "saw 99",
+            "99 is a reserved code",
         ),
         (
             f"<Error {NS}><reasonCode>7</reasonCode></Error>",
             "/Error/reasonCode",
-            "expected one of 0-4 (Error reasonCode), saw 7",
+            "7 is a reserved code (defined Error reasonCode codes: 0-4",
         ),
         (
             f"<LogEvent {NS}><createdDateTime>0</createdDateTime><functionSet>25</functionSet>"
             "<logEventCode>0</logEventCode><logEventID>1</logEventID><logEventPEN>1</logEventPEN>"
             "<profileID>2</profileID></LogEvent>",
             "/LogEvent/functionSet",
-            "saw 25",
+            "25 is a reserved code",
         ),
         (
             f"<LogEvent {NS}><createdDateTime>0</createdDateTime><functionSet>0</functionSet>"
             "<logEventCode>0</logEventCode><logEventID>1</logEventID><logEventPEN>1</logEventPEN>"
             "<profileID>9</profileID></LogEvent>",
             "/LogEvent/profileID",
-            "saw 9",
+            "9 is a reserved code",
         ),
         (
             f"<DERProgram {NS}><mRID>01</mRID><primacy>30</primacy></DERProgram>",
             "/DERProgram/primacy",
-            "expected one of 0-2, 65-191 (PrimacyType), saw 30",
+            "30 is a reserved code (defined PrimacyType codes: 0-2, 65-191",
         ),
         (
             f"<EndDevice {NS} subscribable='4'><sFDI>1</sFDI><changedTime>0</changedTime></EndDevice>",
             "/EndDevice/@subscribable",
-            "saw 4",
+            "4 is a reserved code",
         ),
     ],
 )
@@ -412,6 +412,7 @@ def test_bad_enumerated_codes(bundled: SchemaSet, xml: str, path: str, expected_
     matching = [f for f in check_findings(findings) if f.path == path]  # ... the own checks do not
     assert matching, findings
     assert expected_text in matching[0].message
+    assert matching[0].severity == "warning"  # a reserved code is shown, never a failure
     assert matching[0].line == (6 if path == "/Time/quality" else 1)
 
 
@@ -423,10 +424,11 @@ def test_event_status_and_response_required_in_der_control(bundled: SchemaSet) -
     assert schema_findings(findings) == []
     by_path = {f.path: f.message for f in findings}
     assert by_path["/DERControl/@responseRequired"] == (
-        "DERControl/@responseRequired: expected only defined bits 0-2 of responseRequired bitmap set, "
-        "saw 08 (undefined bit 3)"
+        "DERControl/@responseRequired: reserved bit 3 set in 08 (defined bits of responseRequired bitmap: 0-2; "
+        "a warning, never a failure)"
     )
-    assert "saw 5" in by_path["/DERControl/EventStatus/currentStatus"]
+    assert "5 is a reserved code" in by_path["/DERControl/EventStatus/currentStatus"]
+    assert {f.severity for f in findings} == {"warning"}
 
 
 def test_log_event_function_set_is_only_checked_for_the_2030_5_profile() -> None:
@@ -445,7 +447,7 @@ def test_enum_rules_follow_xsi_type() -> None:
     <dstStartTime>0</dstStartTime><quality>2</quality><tzOffset>0</tzOffset>
   </Resource>
   <status>6</status>
-  <subscriptionURI>/s</subscriptionURI>
+  <subscriptionURI>https://h.example/s</subscriptionURI>
 </Notification>""")
     findings = own_checks(doc)
     assert {(f.path, f.line) for f in findings} == {
@@ -579,3 +581,39 @@ assert "xmlschema" in sys.modules
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("xml", "path"),
+    [
+        (f"<Notification {NS}><subscribedResource>/tm</subscribedResource><status>0</status>"
+         "<subscriptionURI>/edev/3/sub/1</subscriptionURI></Notification>", "/Notification/subscriptionURI"),
+        (f"<Notification {NS}><subscribedResource>/tm</subscribedResource><newResourceURI>edev/4</newResourceURI>"
+         "<status>2</status><subscriptionURI>https://h.example/s</subscriptionURI></Notification>",
+         "/Notification/newResourceURI"),
+        (f"<Subscription {NS}><subscribedResource>/tm</subscribedResource><encoding>0</encoding><level>+S1</level>"
+         "<limit>1</limit><notificationURI>//client.example/ntfy</notificationURI></Subscription>",
+         "/Subscription/notificationURI"),
+    ],
+)
+def test_uris_2030_5_requires_absolute_fail_when_relative(bundled: SchemaSet, xml: str, path: str) -> None:
+    findings = bundled.validate(parse(xml))
+    assert schema_findings(findings) == []  # xs:anyURI takes a relative reference ...
+    [finding] = check_findings(findings)  # ... 2030.5 does not
+    assert finding.path == path and finding.severity == "failure"
+    assert "expected a fully-qualified absolute URI (IEEE 2030.5: it SHALL be a fully-qualified absolute URI" in (
+        finding.message)
+
+
+def test_absolute_uri_rule_follows_xsi_type_and_ignores_other_owners() -> None:
+    doc = parse(f"""
+<Notification {NS} {XSI}>
+  <subscribedResource>/edev/1/sub</subscribedResource>
+  <Resource xsi:type="Subscription" href="/edev/1/sub/2">
+    <subscribedResource>/tm</subscribedResource><encoding>0</encoding><level>+S1</level><limit>1</limit>
+    <notificationURI>/ntfy</notificationURI>
+  </Resource>
+  <status>0</status>
+  <subscriptionURI>https://h.example/s</subscriptionURI>
+</Notification>""")
+    assert [(f.path, f.line) for f in own_checks(doc)] == [("/Notification/Resource/notificationURI", 5)]
