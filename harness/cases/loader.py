@@ -66,9 +66,9 @@ def _action_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
     extra = [key for key in ("expect", "save", "save_headers") if key in raw]
     if extra:
         raise CaseFileError(file, line_of(data, ["steps", index, extra[0]]),
-                            f"step {name!r}: an action step has no {extra[0]} (only a request step does)")
+                            f"step {index + 1} {name!r}: an action step has no {extra[0]} (only a request step does)")
     (action, params), = raw["action"].items()
-    _check_references(params, known, file, line, f"step {name!r}")
+    _check_references(params, known, file, line, f"step {index + 1} {name!r}")
     return Step(
         index=index + 1,
         name=name,
@@ -78,34 +78,70 @@ def _action_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
         request=None,
         expect=ExpectSpec(),
         action=ActionCall(name=action, params=dict(params or {}), line=line_of(data, ["steps", index, "action"])),
+        when=_when(raw, file, data, ["steps", index], known),
         raw=raw,
     )
 
 
-def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str]) -> Step:
-    where: list[Any] = ["steps", index]
-    line = line_of(data, where) or 0
-    name = raw["name"]
-    expect_raw = raw.get("expect", {})
+def _expect(raw: dict[str, Any] | None) -> ExpectSpec:
+    raw = raw or {}
+    status = raw.get("status", ())
+    return ExpectSpec(
+        status=tuple(status) if isinstance(status, list) else ((status,) if status else ()),
+        content_type=raw.get("content_type"),
+        headers=dict(raw.get("headers", {})),
+        body=raw.get("body"),
+        schema=raw.get("schema"),
+        resource=raw.get("resource"),
+    )
+
+
+def _when(raw: dict[str, Any], file: Path, data: Any, where: list[Any], known: set[str]) -> Requirement | None:
+    text = raw.get("when")
+    if text is None:
+        return None
+    line = line_of(data, [*where, "when"])
+    try:
+        expression = parse_requirement(text)
+    except RequiresSyntaxError as exc:
+        raise CaseFileError(file, line, f"when: {exc}") from None
+    for name in expression.names():
+        root = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if root not in known:
+            raise CaseFileError(file, line, f"when: {name!r} uses {root!r}, which no earlier step saves or sets "
+                                            f"(known: {', '.join(sorted(known))})")
+    return expression
+
+
+def _check_expectation(raw: dict[str, Any], key: str, file: Path, data: Any, where: list[Any], label: str) -> None:
+    expect_raw = raw.get(key) or {}
     if "resource" in expect_raw:
         try:
             check_spec(expect_raw["resource"])
         except MatcherSpecError as exc:
-            resource_path = [*where, "expect", "resource", *exc.path.split(".")[1:]]
-            raise CaseFileError(file, line_of(data, resource_path), f"step {name!r}: {exc}") from None
+            resource_path = [*where, key, "resource", *exc.path.split(".")[1:]]
+            raise CaseFileError(file, line_of(data, resource_path), f"{label}: {exc}") from None
+
+
+def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], where: list[Any],
+                  label: str) -> Step:
+    """A request step, or one option of a choice (which may carry a `require` precondition)."""
+    line = line_of(data, where) or 0
+    name = raw["name"]
+    for key in ("expect", "require"):
+        _check_expectation(raw, key, file, data, where, label)
     for key in ("save", "save_headers"):
         for var, path in raw.get(key, {}).items():
             try:
-                split_path(path)
+                split_path(path.removesuffix("?") if key == "save" else path)
             except PathError as exc:
-                raise CaseFileError(file, line_of(data, [*where, key, var]), f"step {name!r}: {exc}") from None
-    _check_references({k: v for k, v in raw.items() if k in ("request", "expect")}, known, file, line, f"step {name!r}")
-    if "action" in raw:
-        return _action_step(raw, index, file, data, known, line)
-    status = expect_raw.get("status", ())
+                raise CaseFileError(file, line_of(data, [*where, key, var]), f"{label}: {exc}") from None
+    when = _when(raw, file, data, where, known)
+    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require")}, known, file, line,
+                      label)
     request = raw["request"]
     step = Step(
-        index=index + 1,
+        index=index,
         name=name,
         line=line,
         ref=raw.get("ref"),
@@ -118,19 +154,44 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
             body=request.get("body"),
             timeout=request.get("timeout"),
         ),
-        expect=ExpectSpec(
-            status=tuple(status) if isinstance(status, list) else ((status,) if status else ()),
-            content_type=expect_raw.get("content_type"),
-            headers=dict(expect_raw.get("headers", {})),
-            body=expect_raw.get("body"),
-            schema=expect_raw.get("schema"),
-            resource=expect_raw.get("resource"),
-        ),
+        expect=_expect(raw.get("expect")),
+        require=_expect(raw["require"]) if "require" in raw else None,
         save=dict(raw.get("save", {})),
         save_headers=dict(raw.get("save_headers", {})),
+        when=when,
+        set=dict(raw.get("set", {})),
         raw=raw,
     )
-    known.update(step.save, step.save_headers)
+    _check_references(step.set, known | set(step.save) | set(step.save_headers), file, line, label)
+    return step
+
+
+def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str]) -> Step:
+    where: list[Any] = ["steps", index]
+    line = line_of(data, where) or 0
+    label = f"step {index + 1} {raw['name']!r}"
+    if "action" in raw:
+        return _action_step(raw, index, file, data, known, line)
+    if "choose" in raw:
+        extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
+        if extra:
+            raise CaseFileError(file, line_of(data, [*where, extra[0]]),
+                                f"{label}: a choice step has no {extra[0]} of its own (each option has)")
+        when = _when(raw, file, data, where, known)
+        options = []
+        chosen_sets: set[str] = set()
+        for number, option in enumerate(raw["choose"]):
+            option_label = f"{label}, option {number + 1} {option['name']!r}"
+            parsed = _request_step(option, number + 1, file, data, set(known), [*where, "choose", number],
+                                   option_label)
+            options.append(parsed)
+            chosen_sets |= set(parsed.save) | set(parsed.save_headers) | set(parsed.set)
+        known.update(chosen_sets)
+        return Step(index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
+                    requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+                    request=None, expect=ExpectSpec(), when=when, choose=tuple(options), raw=raw)
+    step = _request_step(raw, index + 1, file, data, known, where, label)
+    known.update(step.save, step.save_headers, step.set)
     return step
 
 

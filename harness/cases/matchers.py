@@ -159,7 +159,22 @@ def _op_any_order(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     return []
 
 
+def _op_hrefs(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    # Identity and order of list items, never their volatile fields (a changedTime may move between GETs).
+    wanted = [str(h) for h in _as_list(arg)]
+    items = _as_list(seen)
+    got = [item.get("href") if isinstance(item, dict) else None for item in items]
+    if got == wanted:
+        return []
+    if len(got) != len(wanted):
+        return [Mismatch(path, f"{len(wanted)} item(s) with hrefs {wanted}", f"{len(got)} item(s) with hrefs {got}")]
+    first = next(i for i, (a, b) in enumerate(zip(wanted, got, strict=True)) if a != b)
+    return [Mismatch(f"{path}[{first}].href", f"{wanted[first]!r} (hrefs in this order: {wanted})",
+                     f"{got[first]!r} (hrefs: {got})")]
+
+
 OPERATORS: dict[str, Operator] = {
+    "hrefs": _op_hrefs,
     "min": _op_min,
     "max": _op_max,
     "regex": _op_regex,
@@ -188,7 +203,8 @@ def match(expected: Any, seen: Any, path: str = "resource") -> list[Mismatch]:
         return [] if seen is None else [Mismatch(path, "absent", _show(seen))]
     if isinstance(expected, dict):
         if _is_operator_dict(expected):
-            if seen is None and "present" not in expected and "count" not in expected and "not" not in expected:
+            lenient = ("present", "count", "not", "hrefs")
+            if seen is None and not any(key in expected for key in lenient):
                 return [Mismatch(path, " and ".join(f"{k} {v}" for k, v in expected.items()), "absent")]
             return [m for key, arg in expected.items() for m in OPERATORS[key](arg, seen, path)]
         if isinstance(seen, list) and len(seen) == 1:
@@ -224,6 +240,8 @@ def check_spec(spec: Any, path: str = "resource") -> None:
                         raise MatcherSpecError(f"{path}.regex", f"invalid regular expression: {exc}") from None
                 if key in ("contains", "any_order", "one_of") and not isinstance(arg, list):
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
+                if key == "hrefs" and not isinstance(arg, list) and not _whole_reference(arg):
+                    raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
                 if key in ("contains", "any_order", "not"):
                     for i, item in enumerate(_as_list(arg)):
                         check_spec(item, f"{path}.{key}[{i}]")
@@ -235,3 +253,7 @@ def check_spec(spec: Any, path: str = "resource") -> None:
             check_spec(item, f"{path}[{i}]")
     elif spec is None:
         raise MatcherSpecError(path, "expected a value or matcher, saw nothing (null)")
+
+
+def _whole_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("${") and value.endswith("}")

@@ -38,7 +38,16 @@ class ExpectSpec:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a test case: a request with its expectations and saves, or a DUT-side action."""
+    """One step of a test case: a request with its expectations and saves, a DUT-side action, or a choice.
+
+    ``when`` is an expression over variables (`derp_list and not scoped`): a name holds when the variable
+    exists and is not empty; when the expression does not hold the step is not applicable. ``set`` assigns
+    literal values (after substitution) once the step has run. ``choose`` holds the options of a choice
+    step: the first whose ``when`` and ``require`` hold is taken (its saves and sets apply); when none
+    does, the case is not applicable. ``require`` (on an option) is a precondition on the response: unmet,
+    the option is passed over; ``expect`` is still a requirement, unmet, the step fails. A save path
+    ending in ``?`` is optional: an absent value saves nothing (null) instead of failing.
+    """
 
     index: int
     name: str
@@ -51,6 +60,10 @@ class Step:
     save_headers: dict[str, str] = field(default_factory=dict)
     action: ActionCall | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    when: Requirement | None = None
+    set: dict[str, Any] = field(default_factory=dict)
+    require: ExpectSpec | None = None
+    choose: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Paths into a resource view: `EndDeviceListLink.href`, `EndDevice[0].href`, `EndDevice[lFDI=AB12].href`."""
+"""Paths into a resource view: `EndDeviceListLink.href`, `EndDevice[0].href`, `EndDevice[lFDI=AB12].href`,
+and `EndDevice[*].href` (the href of every item, in list order)."""
 
 from __future__ import annotations
 
@@ -54,10 +55,18 @@ def _select(value: Any, selector: str, path: str) -> Any:
 
 
 def lookup(data: Any, path: str) -> Any:
-    """Follow path through data; raise PathError naming the first part that is absent."""
+    """Follow path through data; raise PathError naming the first part that is absent.
+
+    A `[*]` selector projects the rest of the path over every item: `EndDevice[*].href` is the list of the
+    items' hrefs, in list order (an empty list when there is no item).
+    """
+    return _lookup(data, split_path(path), path)
+
+
+def _lookup(data: Any, parts: list[str], path: str) -> Any:
     value = data
     walked: list[str] = []
-    for part in split_path(path):
+    for position, part in enumerate(parts):
         match = _SEGMENT.match(part)
         if not match:
             raise PathError(f"expected a path like 'EndDevice[0].href', saw {path!r}")
@@ -67,7 +76,14 @@ def lookup(data: Any, path: str) -> Any:
                 where = ".".join(walked) or "the resource"
                 raise PathError(f"{'.'.join([*walked, name])} is absent (no {name!r} in {where})")
             value = value[name]
-        for selector in _SELECTOR.findall(match.group("selectors") or ""):
+        selectors = _SELECTOR.findall(match.group("selectors") or "")
+        for number, selector in enumerate(selectors):
+            if selector.strip() == "*":
+                if number != len(selectors) - 1:
+                    raise PathError(f"expected [*] as the last selector of a part, saw {part!r} in {path!r}")
+                items = [] if value is None else _as_list(value)
+                rest = parts[position + 1 :]
+                return [_lookup(item, rest, path) if rest else item for item in items]
             value = _select(value, selector, path)
             if value is _MISSING:
                 raise PathError(f"{'.'.join([*walked, part])}: no item matches [{selector}]")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z0-9][A-Za-z0-9_.:-]*)")
+_TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z0-9_][A-Za-z0-9_.:-]*)")
 _KEYWORDS = {"and", "or", "not"}
 
 
@@ -23,7 +23,15 @@ class Requirement:
 
     def holds(self, capabilities: Collection[str]) -> bool:
         """Whether the capabilities satisfy the expression (an unknown capability is unsupported)."""
-        return _evaluate(self.tree, capabilities)
+        return _evaluate(self.tree, capabilities.__contains__)
+
+    def evaluate(self, truth: Callable[[str], bool]) -> bool:
+        """The expression's value when each name is worth truth(name) (a step's `when:` over variables)."""
+        return _evaluate(self.tree, truth)
+
+    def names(self) -> list[str]:
+        """Every name the expression uses, in order of appearance."""
+        return _names(self.tree)
 
 
 def _tokens(text: str) -> list[str]:
@@ -92,15 +100,21 @@ def parse_requirement(text: str) -> Requirement:
     return Requirement(text=text, tree=tree)
 
 
-def _evaluate(node: tuple, capabilities: Collection[str]) -> bool:
+def _evaluate(node: tuple, truth: Callable[[str], bool]) -> bool:
     kind = node[0]
     if kind == "cap":
-        return node[1] in capabilities
+        return truth(node[1])
     if kind == "not":
-        return not _evaluate(node[1], capabilities)
+        return not _evaluate(node[1], truth)
     if kind == "and":
-        return _evaluate(node[1], capabilities) and _evaluate(node[2], capabilities)
-    return _evaluate(node[1], capabilities) or _evaluate(node[2], capabilities)
+        return _evaluate(node[1], truth) and _evaluate(node[2], truth)
+    return _evaluate(node[1], truth) or _evaluate(node[2], truth)
+
+
+def _names(node: tuple) -> list[str]:
+    if node[0] == "cap":
+        return [node[1]]
+    return [name for child in node[1:] for name in _names(child)]
 
 
 def unmet(requirements: list[Requirement], capabilities: Collection[str]) -> list[str]:

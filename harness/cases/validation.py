@@ -35,8 +35,40 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = "/".join(str(p) for p in error.absolute_path) or "top level"
+# Lists whose items a reader counts from 1, as the report does: "step 3", not "steps/2".
+_NUMBERED = {"steps": "step", "setup": "setup action", "choose": "option", "waivers": "waiver"}
+
+
+def where_in(data: Any, path: list[Any]) -> str:
+    """A JSON-schema path as a reader names it: ['steps', 2, 'request'] -> "step 3 ('GET Time'): request"."""
+    labels: list[str] = []
+    keys: list[str] = []
+    node = data
+    previous: Any = None
+    for part in path:
+        item = node[part] if _has(node, part) else None
+        if isinstance(part, int) and previous in _NUMBERED:
+            keys.pop()  # "steps" is said by "step 3"
+            name = item.get("name") if isinstance(item, dict) else None
+            labels.append(f"{_NUMBERED[previous]} {part + 1}" + (f" ({name!r})" if isinstance(name, str) else ""))
+            keys = []
+        else:
+            keys.append(str(part))
+        previous, node = part, item
+    text = ", ".join(labels)
+    rest = "/".join(keys)
+    if text and rest:
+        return f"{text}: {rest}"
+    return text or rest or "top level"
+
+
+def _has(node: Any, part: Any) -> bool:
+    return (isinstance(node, dict) and part in node) or (
+        isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+
+
+def _describe(error: jsonschema.ValidationError, data: Any = None) -> str:
+    where = where_in(data, list(error.absolute_path))
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         return f"{where}: {error.message}; allowed keys: {', '.join(allowed)}"
@@ -62,4 +94,4 @@ def check_document(data: Any, file: Path, schema_name: str) -> None:
         extra = [key for key in first.instance if key not in allowed]
         if extra:
             path.append(extra[0])
-    raise YamlFileError(file, line_of(data, path), _describe(first))
+    raise YamlFileError(file, line_of(data, path), _describe(first, data))

@@ -7,8 +7,9 @@ from typing import Any
 
 from harness.cases.matchers import Mismatch, match
 from harness.cases.model import ExpectSpec
-from harness.sep import MEDIA_TYPE_XML
+from harness.sep import MEDIA_TYPE_XML, NS
 from harness.sep.safexml import XMLRejected, parse_xml
+from harness.sep.schema import FAILURE, PARSE, Finding
 from harness.sep.view import resource_view
 from harness.transport.base import Response
 
@@ -35,14 +36,49 @@ def _wants_xml(expect: ExpectSpec, response: Response, needs_view: bool) -> bool
     )
 
 
+def _what_came_back(response: Response) -> str:
+    """The status with what the body was, as the DUT sent it: "500 with Content-Type text/html (312 bytes)"."""
+    content_type = response.header("content-type")
+    seen = str(response.status)
+    if response.body:
+        seen += f" with Content-Type {content_type}" if content_type else " with no Content-Type"
+        seen += f" ({len(response.body)} bytes)"
+        if media_type(content_type) == MEDIA_TYPE_XML:
+            reason = _error_reason(response.body)
+            if reason is not None:
+                seen += f": Error reasonCode {reason}"
+    else:
+        seen += " with no body"
+    return seen
+
+
+def _error_reason(body: bytes) -> str | None:
+    """The reasonCode of a 2030.5 Error body, if that is what the body is."""
+    try:
+        root = parse_xml(body)
+    except XMLRejected:
+        return None
+    if root.tag != f"{{{NS}}}Error":
+        return None
+    code = root.find(f"{{{NS}}}reasonCode")
+    return (code.text or "").strip() if code is not None else None
+
+
 def check_response(
     expect: ExpectSpec, response: Response, schema: Any, *, needs_view: bool, max_body: int
 ) -> ResponseCheck:
-    """Compare a response with an expectation (already substituted) and validate its body."""
+    """Compare a response with an expectation (already substituted) and validate its body.
+
+    A status other than the expected one is reported first, with what came back (content type, size, an
+    Error's reasonCode); the body of such an answer is kept as evidence and not judged against the
+    expected resource, so an HTML error page reads "status 500 with Content-Type text/html", not as a
+    refused DOCTYPE.
+    """
     result = ResponseCheck()
     if expect.status and response.status not in expect.status:
         wanted = " or ".join(str(s) for s in expect.status)
-        result.mismatches.append(Mismatch("status", wanted, str(response.status)))
+        result.mismatches.append(Mismatch("status", wanted, _what_came_back(response)))
+        return result
     if expect.content_type:
         seen = media_type(response.header("content-type"))
         if seen != media_type(expect.content_type):
@@ -64,7 +100,7 @@ def check_response(
     try:
         root = parse_xml(response.body, max_bytes=max_body)
     except XMLRejected as exc:
-        result.mismatches.append(Mismatch("body", "a well-formed, safe 2030.5 XML resource", str(exc)))
+        result.findings.append(Finding(message=str(exc), line=None, path=None, kind=PARSE, severity=FAILURE))
         return result
     result.findings = list(schema.validate(root, expected_root=expect.schema))
     result.view = resource_view(root)

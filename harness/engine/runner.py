@@ -7,12 +7,12 @@ import time
 import traceback
 from typing import Any
 
-from harness.cases.matchers import Mismatch
-from harness.cases.model import Case, Step
+from harness.cases.matchers import Mismatch, match
+from harness.cases.model import Case, ExpectSpec, Step
 from harness.cases.paths import PathError, lookup
-from harness.cases.requires import unmet
+from harness.cases.requires import Requirement, unmet
 from harness.cases.variables import VariableError, substitute
-from harness.engine.checks import check_response
+from harness.engine.checks import ResponseCheck, check_response
 from harness.engine.context import RunContext
 from harness.results import (
     ACTION_DONE,
@@ -29,9 +29,24 @@ from harness.results import (
     body_evidence,
 )
 from harness.sep import MEDIA_TYPE_XML
+from harness.sep.schema import FAILURE
 from harness.transport.base import TOO_LARGE, Exchange, Request
 
 _MAX_MISMATCHES_IN_MESSAGE = 5
+
+# Waiver outcomes recorded beside each waiver of a test (the report shows the stale ones).
+WAIVER_APPLIED = "applied"
+WAIVER_STEP_PASSED = "stale: the step now passes"
+WAIVER_NO_SUCH_STEP = "stale: the case has no such step"
+WAIVER_NOT_REACHED = "not reached: the step did not run"
+
+
+class StepProblem(Exception):
+    """A step that cannot be carried out as written: verdict (failed or error) and message."""
+
+    def __init__(self, verdict: str, message: str) -> None:
+        super().__init__(message)
+        self.verdict = verdict
 
 
 def not_applicable_reason(case: Case, ctx: RunContext) -> str | None:
@@ -63,33 +78,89 @@ def _exchange_record(exchange: Exchange) -> ExchangeRecord:
     )
 
 
+def _substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """Substitute, turning an unresolvable reference into the right verdict.
+
+    A name no variable has is the harness's or the author's fault (loading checks every name): error.
+    A path into a value the DUT returned that leads nowhere (a list shorter than expected) is the DUT's.
+    """
+    try:
+        return substitute(value, variables)
+    except VariableError as exc:
+        raise StepProblem(ERROR if exc.unknown else FAILED, str(exc)) from None
+
+
+def _target(step: Step, variables: dict[str, Any], ctx: RunContext) -> str:
+    spec = step.request
+    assert spec is not None, "only a request step has a target"
+    if spec.url:
+        return str(_substitute(spec.url, variables))
+    path = str(_substitute(spec.path or "", variables))
+    if path.startswith(("http://", "https://")):
+        return path
+    if not path.startswith("/"):
+        # Literal paths are checked when the case loads; this one came from an href the DUT gave.
+        raise StepProblem(FAILED, f"expected an href that is a path starting with '/' or an absolute http(s) "
+                                  f"URI (RFC 3986 reference the harness can follow), saw {path!r}")
+    return ctx.base_url.rstrip("/") + path
+
+
 def _build_request(step: Step, variables: dict[str, Any], ctx: RunContext) -> Request:
     spec = step.request
     assert spec is not None, "an action step has no request"
-    target = substitute(spec.url, variables) if spec.url else None
-    if target is None:
-        path = str(substitute(spec.path or "", variables))
-        target = path if path.startswith(("http://", "https://")) else ctx.base_url.rstrip("/") + path
+    target = _target(step, variables, ctx)
     headers = {"Accept": MEDIA_TYPE_XML}
     body = b""
     if spec.body is not None:
-        body = str(substitute(spec.body, variables)).encode("utf-8")
+        body = str(_substitute(spec.body, variables)).encode("utf-8")
         headers["Content-Type"] = MEDIA_TYPE_XML
     for name, value in spec.headers.items():
         headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
-        headers[name] = str(substitute(value, variables))
-    return Request(method=spec.method, url=str(target), headers=list(headers.items()), body=body, timeout=spec.timeout)
+        headers[name] = str(_substitute(value, variables))
+    return Request(method=spec.method, url=target, headers=list(headers.items()), body=body, timeout=spec.timeout)
 
 
-def _describe(step: Step, problems: list[Any]) -> str:
+def _describe(step: Step, problems: list[Any], label: str | None = None) -> str:
     shown = [str(p) for p in problems[:_MAX_MISMATCHES_IN_MESSAGE]]
     more = len(problems) - len(shown)
     tail = f" (and {more} more)" if more > 0 else ""
-    return f"step {step.index} {step.name!r}: " + "; ".join(shown) + tail
+    return f"{label or f'step {step.index} {step.name!r}'}: " + "; ".join(shown) + tail
 
 
 def _finding(f: Any) -> FindingRecord:
     return FindingRecord(message=f.message, line=f.line, path=f.path, kind=f.kind, severity=f.severity)
+
+
+def _problems(check: ResponseCheck) -> list[Any]:
+    """What fails a step: mismatches and failure findings. Warning findings are shown, never counted."""
+    problems: list[Any] = list(check.mismatches)
+    for f in check.findings:
+        if f.severity == FAILURE:
+            where = " ".join(part for part in (f.kind, f.path or "", f"line {f.line}" if f.line else "") if part)
+            problems.append(Mismatch(where, "a valid 2030.5 resource" if f.kind != "parse" else "an acceptable "
+                                     "2030.5 XML body", f.message))
+    return problems
+
+
+def _truthy(variables: dict[str, Any]) -> Any:
+    def truth(name: str) -> bool:
+        try:
+            value = lookup(variables, name)
+        except PathError:
+            return False
+        return value not in (None, "", [], {}, False)
+
+    return truth
+
+
+def when_reason(when: Requirement | None, variables: dict[str, Any]) -> str | None:
+    """Why a `when:` expression does not hold (naming the absent or empty variables), or None when it does."""
+    if when is None or when.evaluate(_truthy(variables)):
+        return None
+    truth = _truthy(variables)
+    absent = [name for name in when.names() if not truth(name)]
+    detail = f" ({', '.join(absent)}: absent or empty)" if absent else ""
+    return f"when: {when.text!r} does not hold{detail}"
 
 
 async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
@@ -106,6 +177,142 @@ async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
     return record
 
 
+@dataclasses.dataclass
+class _Outcome:
+    """One request sent and checked: the exchange, the check and what failed the expectation."""
+
+    exchange: Exchange
+    check: ResponseCheck | None
+    problems: list[Any]
+    expected: dict[str, Any]
+
+
+async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec) -> _Outcome:
+    """Send the step's request and check the response against expect (substituted here)."""
+    request = _build_request(step, variables, ctx)
+    # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
+    expect = dataclasses.replace(expect, **_substitute(
+        {"headers": expect.headers, "resource": expect.resource}, variables))
+    shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
+    expected = {k: v for k, v in shown.items() if v not in (None, (), {})}
+    exchange = await ctx.transport.exchange(request)
+    if exchange.error or exchange.response is None:
+        return _Outcome(exchange, None, [], expected)
+    needs_view = bool(step.save) or step.require is not None
+    check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
+                           max_body=ctx.profile.max_body)
+    return _Outcome(exchange, check, _problems(check), expected)
+
+
+def _exchange_failure(outcome: _Outcome) -> tuple[str, str]:
+    """Verdict and message of an exchange that brought no complete response."""
+    exchange = outcome.exchange
+    verdict = FAILED if exchange.error_kind == TOO_LARGE else ERROR
+    return verdict, f"{exchange.request.method} {exchange.request.url}: {exchange.error}"
+
+
+def _save(step: Step, outcome: _Outcome, variables: dict[str, Any], saved: dict[str, Any]) -> list[Mismatch]:
+    """Apply the step's saves (a path ending in '?' is optional) and sets; return what could not be saved."""
+    problems: list[Mismatch] = []
+    view = outcome.check.view if outcome.check else None
+    for name, raw_path in step.save.items():
+        optional = raw_path.endswith("?")
+        try:
+            path = str(_substitute(raw_path.removesuffix("?"), variables))
+        except StepProblem as exc:
+            problems.append(Mismatch(f"save {name}", f"a value at {raw_path}", str(exc)))
+            continue
+        try:
+            saved[name] = lookup(view, path)
+        except PathError as exc:
+            if optional:
+                saved[name] = None
+            else:
+                problems.append(Mismatch(f"save {name}", f"a value at {path}", str(exc)))
+    response = outcome.exchange.response
+    for name, header in step.save_headers.items():
+        value = response.header(header) if response is not None else None
+        if value is None:
+            problems.append(Mismatch(f"save {name}", f"a {header} header", "absent"))
+        saved[name] = value
+    if step.set:
+        saved.update(_substitute(step.set, {**variables, **saved}))
+    return problems
+
+
+async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
+    clock = time.perf_counter()
+    outcome = await _exchange(step, ctx, variables, step.expect)
+    record.expected = outcome.expected
+    record.exchanges.append(_exchange_record(outcome.exchange))
+    record.duration_s = round(time.perf_counter() - clock, 6)
+    if outcome.check is None:
+        record.verdict, message = _exchange_failure(outcome)
+        record.message = f"step {step.index} {step.name!r}: {message}"
+        return record
+    check, response = outcome.check, outcome.exchange.response
+    assert response is not None
+    record.findings = [_finding(f) for f in check.findings]
+    record.observed = {"status": response.status, "content_type": response.header("content-type"),
+                       "resource": check.view}
+    # Saves run even when the step failed: a waived step must still give the next steps their variables.
+    problems = outcome.problems + _save(step, outcome, variables, record.saved)
+    record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]
+    if problems:
+        record.verdict = FAILED
+        record.message = _describe(step, problems)
+    return record
+
+
+async def _choose_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
+    """Try the options in order; take the first whose `when` and `require` hold."""
+    clock = time.perf_counter()
+    passed_over: list[str] = []
+    for option in step.choose:
+        label = f"step {step.index} {step.name!r}, option {option.index} {option.name!r}"
+        reason = when_reason(option.when, variables)
+        if reason:
+            passed_over.append(f"option {option.index} {option.name!r}: {reason}")
+            continue
+        outcome = await _exchange(option, ctx, variables, option.expect)
+        record.exchanges.append(_exchange_record(outcome.exchange))
+        if outcome.check is None:
+            record.verdict, message = _exchange_failure(outcome)
+            record.message = f"{label}: {message}"
+            break
+        record.findings.extend(_finding(f) for f in outcome.check.findings)
+        if outcome.problems:
+            record.expected, record.verdict = outcome.expected, FAILED
+            record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen}
+                                 for m in outcome.check.mismatches]
+            record.message = _describe(option, outcome.problems, label)
+            break
+        require = option.require
+        if require is not None:
+            precondition = dataclasses.replace(require, **_substitute(
+                {"headers": require.headers, "resource": require.resource}, variables))
+            unmet_ = [str(m) for m in match(precondition.resource, outcome.check.view)] if (
+                precondition.resource is not None) else []
+            if precondition.status and outcome.exchange.response.status not in precondition.status:
+                unmet_.insert(0, f"status: expected {precondition.status}, saw {outcome.exchange.response.status}")
+            if unmet_:
+                passed_over.append(f"option {option.index} {option.name!r}: " + "; ".join(unmet_))
+                continue
+        problems = _save(option, outcome, variables, record.saved)
+        record.expected = outcome.expected
+        record.observed = {"chosen": option.name, "passed_over": passed_over,
+                           "status": outcome.exchange.response.status, "resource": outcome.check.view}
+        if problems:
+            record.verdict, record.message = FAILED, _describe(option, problems, label)
+        break
+    else:
+        record.verdict = NOT_APPLICABLE
+        record.message = f"step {step.index} {step.name!r}: no option applies: " + "; ".join(passed_over)
+        record.observed = {"passed_over": passed_over}
+    record.duration_s = round(time.perf_counter() - clock, 6)
+    return record
+
+
 async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> StepRecord:
     """Execute one step: substitute, send, check, save. Never raises for what the DUT does."""
     record = StepRecord(index=step.index, name=step.name, verdict=PASSED, ref=step.ref, line=step.line)
@@ -114,60 +321,20 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
         record.verdict = NOT_APPLICABLE
         record.message = "the DUT profile does not declare: " + "; ".join(missing)
         return record
-    if step.action is not None:
-        return await _action_step(step, ctx, variables, record)
-    clock = time.perf_counter()
+    reason = when_reason(step.when, variables)
+    if reason:
+        record.verdict, record.message = NOT_APPLICABLE, reason
+        return record
     try:
-        request = _build_request(step, variables, ctx)
-        # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
-        expect = dataclasses.replace(step.expect, **substitute(
-            {"headers": step.expect.headers, "resource": step.expect.resource}, variables))
-    except VariableError as exc:
-        # A reference into something the DUT returned earlier (a list too short, say) is the DUT's doing.
-        record.verdict = FAILED
+        if step.action is not None:
+            return await _action_step(step, ctx, variables, record)
+        if step.choose:
+            return await _choose_step(step, ctx, variables, record)
+        return await _request_step(step, ctx, variables, record)
+    except StepProblem as exc:
+        record.verdict = exc.verdict
         record.message = f"step {step.index} {step.name!r}: {exc}"
         return record
-    shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
-    record.expected = {k: v for k, v in shown.items() if v not in (None, (), {})}
-    exchange = await ctx.transport.exchange(request)
-    record.exchanges.append(_exchange_record(exchange))
-    record.duration_s = round(time.perf_counter() - clock, 6)
-    if exchange.error or exchange.response is None:
-        record.verdict = FAILED if exchange.error_kind == TOO_LARGE else ERROR
-        record.message = f"step {step.index} {step.name!r}: {request.method} {request.url}: {exchange.error}"
-        return record
-    check = check_response(
-        expect,
-        exchange.response,
-        ctx.schema,
-        needs_view=bool(step.save),
-        max_body=ctx.profile.max_body,
-    )
-    record.findings = [_finding(f) for f in check.findings]
-    record.observed = {
-        "status": exchange.response.status,
-        "content_type": exchange.response.header("content-type"),
-        "resource": check.view,
-    }
-    problems: list[Any] = list(check.mismatches)
-    problems += [Mismatch(f"schema {f.path or ''} line {f.line}".strip(), "a valid resource", f.message)
-                 for f in check.findings]
-    if not problems:
-        for name, path in step.save.items():
-            try:
-                record.saved[name] = lookup(check.view, str(substitute(path, variables)))
-            except (PathError, VariableError) as exc:
-                problems.append(Mismatch(f"save {name}", f"a value at {path}", str(exc)))
-        for name, header in step.save_headers.items():
-            value = exchange.response.header(header)
-            if value is None:
-                problems.append(Mismatch(f"save {name}", f"a {header} header", "absent"))
-            record.saved[name] = value
-    record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]
-    if problems:
-        record.verdict = FAILED
-        record.message = _describe(step, problems)
-    return record
 
 
 async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record: TestRecord) -> bool:
@@ -198,8 +365,37 @@ async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record
     return True
 
 
+def _checked(step: Step, record: StepRecord) -> bool:
+    """Whether the step judged something the DUT sent (an action or a skipped step judges nothing)."""
+    return step.action is None and bool(record.exchanges) and record.verdict in (PASSED, FAILED, WAIVED)
+
+
+def _settle_waivers(case: Case, ctx: RunContext, record: TestRecord) -> None:
+    """Record what became of each of the profile's waivers for this case, stale ones included."""
+    by_index = {step.index: step for step in record.steps}
+    for waiver in ctx.profile.waivers:
+        if waiver.case != case.id:
+            continue
+        step = by_index.get(waiver.step)
+        if waiver.step > len(case.steps):
+            status = WAIVER_NO_SUCH_STEP
+        elif step is None or step.verdict in (NOT_RUN, NOT_APPLICABLE):
+            status = WAIVER_NOT_REACHED
+        elif step.verdict == WAIVED:
+            status = WAIVER_APPLIED
+        elif step.verdict == PASSED:
+            status = WAIVER_STEP_PASSED
+        else:
+            status = WAIVER_NOT_REACHED
+        record.waivers.append({"step": waiver.step, "reason": waiver.reason, "by": waiver.by, "status": status})
+
+
 async def run_case(case: Case, ctx: RunContext) -> TestRecord:
-    """Run every step of a case in order, stopping at the first failure or error."""
+    """Run every step of a case in order, stopping at the first failure or error.
+
+    A case in which no step judged anything the DUT sent is not applicable, with the steps' reasons: a
+    verdict of passed always means something was checked.
+    """
     record = TestRecord(
         id=case.id,
         title=case.title,
@@ -220,27 +416,39 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
         return record
     variables: dict[str, Any] = {**ctx.builtins, **case.variables}
     waivers = {w.step: w for w in ctx.profile.waivers if w.case == case.id}
+    checked = False
+    stopped = ""
     try:
         if not await _set_up(case, ctx, variables, record):
             record.duration_s = round(time.perf_counter() - clock, 6)
             return record
         for step in case.steps:
-            if record.verdict in (FAILED, ERROR):
+            if stopped:
                 record.steps.append(StepRecord(index=step.index, name=step.name, verdict=NOT_RUN, ref=step.ref,
-                                               line=step.line, message="not run: an earlier step did not pass"))
+                                               line=step.line, message=f"not run: {stopped}"))
                 continue
             variables["now"] = int(time.time())
             step_record = await run_step(step, ctx, variables)
             record.steps.append(step_record)
             record.actions.extend(step_record.actions)
             variables.update(step_record.saved)
+            checked = checked or _checked(step, step_record)
             waiver = waivers.get(step.index)
             if step_record.verdict == FAILED and waiver:
                 # A waived check is shown, never hidden: the step keeps its failure message, the test the reason.
                 step_record.verdict = WAIVED
-                record.waivers.append({"step": step.index, "reason": waiver.reason, "by": waiver.by})
             elif step_record.verdict in (FAILED, ERROR):
                 record.verdict, record.reason = step_record.verdict, step_record.message
+                stopped = "an earlier step did not pass"
+            elif step.choose and step_record.verdict == NOT_APPLICABLE:
+                # Every later step depends on the choice: the procedure cannot be carried out on this DUT.
+                record.verdict, record.reason = NOT_APPLICABLE, step_record.message
+                stopped = "no option of an earlier choice applies"
+        if record.verdict == PASSED and not checked:
+            reasons = [f"step {s.index}: {s.message}" for s in record.steps if s.verdict == NOT_APPLICABLE]
+            record.verdict = NOT_APPLICABLE
+            record.reason = "nothing was checked" + (": " + "; ".join(reasons) if reasons else "")
+        _settle_waivers(case, ctx, record)
     except Exception as exc:  # a harness bug must still leave a complete, honest record
         record.verdict = ERROR
         record.reason = f"harness error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"

@@ -70,15 +70,18 @@ def parse_xml(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element
     if match:
         kind = match.group(1).decode("ascii").upper()
         raise UnsafeXMLError(
-            f"expected no DTD or entity declarations, saw <!{kind} at byte {match.start()}"
+            f"expected no DTD or entity declarations (refused for safety: a 2030.5 resource needs none), "
+            f"saw <!{kind} at byte {match.start()}"
         )
     declared = _XML_DECL_ENCODING.match(data)
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
-        raise XMLEncodingError(f"expected UTF-8, saw encoding=\"{declared.group(1).decode('ascii')}\"")
+        raise XMLEncodingError(f"expected UTF-8 (IEEE 2030.5 XML is UTF-8), "
+                               f"saw encoding=\"{declared.group(1).decode('ascii')}\"")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise XMLEncodingError(f"expected UTF-8, saw an invalid byte at offset {exc.start}") from None
+        raise XMLEncodingError(f"expected UTF-8 (IEEE 2030.5 XML is UTF-8), saw an invalid byte at offset {exc.start}"
+                               ) from None
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:

@@ -236,9 +236,12 @@ def test_a_waived_step_is_shown_as_waived_and_the_case_goes_on(pki: TestPki, tmp
     html = (tmp_path / "out" / "report.html").read_text()
     assert '<div class="msg">lab accepts quality 3 (ticket 42)' in html
     assert "the check that failed: step 2 &#39;GET Time through the TimeLink; quality is 7&#39;" in html
-    assert record.waivers == [{"step": 2, "reason": "lab accepts quality 3 (ticket 42)", "by": "Test Lab"}]
-    # A waiver covers its own step only: the same failure with step 3 waived still fails the case.
-    assert elsewhere["CORE-005"].verdict == FAILED and elsewhere["CORE-005"].waivers == []
+    assert record.waivers == [{"step": 2, "reason": "lab accepts quality 3 (ticket 42)", "by": "Test Lab",
+                               "status": "applied"}]
+    # A waiver covers its own step only: the same failure with step 3 waived still fails the case, and the
+    # waiver is reported as never reached rather than silently dropped.
+    assert elsewhere["CORE-005"].verdict == FAILED
+    assert [w["status"] for w in elsewhere["CORE-005"].waivers] == ["not reached: the step did not run"]
 
 
 STEP_ACTION_CASE = """
@@ -292,7 +295,7 @@ def test_an_action_step_takes_no_expectations(tmp_path: Path) -> None:
     case = tmp_path / "CORE-005.yaml"
     case.write_text(STEP_ACTION_CASE.replace("      configure-time: {quality: 7}\n",
                                              "      configure-time: {quality: 7}\n    expect: {status: 200}\n"))
-    with pytest.raises(CaseFileError, match=r"CORE-005.yaml:13: step 'the head-end is set to quality 7': an action "
+    with pytest.raises(CaseFileError, match=r"CORE-005.yaml:13: step 2 'the head-end is set to quality 7': an action "
                                             r"step has no expect"):
         load_case(case)
     case.write_text(STEP_ACTION_CASE.replace("configure-time:", "configure-tim:"))

@@ -76,7 +76,7 @@ def test_duplicate_key_is_refused_with_both_lines(tmp_path: Path) -> None:
 def test_wrong_type_names_the_field(tmp_path: Path) -> None:
     error = load_error(tmp_path, GOOD.replace("status: 200", "status: two hundred"))
     assert error.line == 10
-    assert "steps/0/expect/status" in error.message
+    assert "step 1 ('GET DeviceCapability'): expect/status" in error.message
 
 
 def test_missing_required_key(tmp_path: Path) -> None:
