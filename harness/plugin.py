@@ -23,6 +23,7 @@ from harness.session import (
 SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
 LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
 OUT_DIR_KEY = pytest.StashKey[Path]()
+BROKEN_KEY = pytest.StashKey[list[CaseFileError]]()
 
 _OPTIONS = {
     "dut": "base URL of the device under test, e.g. https://127.0.0.1:8443",
@@ -97,7 +98,8 @@ class _RunHooks:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Start the harness session once we know test cases will run."""
         errors = self.config.stash[LOAD_ERRORS_KEY]
-        if not any(isinstance(item, CaseItem) for item in items) and not errors:
+        self.config.stash[BROKEN_KEY] = [item.error for item in items if isinstance(item, BrokenCaseItem)]
+        if not any(isinstance(item, CaseItem | BrokenCaseItem) for item in items) and not errors:
             return
         try:
             harness = HarnessSession(_run_options(self.config))
@@ -118,6 +120,15 @@ def _run_options(config: pytest.Config) -> RunOptions:
         variables=variables,
         unattended=bool(config.getoption("csip_unattended") or config.getini("csip_unattended")),
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name every test-case file that could not be loaded, with its line, after pytest's own summary."""
+    broken = terminalreporter.config.stash.get(BROKEN_KEY, [])
+    if broken:
+        terminalreporter.section("csip-harness: test-case files that could not be loaded", sep="-", red=True)
+        for error in broken:
+            terminalreporter.line(str(error))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -151,12 +162,41 @@ class CaseFile(pytest.File):
     """One YAML test-case file."""
 
     def collect(self) -> list[pytest.Item]:
-        """Load the case strictly; a bad file is a collection error naming file and line."""
+        """Load the case strictly; a bad file becomes an item that errors naming file and line.
+
+        Not a pytest collection error: that would interrupt the whole run, and one malformed file must
+        not cost the evidence of every good case beside it.
+        """
         try:
             case = load_case(self.path)
         except CaseFileError as exc:
-            raise self.CollectError(str(exc)) from None
+            return [BrokenCaseItem.from_parent(self, name=self.path.stem, error=exc)]
         return [CaseItem.from_parent(self, name=case.id, case=case)]
+
+
+class BrokenCaseItem(pytest.Item):
+    """A test-case file that could not be loaded: an error in the run, recorded with its file and line."""
+
+    def __init__(self, *, error: CaseFileError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def setup(self) -> None:
+        """Record the load error in results.json and the report, then fail as an error (never a DUT failure)."""
+        message = f"test-case file could not be loaded: {self.error}"
+        harness = self.config.stash[SESSION_KEY]
+        if harness is not None:
+            harness.record(collection_error_record(self.path.stem, self.nodeid, message))
+        self.user_properties.extend([("csip_id", self.path.stem), ("verdict", ERROR)])
+        # Raised in setup, so pytest reports an error; pytrace=False shows the message alone.
+        pytest.fail(message, pytrace=False)
+
+    def runtest(self) -> None:
+        """Never reached: setup always fails."""
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Where the broken file is, for pytest's report."""
+        return self.path, (self.error.line or 1) - 1, f"{self.path.name}: test-case file could not be loaded"
 
 
 class CaseItem(pytest.Item):

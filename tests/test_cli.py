@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -105,7 +106,7 @@ def test_an_untrusted_dut_certificate_is_an_error_not_a_failure(reference_server
         "reason"]
 
 
-def test_a_malformed_case_file_is_a_collection_error_with_file_and_line(
+def test_a_malformed_case_file_is_an_error_with_file_and_line_and_the_others_run(
     reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path
 ) -> None:
     cases = tmp_path / "testcases" / "server"
@@ -114,14 +115,25 @@ def test_a_malformed_case_file_is_a_collection_error_with_file_and_line(
         "id: CORE-005\ntitle: t\nrole: server\nprocedure: {doc: d, version: '1'}\nsteps:\n"
         "  - name: s\n    request: {method: GET, path: /dcap}\n    expect: {status: 200, bogus: 1}\n"
     )
+    (cases / "CORE-006.yaml").write_text(
+        "id: CORE-006\ntitle: t\nrole: server\nprocedure: {doc: d, version: '1'}\nsteps:\n"
+        "  - name: GET dcap\n    request: {method: GET, path: /dcap}\n    expect: {status: 200}\n"
+    )
     client = pki.clients["client"]
     out = tmp_path / "out"
     done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
                "--ca", str(pki.ca), "--cases", str(cases), "--out", str(out))
     assert done.returncode == 1
-    assert f"{cases / 'CORE-005.yaml'}:8: steps/0/expect: Additional properties are not allowed" in done.stdout
-    [test] = results(out)["tests"]
-    assert test["verdict"] == "error" and "bogus" in test["reason"]
+    where = f"{cases / 'CORE-005.yaml'}:8: step 1 ('s'): expect: Additional properties are not allowed"
+    assert where in done.stdout
+    assert "test-case files that could not be loaded" in done.stdout
+    assert re.search(r"1 passed, (\d+ warnings?, )?1 error", done.stdout), done.stdout
+    tests = {test["id"]: test for test in results(out)["tests"]}
+    assert tests["CORE-005"]["verdict"] == "error" and where in tests["CORE-005"]["reason"]
+    assert tests["CORE-005"]["reason"].startswith("test-case file could not be loaded: ")
+    assert tests["CORE-006"]["verdict"] == "passed"
+    report = (out / "report.html").read_text()
+    assert "could not be loaded" in report and "CORE-006" in report
 
 
 def test_run_without_a_dut_is_a_usage_error(tmp_path: Path) -> None:
