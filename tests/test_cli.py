@@ -84,7 +84,8 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
         ["BASIC-001", "CORE-001", "CORE-002", "CORE-004", "CORE-005"], "passed")
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
     assert actions["CORE-005"] == [("configure-time", "done", "http")]
-    assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http")]
+    assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http"),
+                                   ("create-derprograms", "done", "http")]
     assert all(a and all(outcome == "done" and kind == "http" for _, outcome, kind in a) for a in actions.values())
     basic = tests["BASIC-001"]["actions"][0]
     assert basic["params"]["lfdi"] == lfdi(certificate_der(client.cert)) and basic["params"]["pin"] == 111115

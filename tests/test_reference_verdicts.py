@@ -26,41 +26,38 @@ PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-001": {
         "wrong-content-type": (2, "headers.Content-Type: expected application/sep+xml, saw 'text/xml'"),
-        "dcap-missing-poll-rate": (2, "resource.pollRate: expected min 1, saw absent"),
-        "disallowed-method-accepted": (6, "status: expected 405, saw 200"),
-        "missing-allow-header": (6, "headers.Allow: expected regex (?i).*\\bGET\\b.*, saw absent"),
-        "bad-host-accepted": (10, "status: expected 400, saw 200"),
-        "unknown-method-400": (11, "status: expected 501, saw 400"),
+        "disallowed-method-accepted": (4, "status: expected 405, saw 200 with Content-Type application/sep+xml"),
+        "bad-host-accepted": (6, "status: expected 400, saw 200"),
+        "unknown-method-400": (7, "status: expected 501, saw 400 with Content-Type application/sep+xml"),
         "no-redirect": (1, "status: expected 200 or 301, saw 404"),
     },
     "CORE-002": {
         "no-redirect": (1, "status: expected 301, saw 404"),
         "redirect-to-http": (1, "headers.Location: expected a value matching /https://.+/"),
-        "post-returns-200": (4, "status: expected 201, saw 200"),
+        "post-returns-200": (4, "status: expected 201 or 204, saw 200"),
         "post-missing-location": (4, "headers.Location: expected present, saw absent"),
-        "not-found-200": (7, "status: expected 404, saw 200"),
-        "missing-allow-header": (8, "headers.Allow"),
+        "not-found-200": (10, "status: expected 404, saw 200"),
+        "missing-allow-header": (11, "headers.Allow: expected regex (?i)(?=.*\\bGET\\b)(?!.*\\bPOST\\b).*, saw absent"),
     },
     "CORE-004": {
         "list-ignores-limit": (4, "resource.results: expected 1, saw"),
-        "list-ignores-start": (10, "resource.EndDevice[0].href: expected"),
-        "list-last-param-wins": (10, "resource.EndDevice[0].href: expected"),
+        "list-ignores-start": (13, "resource.EndDevice[0].href: expected"),
+        "list-last-param-wins": (13, "resource.EndDevice[0].href: expected"),
         "list-ignores-after": (6, "resource.results: expected 0, saw"),
-        "list-wrong-all": (8, "resource.results: expected"),
-        "dcap-missing-time-link": (1, "resource.TimeLink: expected an element with href, saw nothing (absent)"),
+        "list-wrong-all": (9, "resource.results: expected"),
     },
     "CORE-005": {
         "time-wrong-quality": (2, "resource.quality: expected 7, saw '3'"),
         "time-off-by-hour": (3, "resource.currentTime: expected a time within 60 s of the harness clock"),
-        "dcap-missing-time-link": (1, "resource.TimeLink"),
+        "dcap-missing-time-link": (1, "resource.TimeLink: expected an element with href, saw nothing (absent)"),
     },
     "BASIC-001": {
-        "wrong-lfdi": (2, "save mine: expected a value at EndDevice[lFDI=${client.lfdi}].href"),
-        "wrong-sfdi": (3, "resource.sFDI: expected"),
+        "wrong-lfdi": (2, "save mine: expected a value at EndDevice[lFDI="),
+        "wrong-sfdi": (3, "resource.sFDI: expected a number whose last digit is the 2030.5 check digit"),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
-        "fsa-broken-link": (7, "status: expected 200, saw 404"),
-        "invalid-dercontrol": (9, "a valid resource"),
-        "list-wrong-results": (2, "results"),
+        "fsa-broken-link": (8, "status: expected 200, saw 404"),
+        "invalid-dercontrol": (10, "in DERControl: expected mRID"),
+        "list-wrong-results": (2, "EndDeviceList: expected results to equal the number of items"),
     },
 }
 USED_DEFECTS = sorted({defect for proofs in PROOFS.values() for defect in proofs})
@@ -98,8 +95,10 @@ def test_every_case_has_a_proof_and_every_proof_uses_a_real_defect() -> None:
 def test_case_passes_against_the_clean_reference(servers: dict, pki: TestPki, case_id: str, tmp_path: Path) -> None:
     record = run(servers[None], pki, case_id, tmp_path)
     assert record.verdict == PASSED, record.reason
-    assert all(step.verdict == PASSED for step in record.steps)
-    assert all(step.exchanges and step.exchanges[0].status for step in record.steps)
+    # A step may be skipped only by its own `when:` (a branch for another kind of DUT), never failed.
+    assert all(step.verdict == PASSED or (step.verdict == NOT_APPLICABLE and step.message.startswith("when: "))
+               for step in record.steps), [(s.index, s.verdict, s.message) for s in record.steps]
+    assert all(step.exchanges and step.exchanges[0].status for step in record.steps if step.verdict == PASSED)
     tls = [e.tls for s in record.steps for e in s.exchanges if e.url.startswith("https")]
     assert tls and all(t and t["version"] == "TLSv1.2" and t["cipher"] == "ECDHE-ECDSA-AES128-CCM8" for t in tls)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.actions.registry import registry, unknown_action_message
+from harness.cases.capabilities import first_unknown
 from harness.cases.matchers import MatcherSpecError, check_spec
 from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step
 from harness.cases.paths import PathError, split_path
@@ -23,9 +24,13 @@ def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]
     parsed = []
     for i, text in enumerate(raw or []):
         try:
-            parsed.append(parse_requirement(text))
+            requirement = parse_requirement(text)
         except RequiresSyntaxError as exc:
             raise CaseFileError(file, line_of(data, [*where, i]), f"requires: {exc}") from None
+        problem = first_unknown(requirement.names())
+        if problem:
+            raise CaseFileError(file, line_of(data, [*where, i]), f"requires: {problem}")
+        parsed.append(requirement)
     return tuple(parsed)
 
 
@@ -128,7 +133,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
     """A request step, or one option of a choice (which may carry a `require` precondition)."""
     line = line_of(data, where) or 0
     name = raw["name"]
-    for key in ("expect", "require"):
+    for key in ("expect", "require", "should"):
         _check_expectation(raw, key, file, data, where, label)
     for key in ("save", "save_headers"):
         for var, path in raw.get(key, {}).items():
@@ -137,8 +142,8 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             except PathError as exc:
                 raise CaseFileError(file, line_of(data, [*where, key, var]), f"{label}: {exc}") from None
     when = _when(raw, file, data, where, known)
-    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require")}, known, file, line,
-                      label)
+    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should")}, known,
+                      file, line, label)
     request = raw["request"]
     step = Step(
         index=index,
@@ -156,6 +161,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
         ),
         expect=_expect(raw.get("expect")),
         require=_expect(raw["require"]) if "require" in raw else None,
+        should=_expect(raw["should"]) if "should" in raw else None,
         save=dict(raw.get("save", {})),
         save_headers=dict(raw.get("save_headers", {})),
         when=when,

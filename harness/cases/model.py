@@ -45,7 +45,9 @@ class Step:
     literal values (after substitution) once the step has run. ``choose`` holds the options of a choice
     step: the first whose ``when`` and ``require`` hold is taken (its saves and sets apply); when none
     does, the case is not applicable. ``require`` (on an option) is a precondition on the response: unmet,
-    the option is passed over; ``expect`` is still a requirement, unmet, the step fails. A save path
+    the option is passed over; ``expect`` is still a requirement, unmet, the step fails. ``should`` has the
+    shape of ``expect`` for what the standard asks and the procedure does not: each mismatch is a warning
+    finding, never a failure. A save path
     ending in ``?`` is optional: an absent value saves nothing (null) instead of failing.
     """
 
@@ -63,6 +65,7 @@ class Step:
     when: Requirement | None = None
     set: dict[str, Any] = field(default_factory=dict)
     require: ExpectSpec | None = None
+    should: ExpectSpec | None = None
     choose: tuple[Step, ...] = ()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.cases.capabilities import unknown_capability_message
 from harness.cases.model import ActionMapping, DutProfile, Identity, Waiver
 from harness.cases.validation import check_document
 from harness.cases.yamlload import YamlFileError, line_of, load_yaml
@@ -51,6 +52,10 @@ def load_profile(path: str | Path) -> DutProfile:
 
         check_action_names(data, "actions", file, [([name], name) for name in data["actions"]])
     check_document(data, file, "profile.schema.json")
+    for i, name in enumerate(data.get("capabilities", ())):
+        problem = unknown_capability_message(name)
+        if problem:
+            raise ProfileError(file, line_of(data, ["capabilities", i]), f"capabilities: {problem}")
     base = file.parent
     identity = data.get("identity", {})
     timeouts = data.get("timeouts", {})

@@ -9,7 +9,7 @@ from harness.cases.matchers import Mismatch, match
 from harness.cases.model import ExpectSpec
 from harness.sep import MEDIA_TYPE_XML, NS
 from harness.sep.safexml import XMLRejected, parse_xml
-from harness.sep.schema import FAILURE, PARSE, Finding
+from harness.sep.schema import FAILURE, PARSE, WARNING, Finding
 from harness.sep.view import resource_view
 from harness.transport.base import Response
 
@@ -64,6 +64,36 @@ def _error_reason(body: bytes) -> str | None:
     return (code.text or "").strip() if code is not None else None
 
 
+def _header_mismatches(expect: ExpectSpec, response: Response) -> list[Mismatch]:
+    out: list[Mismatch] = []
+    if expect.content_type:
+        seen = media_type(response.header("content-type"))
+        if seen != media_type(expect.content_type):
+            shown = repr(seen) if seen else "absent"
+            out.append(Mismatch("headers.Content-Type", expect.content_type, shown))
+    for name, spec in expect.headers.items():
+        values = response.header_values(name)
+        seen_header: Any = None if not values else (values[0] if len(values) == 1 else ", ".join(values))
+        out.extend(match(spec, seen_header, f"headers.{name}"))
+    return out
+
+
+def advisories(should: ExpectSpec, response: Response, view: dict[str, Any] | None) -> list[Finding]:
+    """A step's `should:` expectations as warning findings: what the standard asks that the procedure does not.
+
+    Same shape as `expect:` (status, content type, headers, resource), judged against the same response;
+    each mismatch is a finding of kind "match" and severity "warning", shown in the report, never failing.
+    """
+    mismatches: list[Mismatch] = []
+    if should.status and response.status not in should.status:
+        mismatches.append(Mismatch("status", " or ".join(map(str, should.status)), str(response.status)))
+    mismatches.extend(_header_mismatches(should, response))
+    if should.resource is not None:
+        mismatches.extend(match(should.resource, view, "resource"))
+    return [Finding(message=f"should: {m}", line=None, path=m.path, kind="match", severity=WARNING)
+            for m in mismatches]
+
+
 def check_response(
     expect: ExpectSpec, response: Response, schema: Any, *, needs_view: bool, max_body: int
 ) -> ResponseCheck:
@@ -79,15 +109,7 @@ def check_response(
         wanted = " or ".join(str(s) for s in expect.status)
         result.mismatches.append(Mismatch("status", wanted, _what_came_back(response)))
         return result
-    if expect.content_type:
-        seen = media_type(response.header("content-type"))
-        if seen != media_type(expect.content_type):
-            shown = repr(seen) if seen else "absent"
-            result.mismatches.append(Mismatch("headers.Content-Type", expect.content_type, shown))
-    for name, spec in expect.headers.items():
-        values = response.header_values(name)
-        seen_header: Any = None if not values else (values[0] if len(values) == 1 else ", ".join(values))
-        result.mismatches.extend(match(spec, seen_header, f"headers.{name}"))
+    result.mismatches.extend(_header_mismatches(expect, response))
     if expect.body == "empty" and response.body:
         result.mismatches.append(Mismatch("body", "an empty body", f"{len(response.body)} bytes"))
     if expect.body == "present" and not response.body:

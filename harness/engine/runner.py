@@ -12,7 +12,7 @@ from harness.cases.model import Case, ExpectSpec, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.requires import Requirement, unmet
 from harness.cases.variables import VariableError, substitute
-from harness.engine.checks import ResponseCheck, check_response
+from harness.engine.checks import ResponseCheck, advisories, check_response
 from harness.engine.context import RunContext
 from harness.results import (
     ACTION_DONE,
@@ -158,9 +158,8 @@ def when_reason(when: Requirement | None, variables: dict[str, Any]) -> str | No
     if when is None or when.evaluate(_truthy(variables)):
         return None
     truth = _truthy(variables)
-    absent = [name for name in when.names() if not truth(name)]
-    detail = f" ({', '.join(absent)}: absent or empty)" if absent else ""
-    return f"when: {when.text!r} does not hold{detail}"
+    states = [f"{name} {'is set' if truth(name) else 'is absent or empty'}" for name in dict.fromkeys(when.names())]
+    return f"when: {when.text!r} does not hold ({', '.join(states)})"
 
 
 async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
@@ -192,16 +191,21 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     request = _build_request(step, variables, ctx)
     # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
     expect = dataclasses.replace(expect, **_substitute(
-        {"headers": expect.headers, "resource": expect.resource}, variables))
+        {"headers": expect.headers, "resource": expect.resource, "schema": expect.schema}, variables))
     shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
     expected = {k: v for k, v in shown.items() if v not in (None, (), {})}
     exchange = await ctx.transport.exchange(request)
     if exchange.error or exchange.response is None:
         return _Outcome(exchange, None, [], expected)
-    needs_view = bool(step.save) or step.require is not None
+    needs_view = bool(step.save) or step.require is not None or bool(step.should and step.should.resource)
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
-    return _Outcome(exchange, check, _problems(check), expected)
+    problems = _problems(check)
+    if step.should is not None and not check.mismatches:
+        should = dataclasses.replace(step.should, **_substitute(
+            {"headers": step.should.headers, "resource": step.should.resource}, variables))
+        check.findings.extend(advisories(should, exchange.response, check.view))
+    return _Outcome(exchange, check, problems, expected)
 
 
 def _exchange_failure(outcome: _Outcome) -> tuple[str, str]:
