@@ -1,0 +1,246 @@
+"""The rules of a verdict, one kind at a time: a conforming variant passes, a DUT fault fails naming the
+requirement, and nothing else is blamed on the DUT.
+
+Each conforming variant is the reference server behind a proxy that rewrites its answers the way another
+conforming server would write them (see tests/rewriting_proxy.py); the bundled cases run against it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cases.loader import load_case
+from harness.paths import project_dir
+from harness.pki import TestPki
+from harness.reference.process import ReferenceProcess, start_reference_server
+from harness.results import FAILED, NOT_APPLICABLE, PASSED, TestRecord
+from harness.session import HarnessSession, RunOptions
+from tests.rewriting_proxy import Answer, RewritingProxy
+
+CASES = project_dir("testcases") / "server"
+PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
+
+
+def run(base_url: str, reference: ReferenceProcess, pki: TestPki, case_ids: list[str], out: Path,
+        profile: Path = PROFILE) -> dict[str, TestRecord]:
+    """Run bundled cases against base_url (the reference itself or a proxy), set up through the reference."""
+    client = pki.clients["client"]
+    options = RunOptions(dut=base_url, http_url=reference.http_url, cert=str(client.cert), key=str(client.key),
+                         ca=str(pki.ca), profile=str(profile), out=str(out), variables=reference.admin_variables(),
+                         unattended=True)
+    session = HarnessSession(options)
+    try:
+        return {case_id: session.run(load_case(CASES / f"{case_id}.yaml")) for case_id in case_ids}
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def fresh_reference(pki: TestPki) -> Iterator[ReferenceProcess]:
+    """A clean reference server of the test's own, so what one test leaves behind cannot reach another."""
+    with start_reference_server(pki) as server:
+        yield server
+
+
+def warnings_of(record: TestRecord) -> list[str]:
+    return [f.message for step in record.steps for f in step.findings if f.severity == "warning"]
+
+
+# --- 1. a reserved enumeration value is a warning, never a failure ----------------------------------------
+
+
+def test_a_reserved_primacy_passes_basic_001_with_a_warning(fresh_reference: ReferenceProcess, pki: TestPki,
+                                                             tmp_path: Path) -> None:
+    def primacy_4(answer: Answer) -> None:
+        answer.set_text(re.sub(r"<primacy>\d+</primacy>", "<primacy>4</primacy>", answer.text()))
+
+    with RewritingProxy(fresh_reference, pki, primacy_4) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["BASIC-001"], tmp_path)["BASIC-001"]
+    assert record.verdict == PASSED, record.reason
+    [warning] = warnings_of(record)
+    assert warning.startswith("DERProgram/primacy: 4 is a reserved code (defined PrimacyType codes: 0-2, 65-191")
+    program_list = next(step for step in record.steps if "DERProgramList" in step.name)
+    [finding] = program_list.findings
+    assert (finding.kind, finding.severity) == ("check", "warning")
+
+
+# --- 2. identity and order by href, never volatile fields ------------------------------------------------
+
+
+def test_a_changed_time_that_moves_between_gets_passes_core_004(fresh_reference: ReferenceProcess, pki: TestPki,
+                                                                tmp_path: Path) -> None:
+    ticks = iter(range(1_800_000_000, 1_900_000_000, 7))
+
+    def moving_changed_time(answer: Answer) -> None:
+        answer.set_text(re.sub(r"<changedTime>\d+</changedTime>",
+                               lambda _: f"<changedTime>{next(ticks)}</changedTime>", answer.text()))
+
+    with RewritingProxy(fresh_reference, pki, moving_changed_time) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["CORE-004"], tmp_path)["CORE-004"]
+    assert record.verdict == PASSED, record.reason
+    every = next(step for step in record.steps if step.name.startswith("?l=1000"))
+    assert every.verdict == PASSED and "hrefs" in str(every.expected["resource"])
+
+
+def test_a_list_out_of_order_fails_core_004_naming_the_first_href_that_differs(
+    fresh_reference: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    def swap_on_full_page(answer: Answer) -> None:
+        if "l=1000" in answer.request.target:
+            items = re.findall(r"<(EndDevice|DERProgram) href=.*?</\1>", answer.text(), flags=re.S)
+            whole = re.findall(r"(<(?:EndDevice|DERProgram) href=.*?</(?:EndDevice|DERProgram)>)", answer.text(),
+                               flags=re.S)
+            assert len(items) >= 3
+            text = answer.text().replace(whole[0], "\0").replace(whole[1], whole[0]).replace("\0", whole[1])
+            answer.set_text(text)
+
+    with RewritingProxy(fresh_reference, pki, swap_on_full_page) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["CORE-004"], tmp_path)["CORE-004"]
+    assert record.verdict == FAILED
+    assert re.search(r"step 9 '\?l=1000 returns every element, in order': resource\.(EndDevice|DERProgram)\[0\]"
+                     r"\.href: expected '[^']+' \(hrefs in this order", record.reason), record.reason
+
+
+# --- 4. POST where 2030.5 allows it; 201 or 204 where both are allowed; re-runs ----------------------------
+
+
+def test_core_002_passes_twice_against_the_same_server(fresh_reference: ReferenceProcess, pki: TestPki,
+                                                       tmp_path: Path) -> None:
+    first = run(fresh_reference.base_url, fresh_reference, pki, ["CORE-002"], tmp_path / "1")["CORE-002"]
+    second = run(fresh_reference.base_url, fresh_reference, pki, ["CORE-002"], tmp_path / "2")["CORE-002"]
+    assert first.verdict == PASSED, first.reason
+    assert second.verdict == PASSED, second.reason
+    statuses = [step.exchanges[0].status for step in (first.steps[3], second.steps[3])]
+    assert all(status in (201, 204) for status in statuses)
+
+
+def test_core_002_accepts_204_with_location_for_a_known_mrid(fresh_reference: ReferenceProcess, pki: TestPki,
+                                                             tmp_path: Path) -> None:
+    def answer_204(answer: Answer) -> None:
+        posted = answer.request.body.decode()
+        if answer.request.method == "POST" and answer.status == 201 and "<MirrorUsagePoint" in posted:
+            answer.status = 204
+
+    with RewritingProxy(fresh_reference, pki, answer_204) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["CORE-002"], tmp_path)["CORE-002"]
+    assert record.verdict == PASSED, record.reason
+    assert record.steps[3].exchanges[0].status == 204
+
+
+def test_no_case_posts_to_a_mirror_usage_point_expecting_an_error() -> None:
+    # 2030.5 has clients POST MirrorMeterReadings to their MirrorUsagePoint: POST there is mandatory.
+    for file in sorted(CASES.glob("*.yaml")):
+        case = load_case(file)
+        for step in case.steps:
+            spec = step.request
+            if spec is None or spec.method != "POST":
+                continue
+            errors = [status for status in step.expect.status if status >= 400]
+            assert not (errors and "created" in (spec.path or "")), (case.id, step.index)
+            assert not (errors and "mup" in (spec.path or "").lower()), (case.id, step.index)
+
+
+# --- 5. optional function sets gate steps, not cases --------------------------------------------------------
+
+
+def test_core_001_and_002_walk_what_the_dut_links(fresh_reference: ReferenceProcess, pki: TestPki,
+                                                  tmp_path: Path) -> None:
+    def fewer_links(answer: Answer) -> None:
+        text = re.sub(r"<(DERProgramListLink|MirrorUsagePointListLink)[^>]*/>", "", answer.text())
+        answer.set_text(text)
+
+    with RewritingProxy(fresh_reference, pki, fewer_links) as proxy:
+        records = run(proxy.base_url, fresh_reference, pki, ["CORE-001", "CORE-002"], tmp_path)
+    core_001, core_002 = records["CORE-001"], records["CORE-002"]
+    assert core_001.verdict == PASSED and core_002.verdict == PASSED, (core_001.reason, core_002.reason)
+    skipped = [s for s in core_001.steps if s.verdict == NOT_APPLICABLE]
+    assert skipped and all("derp_list is absent or empty" in s.message or "program is absent" in s.message
+                           for s in skipped)
+    assert any(s.verdict == PASSED and "Time" in s.name for s in core_001.steps)
+    mirror = [s for s in core_002.steps if "MirrorUsagePoint" in s.name]
+    assert mirror and all(s.verdict == NOT_APPLICABLE and "mup_list is absent" in s.message for s in mirror)
+    assert any(s.verdict == PASSED and "LogEvent" in s.name for s in core_002.steps)
+
+
+# --- 6. off-topic strictness ------------------------------------------------------------------------------
+
+
+def test_a_device_capability_without_poll_rate_passes_every_case(pki: TestPki, tmp_path: Path) -> None:
+    with start_reference_server(pki, defects=["dcap-missing-poll-rate"]) as server:
+        records = run(server.base_url, server, pki, ["CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001"],
+                      tmp_path)
+    assert {case_id: r.verdict for case_id, r in records.items()} == dict.fromkeys(records, PASSED)
+
+
+# --- 10. no check, no pass --------------------------------------------------------------------------------
+
+
+def test_a_case_whose_steps_all_skip_is_not_applicable_with_the_reasons(fresh_reference: ReferenceProcess,
+                                                                        pki: TestPki, tmp_path: Path) -> None:
+    def no_links(answer: Answer) -> None:
+        if answer.request.target.startswith("/dcap"):
+            answer.set_text(re.sub(r"<(\w+Link)[^>]*/>", "", answer.text()))
+
+    case = tmp_path / "testcases" / "server" / "CORE-006.yaml"
+    case.parent.mkdir(parents=True)
+    case.write_text(
+        "id: CORE-006\ntitle: only what is linked\nrole: server\nprocedure: {doc: d, version: '1'}\n"
+        "steps:\n"
+        "  - name: dcap\n    request: {method: GET, path: /dcap}\n    expect: {status: 200}\n"
+        "    save: {tm: 'TimeLink.href?'}\n"
+        "  - name: time\n    when: tm\n    request: {method: GET, path: '${tm}'}\n    expect: {status: 200}\n"
+    )
+    loaded = load_case(case)
+    lone = dataclasses.replace(loaded, steps=loaded.steps[1:])
+    client = pki.clients["client"]
+    with RewritingProxy(fresh_reference, pki, no_links) as proxy:
+        session = HarnessSession(RunOptions(dut=proxy.base_url, cert=str(client.cert), key=str(client.key),
+                                            ca=str(pki.ca), profile=str(PROFILE), unattended=True,
+                                            variables=fresh_reference.admin_variables()))
+        try:
+            ran = session.run(loaded)
+            never = session.run(lone)
+        finally:
+            session.close()
+    assert ran.verdict == PASSED  # the DeviceCapability GET was checked
+    assert ran.steps[1].verdict == NOT_APPLICABLE
+    assert never.verdict == NOT_APPLICABLE
+    assert never.reason.startswith("nothing was checked: step 2: when: 'tm' does not hold (tm is absent or empty)")
+
+
+# --- 12. messages say what the DUT did ---------------------------------------------------------------------
+
+
+def test_an_html_error_page_is_reported_as_the_status_and_content_type(fresh_reference: ReferenceProcess,
+                                                                       pki: TestPki, tmp_path: Path) -> None:
+    page = b"<!DOCTYPE html><html><body><h1>500 Internal Server Error</h1></body></html>"
+
+    def broken_time(answer: Answer) -> None:
+        if answer.request.target == "/tm":
+            answer.status, answer.body = 500, page
+            answer.headers = [("Content-Type", "text/html")]
+
+    with RewritingProxy(fresh_reference, pki, broken_time) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["CORE-005"], tmp_path)["CORE-005"]
+    assert record.verdict == FAILED
+    assert record.reason == (f"step 2 'GET Time through the TimeLink; quality is 7': status: expected 200, "
+                             f"saw 500 with Content-Type text/html ({len(page)} bytes)")
+    assert "DOCTYPE" not in record.reason and record.steps[1].findings == []
+
+
+def test_an_error_body_names_its_reason_code(fresh_reference: ReferenceProcess, pki: TestPki,
+                                             tmp_path: Path) -> None:
+    def refuse_time(answer: Answer) -> None:
+        if answer.request.target == "/tm":
+            answer.status = 400
+            answer.set_text('<Error xmlns="urn:ieee:std:2030.5:ns"><reasonCode>1</reasonCode></Error>')
+
+    with RewritingProxy(fresh_reference, pki, refuse_time) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["CORE-005"], tmp_path)["CORE-005"]
+    assert record.reason.endswith("status: expected 200, saw 400 with Content-Type application/sep+xml (72 bytes): "
+                                  "Error reasonCode 1")
