@@ -218,6 +218,11 @@ class CaseItem(pytest.Item):
         self.user_properties.extend([("csip_id", self.case.id), ("verdict", self.record.verdict)])
         if allure_active(self.config):
             hand_off(self.record)
+        for waiver in self.record.waivers:
+            if waiver.get("status") not in (None, "applied"):
+                # Like an xfail that passes: the lab should see that its waiver no longer matches anything.
+                self.warn(pytest.PytestWarning(f"{self.case.id}: waiver of step {waiver['step']} "
+                                               f"({waiver['reason']}): {waiver['status']}"))
         if self.record.verdict == ERROR:
             raise CaseError(self.record.reason)
 

@@ -8,7 +8,10 @@ conforming server would write them (see tests/rewriting_proxy.py); the bundled c
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -244,3 +247,51 @@ def test_an_error_body_names_its_reason_code(fresh_reference: ReferenceProcess, 
         record = run(proxy.base_url, fresh_reference, pki, ["CORE-005"], tmp_path)["CORE-005"]
     assert record.reason.endswith("status: expected 200, saw 400 with Content-Type application/sep+xml (72 bytes): "
                                   "Error reasonCode 1")
+
+
+# --- 12. waivers work on any step, and stale ones are reported ---------------------------------------------
+
+WAIVER_CASE = """
+id: CORE-006
+title: a waived step still saves
+role: server
+procedure: {doc: d, version: '1'}
+steps:
+  - name: DeviceCapability with a pollRate the lab disputes
+    request: {method: GET, path: /dcap}
+    expect: {status: 200, resource: {pollRate: 1}}
+    save: {tm: TimeLink.href}
+  - name: Time through the saved link
+    request: {method: GET, path: "${tm}"}
+    expect: {status: 200, schema: Time}
+"""
+
+
+def test_a_waived_step_still_saves_and_a_stale_waiver_is_reported(reference_server: ReferenceProcess, pki: TestPki,
+                                                                 tmp_path: Path) -> None:
+    cases = tmp_path / "testcases" / "server"
+    cases.mkdir(parents=True)
+    (cases / "CORE-006.yaml").write_text(WAIVER_CASE)
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(PROFILE.read_text() + "waivers:\n"
+                       "  - {case: CORE-006, step: 1, reason: lab ticket 7, by: Test Lab}\n"
+                       "  - {case: CORE-006, step: 2, reason: old ticket 3}\n"
+                       "  - {case: CORE-006, step: 9, reason: a step that is gone}\n")
+    client = pki.clients["client"]
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--dut", reference_server.base_url, "--cert", str(client.cert),
+         "--key", str(client.key), "--ca", str(pki.ca), "--profile", str(profile), "--cases", str(cases),
+         "--out", str(out), "--unattended", *reference_server.admin_options()],
+        capture_output=True, text=True, timeout=120, check=False, start_new_session=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [test] = json.loads((out / "results.json").read_text())["tests"]
+    assert test["verdict"] == "passed"
+    assert [s["verdict"] for s in test["steps"]] == ["waived", "passed"]
+    assert test["steps"][0]["saved"] == {"tm": "/tm"}
+    assert [(w["step"], w["status"]) for w in test["waivers"]] == [
+        (1, "applied"), (2, "stale: the step now passes"), (9, "stale: the case has no such step")]
+    assert "CORE-006: waiver of step 2 (old ticket 3): stale: the step now passes" in done.stdout
+    html = (out / "report.html").read_text()
+    assert "Waivers of the DUT profile that did not apply" in html
+    assert "step 9: stale: the case has no such step (waiver: a step that is gone)" in html
