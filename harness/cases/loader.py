@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +36,59 @@ def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]
     return tuple(parsed)
 
 
-def _check_references(value: Any, known: set[str], file: Path, line: int | None, where: str) -> None:
-    for expression in references(value):
-        root = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expression)
-        if not root:
-            raise CaseFileError(file, line, f"{where}: ${{{expression}}} is not a variable reference")
-        if root.group(0) not in known:
-            raise CaseFileError(
-                file,
-                line,
-                f"{where}: ${{{expression}}} uses {root.group(0)!r}, which no earlier step saves "
-                f"(known: {', '.join(sorted(known))})",
-            )
+# The fields of the built-in variables that have fields (engine.context builds them).
+BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {"client": ("lfdi", "pin", "sfdi")}
+_OFFSET = re.compile(r"^(?P<ref>.+?)\s*[+-]\s*\d+$")
+
+
+def _strings(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    """Every string inside node (keys included), with its path, for line numbers of what is wrong."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str):
+                yield [*path, key], key
+            yield from _strings(value, [*path, key])
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, [*path, i])
+
+
+def _reference_problem(expression: str, known: set[str]) -> str | None:
+    """What is wrong with one `${...}` expression, or None."""
+    offset = _OFFSET.match(expression)
+    reference = offset.group("ref") if offset else expression
+    root = re.match(r"[A-Za-z_][A-Za-z0-9_]*", reference)
+    if not root:
+        return f"${{{expression}}} is not a variable reference"
+    name = root.group(0)
+    if name not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return (f"${{{expression}}} uses {name!r}, which no earlier step saves or sets{hint} "
+                f"(known: {', '.join(sorted(known))})")
+    fields = BUILTIN_FIELDS.get(name)
+    rest = reference[len(name):]
+    if fields is not None and rest:
+        field = re.match(r"\.([A-Za-z_][A-Za-z0-9_]*)", rest)
+        if not field or field.group(1) not in fields:
+            seen = field.group(1) if field else rest
+            close = difflib.get_close_matches(seen, fields, n=1)
+            hint = f"; did you mean {name}.{close[0]}?" if close else ""
+            return f"${{{expression}}}: {name} has no field {seen!r} (its fields: {', '.join(fields)}){hint}"
+    return None
+
+
+def _check_references(value: Any, known: set[str], file: Path, line: int | None, where: str,
+                      data: Any = None, at: list[Any] | None = None) -> None:
+    """Refuse references to unknown variables or fields, at the line of the string that holds them."""
+    for path, text in _strings(value, at or []):
+        for expression in references(text):
+            problem = _reference_problem(expression, known)
+            if problem:
+                exact = line_of(data, path) if data is not None and at is not None else None
+                raise CaseFileError(file, exact or line, f"{where}: {problem}")
 
 
 def check_action_names(data: Any, key: str, file: Path, names: Any) -> None:
@@ -61,7 +104,7 @@ def _setup(data: dict[str, Any], file: Path, known: set[str]) -> tuple[ActionCal
     for i, item in enumerate(data.get("setup", ())):
         (name, params), = item.items()
         line = line_of(data, ["setup", i])
-        _check_references(params, known, file, line, f"setup action {name!r}")
+        _check_references(params, known, file, line, f"setup action {name!r}", data, ["setup", i, name])
         calls.append(ActionCall(name=name, params=dict(params or {}), line=line))
     return tuple(calls)
 
@@ -73,7 +116,8 @@ def _action_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
         raise CaseFileError(file, line_of(data, ["steps", index, extra[0]]),
                             f"step {index + 1} {name!r}: an action step has no {extra[0]} (only a request step does)")
     (action, params), = raw["action"].items()
-    _check_references(params, known, file, line, f"step {index + 1} {name!r}")
+    _check_references(params, known, file, line, f"step {index + 1} {name!r}", data,
+                      ["steps", index, "action", action])
     return Step(
         index=index + 1,
         name=name,
@@ -142,8 +186,8 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             except PathError as exc:
                 raise CaseFileError(file, line_of(data, [*where, key, var]), f"{label}: {exc}") from None
     when = _when(raw, file, data, where, known)
-    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should")}, known,
-                      file, line, label)
+    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should", "save")}, known,
+                      file, line, label, data, where)
     request = raw["request"]
     step = Step(
         index=index,
@@ -168,7 +212,8 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
         set=dict(raw.get("set", {})),
         raw=raw,
     )
-    _check_references(step.set, known | set(step.save) | set(step.save_headers), file, line, label)
+    _check_references(step.set, known | set(step.save) | set(step.save_headers), file, line, label, data,
+                      [*where, "set"])
     return step
 
 

@@ -86,13 +86,13 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 def test_unknown_variable_is_caught_at_load_time(tmp_path: Path) -> None:
     error = load_error(tmp_path, GOOD.replace('path: "${tm}"', 'path: "${time_link}"'))
-    assert error.line == 14
+    assert error.line == 15  # the request line, where the reference is
     assert "'time_link'" in error.message and "known:" in error.message
 
 
 def test_a_variable_saved_by_a_later_step_is_not_yet_known(tmp_path: Path) -> None:
     error = load_error(tmp_path, GOOD.replace('path: "${dcap}"', 'path: "${tm}"'))
-    assert error.line == 7
+    assert error.line == 8
 
 
 def test_matcher_mixing_operators_and_elements_points_at_the_line(tmp_path: Path) -> None:
@@ -135,3 +135,81 @@ def test_empty_file_and_non_mapping_and_bad_encoding(tmp_path: Path) -> None:
 def test_request_needs_exactly_one_of_path_and_url(tmp_path: Path) -> None:
     error = load_error(tmp_path, GOOD.replace('{method: GET, path: "${tm}"}', "{method: GET}"))
     assert error.line == 15
+
+
+# --- authoring mistakes are the author's: each is a load error at its exact line (issue: blame) ----------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        # a misspelt field of a built-in variable, deep inside the expectation
+        ('resource: {TimeLink: {href: present}}', 'resource: {TimeLink: {href: "${client.lfid}"}}', 12,
+         "${client.lfid}: client has no field 'lfid' (its fields: lfdi, pin, sfdi); did you mean client.lfdi?"),
+        # a misspelt saved variable
+        ('path: "${tm}"', 'path: "${tn}"', 15,
+         "${tn} uses 'tn', which no earlier step saves or sets; did you mean 'tm'?"),
+        # a path that is not a path
+        ('path: "${dcap}"', 'path: "dcap"', 8, "request/path: 'dcap' does not match '^(/|\\\\$\\\\{)'"),
+        # an unknown capability, with the closest known name
+        ("requires: [time]", "requires: [tmie]", 5, "unknown capability 'tmie'; did you mean 'time'?"),
+        ("requires: [time]", "requires: [mirror-usage-point]", 5, "is now called 'metering-mirror'"),
+        # a `when:` over a variable nothing saves
+        ('  - name: GET Time\n', '  - name: GET Time\n    when: tim\n', 15, "when: 'tim' uses 'tim', which no earlier"),
+    ],
+)
+def test_authoring_mistakes_name_the_exact_line(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:
+    assert old in GOOD
+    error = load_error(tmp_path, GOOD.replace(old, new))
+    assert error.line == line, error
+    assert message in error.message, error.message
+
+
+def test_a_reference_inside_a_save_path_is_checked(tmp_path: Path) -> None:
+    text = GOOD.replace("save: {tm: TimeLink.href}", 'save: {tm: "EndDevice[lFDI=${client.lfdl}].href"}')
+    error = load_error(tmp_path, text)
+    assert error.line == 13 and "client has no field 'lfdl'" in error.message
+
+
+def test_a_choice_step_adds_what_any_option_saves_or_sets(tmp_path: Path) -> None:
+    text = GOOD.replace("""  - name: GET Time
+    request: {method: GET, path: "${tm}"}""", """  - name: pick
+    choose:
+      - name: one
+        request: {method: GET, path: /a}
+        require: {status: 200}
+        set: {chosen: "${tm}"}
+      - name: two
+        request: {method: GET, path: /b}
+        save: {other: href}
+  - name: GET Time
+    when: chosen or other
+    request: {method: GET, path: "${chosen}"}""")
+    case = load_case(write(tmp_path, text))
+    choice = case.steps[1]
+    assert [o.name for o in choice.choose] == ["one", "two"] and choice.choose[0].require is not None
+    assert case.steps[2].when is not None and case.steps[2].when.names() == ["chosen", "other"]
+
+
+def test_a_choice_step_has_no_expectation_of_its_own(tmp_path: Path) -> None:
+    text = GOOD.replace("""  - name: GET Time
+    request: {method: GET, path: "${tm}"}""", """  - name: GET Time
+    choose:
+      - {name: one, request: {method: GET, path: /a}}""")
+    error = load_error(tmp_path, text)
+    assert "step 2 'GET Time': a choice step has no expect of its own (each option has)" in error.message
+
+
+def test_capability_names_are_a_registry() -> None:
+    from harness.cases.capabilities import capabilities, unknown_capability_message
+
+    known = capabilities()
+    assert {"edev-list", "time", "time-synchronised", "registration", "fsa", "metering-mirror", "plain-http"} == set(
+        known)
+    assert all(meaning and not meaning.endswith(".") for meaning in known.values())
+    assert unknown_capability_message("time") is None
+    assert "retired" in (unknown_capability_message("der-program") or "")
+    assert "did you mean 'edev-list'" in (unknown_capability_message("edev-lst") or "")
+    used = {name for file in project_dir("testcases").rglob("*.yaml") for r in load_case(file).requires
+            for name in r.names()}
+    assert used <= set(known)
