@@ -32,6 +32,7 @@ DEFECTS: dict[str, str] = {
     "bad-host-accepted": "a malformed Host header is ignored and the request answered normally",
     "not-found-200": "unknown paths are answered 200 with an empty DeviceCapability instead of 404",
     "fsa-broken-link": "the FunctionSetAssignments' DERProgramListLink points at a path that answers 404",
+    "no-date-header": "responses of the 2030.5 listeners carry no HTTP Date header",
 }
 
 

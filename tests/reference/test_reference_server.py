@@ -567,6 +567,7 @@ DEFECT_CHECKS: dict[str, Check] = {
     "bad-host-accepted": _raw_host("bad host!"),
     "not-found-200": lambda http, s, p: http.get("/no/such/path").status_code == 200,
     "fsa-broken-link": _fsa_broken,
+    "no-date-header": lambda http, s, p: "date" not in http.get("/dcap").headers,
 }
 
 
