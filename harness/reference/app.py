@@ -195,10 +195,6 @@ class ReferenceApp:
         certificate_lfdi = lfdi(request.peer_cert_der) if request.peer_cert_der is not None else None
         return scope_for(self.tree, certificate_lfdi, self.defects)
 
-    def client_of(self, request: HttpRequest) -> EndDevice | None:
-        """The registered EndDevice whose LFDI is that of the client certificate."""
-        return self.scope_of(request).device
-
     # --- lookups -------------------------------------------------------------------------------
 
     def device(self, ctx: Ctx) -> EndDevice:

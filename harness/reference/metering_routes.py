@@ -75,13 +75,13 @@ def _post_mirror(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     root = app.body(ctx, "MirrorUsagePoint")
     posted = children(root, "MirrorMeterReading")
     existing = None if "mup-duplicate-mrid" in app.defects else app.tree.mirror_by_mrid(mrid_of(root))
+    if existing is not None and not ctx.scope.may_access_mirror(existing.owner_lfdi):
+        raise Forbidden(f"MirrorUsagePoint {existing.mrid} belongs to another client")  # rule e
     try:
         check_meter_readings(existing, posted)
     except MirrorError as exc:
         raise BadBody(str(exc), 1) from None
     if existing is not None:
-        if not ctx.scope.may_access_mirror(existing.owner_lfdi):
-            raise Forbidden(f"MirrorUsagePoint {existing.mrid} belongs to another client")
         overwrite_mirror(existing, root)
         for mmr in posted:
             apply_meter_reading(existing, mmr)
