@@ -169,6 +169,12 @@ def test_mirrors_are_scoped_by_the_creating_certificate(alice: httpx.Client, bob
     assert bob.post(mine, content=b"<x/>", headers=HEADERS).status_code == 403
     # The same mRID from another client is not an update of someone else's mirror (rule e).
     assert bob.post("/mup", content=mirror_body(mrid, identity(pki, "other")[0]), headers=HEADERS).status_code == 403
+    # Even with readings the standard would refuse (a new MirrorMeterReading without ReadingType): 403 first.
+    readings = (b"<MirrorMeterReading><mRID>" + b"EF" * 16 + b"</mRID><description>x</description>"
+                b"<Reading><value>1</value></Reading></MirrorMeterReading></MirrorUsagePoint>")
+    with_readings = mirror_body(mrid, identity(pki, "other")[0]).replace(b"</MirrorUsagePoint>", readings)
+    assert bob.post("/mup", content=with_readings, headers=HEADERS).status_code == 403
+    assert alice.post("/mup", content=with_readings, headers=HEADERS).status_code == 400
     assert alice.get(mine).status_code == 200 and alice.get(f"/upt/{index}").status_code == 200
     assert bob.get("/mup/99").status_code == 404
 

@@ -15,6 +15,8 @@ import httpx
 import pytest
 from lxml import etree
 
+from harness.actions.executors import run_builtin
+from harness.cases.model import ActionMapping
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.sep import NS
@@ -93,6 +95,15 @@ def test_create_dercontrol_is_an_ensure(lab: Lab) -> None:
     assert [(etree.QName(c).localname, c.text) for c in base] == [("opModConnect", "true"), ("opModMaxLimW", "2500")]
     assert (served.findtext(Q + "interval/" + Q + "start"), served.get("responseRequired")) == (str(at), "00")
     assert [f for f in SchemaSet.bundled().validate(served) if f.severity == FAILURE] == []
+
+
+async def test_create_dercontrol_through_the_builtin_action_mapping(lab: Lab, pki: TestPki) -> None:
+    # The way a case's setup reaches the reference server: ADMIN_REQUESTS names the admin route.
+    params = {"program": "1", "start": lab.now() + 7250, "duration": 60, "control": {"opModConnect": False},
+              "response_required": "00"}
+    variables = {"admin_url": str(lab.admin.base_url), "admin_token": lab.admin.headers["Authorization"][7:]}
+    note = await run_builtin(ActionMapping("create-dercontrol", "builtin", {}), params, variables)
+    assert "201" in note and "/derp/1/derc/" in note
 
 
 def test_create_dercontrol_with_randomization_and_a_response(lab: Lab) -> None:
