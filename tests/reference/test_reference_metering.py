@@ -219,7 +219,8 @@ def test_deleting_a_mirror_deletes_its_usage_point(http: httpx.Client, device_lf
 
 def test_every_metering_resource_is_schema_valid(http: httpx.Client, device_lfdi: str) -> None:
     sets = reading_set("A8" * 16, 1_700_000_000, [1, 2])
-    post(http, "/mup", mirror("08" * 16, device_lfdi, readings=meter_reading("B8" * 16, value=5, sets=sets)))
+    created = post(http, "/mup", mirror("08" * 16, device_lfdi, readings=meter_reading("B8" * 16, value=5, sets=sets)))
+    upt = created.headers["location"].replace("/mup/", "/upt/")
     schema = SchemaSet.bundled()
     seen: dict[str, list[str]] = {}
     todo = ["/mup", "/upt"]
@@ -232,7 +233,7 @@ def test_every_metering_resource_is_schema_valid(http: httpx.Client, device_lfdi
         root = root_of(response)
         seen[href] = [f.message for f in schema.validate(root) if f.severity == FAILURE]
         todo += [e.get("href") for e in root.iter() if e.get("href") and e.get("href") not in seen]
-    assert {"/upt/8/mr/1/rt", "/upt/8/mr/1/r", "/upt/8/mr/1/rs/1/r/2"} <= seen.keys()
+    assert {f"{upt}/mr/1/rt", f"{upt}/mr/1/r", f"{upt}/mr/1/rs/1/r/2"} <= seen.keys()
     assert {href: problems for href, problems in seen.items() if problems} == {}
 
 
