@@ -10,6 +10,7 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "set-pin": ("PUT", "/admin/end-devices/pin"),
     "configure-time": ("PUT", "/admin/time"),
     "create-derprograms": ("POST", "/admin/programs/ensure"),
+    "create-dercontrol": ("POST", "/admin/programs/controls"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

@@ -62,9 +62,14 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     token = args.admin_token or secrets.token_urlsafe(24)
     admin = await start_http_server(AdminApp(tree, token).handle, args.host, args.admin_port)
     context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
-    https = await start_http_server(app.handle, args.host, args.port, context, on_error=app.protocol_error)
+    send_date = "no-date-header" not in defects
+    https = await start_http_server(
+        app.handle, args.host, args.port, context, on_error=app.protocol_error, send_date=send_date
+    )
     app.https_port = https.port
-    plain = await start_http_server(app.handle_plain, args.host, args.http_port, on_error=app.protocol_error)
+    plain = await start_http_server(
+        app.handle_plain, args.host, args.http_port, on_error=app.protocol_error, send_date=send_date
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

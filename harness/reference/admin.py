@@ -15,7 +15,11 @@ from typing import Any
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
 from harness.reference import clock
-from harness.reference.tree import DEFAULT_PIN, Tree
+from harness.reference.controls import control_base
+from harness.reference.defects import Defects
+from harness.reference.render import Renderer
+from harness.reference.tree import DEFAULT_PIN, DerControl, DerProgram, Tree, make_mrid
+from harness.sep.schema import FAILURE, SchemaSet
 from harness.server.http import HttpRequest, HttpResponse
 
 # Function sets whose resources the reference server serves from DeviceCapability.
@@ -48,6 +52,7 @@ class AdminApp:
             "set-pin": self.set_pin,
             "configure-time": self.configure_time,
             "create-derprograms": self.ensure_programs,
+            "create-dercontrol": self.ensure_control,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -146,3 +151,46 @@ class AdminApp:
         while len(self.tree.programs) < params["count"]:
             self.tree.add_program(clock.now())
         return 200, {"programs": len(self.tree.programs)}
+
+    def find_program(self, name: str) -> DerProgram:
+        """The DERProgram named by its mRID (any case), its description, or its index (AdminError 404 if none)."""
+        for program in self.tree.programs_ordered():
+            if program.mrid == name.upper() or program.description == name:
+                return program
+        if name.isdigit() and int(name) in self.tree.programs:
+            return self.tree.programs[int(name)]
+        known = ", ".join(f"{p.index} ({p.description}, {p.mrid})" for p in self.tree.programs_ordered())
+        raise AdminError(404, f"no DERProgram {name!r}; programs: {known or 'none'}")
+
+    def ensure_control(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Schedule a DERControl: interval [start, start + duration), TimeType seconds, DERControlBase values.
+
+        The same parameters name the same event (its mRID derives from them), so asking again changes nothing.
+        The control is checked by building the DERControl as it will be served and validating it against the
+        schema: a control the schema refuses is 422 naming what is wrong.
+        """
+        program = self.find_program(str(params["program"]))
+        identity = {key: value for key, value in params.items() if key != "program"}
+        mrid = make_mrid("derc", program.index, json.dumps(identity, sort_keys=True))
+        for existing in program.controls:
+            if existing.mrid == mrid:
+                return 200, self._control_answer(program, existing, created=False)
+        index = max((c.index for c in program.controls), default=0) + 1
+        control = DerControl(
+            index=index, mrid=mrid, description=f"event {index}", creation_time=clock.now(), start=params["start"],
+            duration=params["duration"], base=control_base(params["control"]),
+            response_required=params["response_required"].upper(), randomize_start=params.get("randomize_start"),
+            randomize_duration=params.get("randomize_duration"),
+        )
+        served = Renderer(self.tree, Defects()).der_control(program, control, clock.now())
+        problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DERControl")
+                    if f.severity == FAILURE]
+        if problems:
+            raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
+        program.controls.append(control)
+        return 201, self._control_answer(program, control, created=True)
+
+    @staticmethod
+    def _control_answer(program: DerProgram, control: DerControl, *, created: bool) -> dict[str, Any]:
+        return {"href": f"/derp/{program.index}/derc/{control.index}", "mrid": control.mrid,
+                "program": f"/derp/{program.index}", "created": created}

@@ -1,4 +1,4 @@
-"""Request handling of the reference server: routing, methods, access control and status codes."""
+"""Request handling of the reference server: routing, methods, access control, request bodies, status codes."""
 
 from __future__ import annotations
 
@@ -9,38 +9,20 @@ from typing import Any
 
 from lxml import etree
 
+from harness.reference.access import Scope, path_access, scope_for
 from harness.reference.defects import Defects
 from harness.reference.paging import QueryError, apply_page, parse_page
 from harness.reference.render import Renderer, error, to_bytes
-from harness.reference.routes import BadBody, Ctx, Route, child_text, match_route
+from harness.reference.routes import match_route
+from harness.reference.routing import BadBody, Ctx, Forbidden, Route
 from harness.reference.tree import DerProgram, EndDevice, Tree
 from harness.sep import MEDIA_TYPE_XML, NS
 from harness.sep.identity import lfdi
 from harness.sep.safexml import XMLRejected, local_name, parse_xml
+from harness.sep.schema import CHECK, FAILURE, SchemaSet
 from harness.server.http import HttpRequest, HttpResponse
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"})
-
-# Required children of each resource a client may send, in schema order; a body missing one,
-# or with them out of order, is answered 400 like any other schema-invalid body.
-REQUIRED_CHILDREN: dict[str, tuple[str, ...]] = {
-    "EndDevice": ("sFDI", "changedTime"),
-    "DeviceInformation": (
-        "lFDI", "mfDate", "mfHwVer", "mfID", "mfModel", "mfSerNum", "primaryPower", "secondaryPower",
-        "swActTime", "swVer",
-    ),
-    "PowerStatus": ("batteryStatus", "changedTime", "currentPowerSource"),
-    "DERCapability": ("modesSupported", "rtgMaxW", "type"),
-    "DERSettings": ("setGradW", "setMaxW", "updatedTime"),
-    "DERStatus": ("readingTime",),
-    "DERAvailability": ("readingTime",),
-    "LogEvent": ("createdDateTime", "functionSet", "logEventCode", "logEventID", "logEventPEN", "profileID"),
-    "Subscription": ("subscribedResource", "encoding", "level", "limit", "notificationURI"),
-    "MirrorUsagePoint": ("mRID", "roleFlags", "serviceCategoryKind", "status", "deviceLFDI"),
-    "Response": ("endDeviceLFDI", "subject"),
-    "DERControlResponse": ("endDeviceLFDI", "subject"),
-}
-INTEGER_CHILDREN = frozenset({"sFDI", "changedTime", "createdDateTime", "readingTime", "updatedTime"})
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _HOST = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(:(?P<port>[0-9]{1,5}))?")
@@ -76,6 +58,7 @@ class ReferenceApp:
     def __init__(self, tree: Tree, defects: Defects, host: str = "127.0.0.1") -> None:
         self.tree = tree
         self.defects = defects
+        self.schema = SchemaSet.bundled()
         self.render = Renderer(tree, defects)
         self.host = host
         self.https_port = 0  # set once the HTTPS listener is bound
@@ -133,7 +116,12 @@ class ReferenceApp:
         return self.xml(root)
 
     def body(self, ctx: Ctx, *roots: str) -> etree._Element:
-        """The request body parsed safely, checked to be one of roots with its required children."""
+        """The request body, parsed safely and valid 2030.5: one of roots, valid against the schema.
+
+        Raises BadBody before anything is stored: reasonCode 0 (invalid request format) for a body that does
+        not parse, has another root or breaks the schema; 1 (invalid request values) when only our own checks
+        of values (enumerated codes, list counts) fail. Findings of severity warning never reject.
+        """
         try:
             root = parse_xml(ctx.request.body)
         except XMLRejected as exc:
@@ -141,16 +129,12 @@ class ReferenceApp:
         name = local_name(root)
         if etree.QName(root).namespace != NS or name not in roots:
             raise BadBody(f"expected one of {roots} in the 2030.5 namespace, saw {root.tag}")
-        names = [local_name(child) for child in root if isinstance(child.tag, str)]
-        positions = []
-        for required in REQUIRED_CHILDREN.get(name, ()):
-            if required not in names:
-                raise BadBody(f"{name} lacks {required}")
-            positions.append(names.index(required))
-            if required in INTEGER_CHILDREN and not re.fullmatch(r"-?[0-9]+", child_text(root, required)):
-                raise BadBody(f"{name}/{required} is not an integer")
-        if positions != sorted(positions):
-            raise BadBody(f"{name} children out of schema order")
+        if "body-not-validated" in self.defects:
+            return root
+        failures = [f for f in self.schema.validate(root, expected_root=name) if f.severity == FAILURE]
+        if failures:
+            reason_code = 1 if all(f.kind == CHECK for f in failures) else 0
+            raise BadBody("; ".join(f"{f.path}: {f.message}" for f in failures), reason_code)
         return root
 
     # --- entry points --------------------------------------------------------------------------
@@ -168,7 +152,7 @@ class ReferenceApp:
         return HttpResponse(301, [("Location", f"{scheme}://{host}:{self.https_port}{request.target}")])
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
-        """Route a request through the checks in order: Host, method token, path, access, method."""
+        """Route a request through the checks in order: Host, method token, path, registration, method, access."""
         hosts = request.header_values("Host")
         if "bad-host-accepted" not in self.defects and (
             len(hosts) > 1 or (hosts and not valid_host_header(hosts[0]))
@@ -181,31 +165,35 @@ class ReferenceApp:
             if "not-found-200" in self.defects:
                 return self.xml(self.render.device_capability(empty=True))
             return HttpResponse(404)
-        client = self.client_of(request)
-        if client is None and not route.public and "unregistered-client-allowed" not in self.defects:
+        scope = self.scope_of(request)
+        if not scope.registered and not route.public and "unregistered-client-allowed" not in self.defects:
             return HttpResponse(403)
         if request.method not in route.methods:
-            return self.not_allowed(request, route)
+            return self.not_allowed(request, route, scope)
+        denied = path_access(self.tree, scope, params)
+        if denied is not None:
+            return HttpResponse(denied)
         try:
-            return route.handler(self, Ctx(request, params, client))
-        except BadBody:
-            return self.bad_request(0)
+            return route.handler(self, Ctx(request, params, scope))
+        except BadBody as exc:
+            return self.bad_request(exc.reason_code)
+        except Forbidden:
+            return HttpResponse(403)
         except LookupError:
             return HttpResponse(404)
 
-    def not_allowed(self, request: HttpRequest, route: Route) -> HttpResponse:
+    def not_allowed(self, request: HttpRequest, route: Route, scope: Scope) -> HttpResponse:
         """405 with the permitted methods (or the defect that accepts them on /dcap and /tm)."""
         if route.public and "disallowed-method-accepted" in self.defects:
-            return route.handler(self, Ctx(request, {}, None))
+            return route.handler(self, Ctx(request, {}, scope))
         if "missing-allow-header" in self.defects:
             return HttpResponse(405)
         return HttpResponse(405, [("Allow", ", ".join(route.methods))])
 
-    def client_of(self, request: HttpRequest) -> EndDevice | None:
-        """The registered EndDevice whose LFDI is that of the client certificate."""
-        if request.peer_cert_der is None:
-            return None
-        return self.tree.device_by_lfdi(lfdi(request.peer_cert_der))
+    def scope_of(self, request: HttpRequest) -> Scope:
+        """The Scope of the client certificate: its LFDI, its registered EndDevice, what it may access."""
+        certificate_lfdi = lfdi(request.peer_cert_der) if request.peer_cert_der is not None else None
+        return scope_for(self.tree, certificate_lfdi, self.defects)
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -216,8 +204,3 @@ class ReferenceApp:
     def program(self, ctx: Ctx) -> DerProgram:
         """The DERProgram named by the path (KeyError → 404)."""
         return self.tree.programs[int(ctx.params["derp"])]
-
-
-
-
-

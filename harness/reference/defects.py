@@ -32,6 +32,18 @@ DEFECTS: dict[str, str] = {
     "bad-host-accepted": "a malformed Host header is ignored and the request answered normally",
     "not-found-200": "unknown paths are answered 200 with an empty DeviceCapability instead of 404",
     "fsa-broken-link": "the FunctionSetAssignments' DERProgramListLink points at a path that answers 404",
+    "no-date-header": "responses of the 2030.5 listeners carry no HTTP Date header",
+    "body-not-validated": "PUT and POST bodies are checked for their root element only; anything inside is stored",
+    "edev-not-scoped": "every registered client sees and changes every EndDevice and everything under it",
+    "mup-not-scoped": "every registered client sees and changes every MirrorUsagePoint and UsagePoint",
+    "edev-duplicate-lfdi": "POSTing an EndDevice whose lFDI is registered creates a second EndDevice",
+    "mup-duplicate-mrid": "POSTing a MirrorUsagePoint whose mRID exists creates a second mirror",
+    "mup-get-includes-readings": "GET of a MirrorUsagePoint serves it as posted, MirrorMeterReadings included",
+    "mup-readings-refused": "a MirrorUsagePoint refuses POSTed MirrorMeterReadings with 405",
+    "upt-empty": "the UsagePointList stays empty: mirrored readings never reach /upt",
+    "event-status-always-scheduled": "DERControl EventStatus stays 0 Scheduled, dated at creation, whatever the clock",
+    "ended-event-listed": "a DERControl whose interval has ended stays in the DERControlList",
+    "dercontrol-list-wrong-order": "DERControlList start-time ties go by creationTime ascending, not descending",
 }
 
 

@@ -7,41 +7,16 @@ import copy
 from lxml import etree
 
 from harness.reference import clock
+from harness.reference.access import Scope
+from harness.reference.controls import ACTIVE, SCHEDULED, Status, effective_window, event_status, list_order
 from harness.reference.defects import Defects
+from harness.reference.elements import el, error, link, optional, to_bytes
+from harness.reference.metering import Mirror
 from harness.reference.tree import DerControl, DerCurve, DerProgram, EndDevice, Tree, make_mrid
-from harness.sep import NS
+
+__all__ = ["POLL_RATE", "Renderer", "el", "error", "link", "to_bytes"]
 
 POLL_RATE = "900"
-_Q = f"{{{NS}}}"
-
-
-def el(tag: str, *children: etree._Element | None, text: object = None, **attrs: object) -> etree._Element:
-    """An element in the 2030.5 namespace; None children and None attributes are left out."""
-    element = etree.Element(_Q + tag, nsmap={None: NS})
-    for key, value in attrs.items():
-        if value is not None:
-            element.set(key, str(value))
-    if text is not None:
-        element.text = str(text).lower() if isinstance(text, bool) else str(text)
-    for child in children:
-        if child is not None:
-            element.append(child)
-    return element
-
-
-def to_bytes(root: etree._Element) -> bytes:
-    """Serialize a resource as UTF-8, without an XML declaration (it is optional, UTF-8 the default)."""
-    return etree.tostring(root, xml_declaration=False, encoding="UTF-8")
-
-
-def error(reason_code: int) -> etree._Element:
-    """An Error resource (reasonCode 0 = invalid request format, 1 = invalid request values)."""
-    return el("Error", el("reasonCode", text=reason_code))
-
-
-def link(tag: str, href: str, all_count: int | None = None) -> etree._Element:
-    """A Link or ListLink element."""
-    return el(tag, href=href, all=all_count)
 
 
 def _edev_href(device: EndDevice) -> str:
@@ -82,8 +57,8 @@ class Renderer:
 
     # --- device capability and time ------------------------------------------------------------
 
-    def device_capability(self, *, empty: bool = False) -> etree._Element:
-        """DeviceCapability linking every function set the server offers."""
+    def device_capability(self, scope: Scope | None = None, *, empty: bool = False) -> etree._Element:
+        """DeviceCapability linking every function set the server offers; list counts as scope sees them."""
         poll_rate = None if "dcap-missing-poll-rate" in self.defects else POLL_RATE
         if empty:
             return el("DeviceCapability", href="/dcap", pollRate=poll_rate)
@@ -92,12 +67,27 @@ class Renderer:
             "DeviceCapability",
             link("DERProgramListLink", "/derp", len(self.tree.programs)),
             time_link,
-            link("UsagePointListLink", "/upt", 0),
-            link("EndDeviceListLink", "/edev", len(self.tree.end_devices)),
-            link("MirrorUsagePointListLink", "/mup", len(self.tree.mirrors)),
+            link("UsagePointListLink", "/upt", len(self.visible_mirrors(scope, usage_points=True))),
+            link("EndDeviceListLink", "/edev", len(self.visible_end_devices(scope))),
+            link("MirrorUsagePointListLink", "/mup", len(self.visible_mirrors(scope))),
             href="/dcap",
             pollRate=poll_rate,
         )
+
+    # --- what a client may see ------------------------------------------------------------------
+
+    def visible_end_devices(self, scope: Scope | None) -> list[EndDevice]:
+        """The EndDevices scope may see, in EndDeviceList order (changedTime descending, then sFDI)."""
+        ascending = "edev-list-wrong-order" in self.defects
+        ordered = self.tree.end_devices_ordered(ascending=ascending)
+        return [d for d in ordered if scope is not None and scope.may_access_end_device(d.index)]
+
+    def visible_mirrors(self, scope: Scope | None, *, usage_points: bool = False) -> list[Mirror]:
+        """The mirrors scope may see, by mRID (none on the UsagePointList under the upt-empty defect)."""
+        if usage_points and "upt-empty" in self.defects:
+            return []
+        mirrors = sorted(self.tree.mirrors.values(), key=lambda m: m.mrid)
+        return [m for m in mirrors if scope is not None and scope.may_access_mirror(m.owner_lfdi)]
 
     def time(self) -> etree._Element:
         """The Time resource: now, with the configured zone and US daylight-saving rules."""
@@ -261,6 +251,22 @@ class Renderer:
 
     # --- DER programs --------------------------------------------------------------------------
 
+    def served_controls(self, program: DerProgram, now: int) -> list[DerControl]:
+        """The program's DERControls still served at now (ended ones are not), in DERControlList order."""
+        kept = [c for c in program.controls if "ended-event-listed" in self.defects or event_status(c, now)]
+        if "dercontrol-list-wrong-order" in self.defects:
+            return sorted(kept, key=lambda c: (c.start, c.creation_time))
+        return list_order(kept)
+
+    def control_status(self, control: DerControl, now: int) -> Status:
+        """The EventStatus of a served DERControl at now."""
+        if "event-status-always-scheduled" in self.defects:
+            return Status(SCHEDULED, control.creation_time)
+        status = event_status(control, now)
+        if status is None:  # ended, yet served under the ended-event-listed defect: still shown active
+            return Status(ACTIVE, max(effective_window(control)[0], control.creation_time))
+        return status
+
     def der_program(self, program: DerProgram) -> etree._Element:
         """A DERProgram with its control and curve links."""
         base = f"/derp/{program.index}"
@@ -269,7 +275,7 @@ class Renderer:
             el("mRID", text=program.mrid),
             el("description", text=program.description),
             link("DefaultDERControlLink", f"{base}/dderc"),
-            link("DERControlListLink", f"{base}/derc", len(program.controls)),
+            link("DERControlListLink", f"{base}/derc", len(self.served_controls(program, clock.now()))),
             link("DERCurveListLink", f"{base}/dc", len(program.curves)),
             el("primacy", text=program.primacy),
             href=base,
@@ -287,9 +293,10 @@ class Renderer:
             subscribable="0",
         )
 
-    def der_control(self, program: DerProgram, control: DerControl) -> etree._Element:
-        """A scheduled DERControl event (responses go to /rsps/1/rsp)."""
+    def der_control(self, program: DerProgram, control: DerControl, now: int) -> etree._Element:
+        """A DERControl event with its EventStatus at now, TimeType seconds (responses go to /rsps/1/rsp)."""
         mrid = None if "invalid-dercontrol" in self.defects else el("mRID", text=control.mrid)
+        status = self.control_status(control, now)
         return el(
             "DERControl",
             mrid,
@@ -297,15 +304,17 @@ class Renderer:
             el("creationTime", text=control.creation_time),
             el(
                 "EventStatus",
-                el("currentStatus", text=0),
-                el("dateTime", text=control.creation_time),
+                el("currentStatus", text=status.current),
+                el("dateTime", text=status.since),
                 el("potentiallySuperseded", text=False),
             ),
             el("interval", el("duration", text=control.duration), el("start", text=control.start)),
-            el("DERControlBase", el("opModMaxLimW", text=control.max_lim_w)),
+            optional("randomizeDuration", control.randomize_duration),
+            optional("randomizeStart", control.randomize_start),
+            copy.deepcopy(control.base),
             href=f"/derp/{program.index}/derc/{control.index}",
             replyTo="/rsps/1/rsp",
-            responseRequired="03",
+            responseRequired=control.response_required,
             subscribable="0",
         )
 

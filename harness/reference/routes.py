@@ -1,63 +1,35 @@
-"""The reference server's resource routes: path patterns, the WADL methods of each, and their handlers."""
+"""The reference server's resource routes: path patterns, the WADL methods of each, and their handlers.
+
+Per-client access to a path is decided before a handler runs (harness.reference.access.path_access); the
+handlers of lists filter what the client may see, and those of writes check what it may change.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from harness.reference import clock
+from harness.reference.elements import child_text
+from harness.reference.metering_routes import METERING_ROUTES
 from harness.reference.render import Renderer
+from harness.reference.routing import GET, BadBody, Ctx, Forbidden, Route, RouteHandler, route
 from harness.reference.tree import DEFAULT_PIN, EndDevice, Posted, Tree
-from harness.sep import NS
-from harness.server.http import HttpRequest, HttpResponse
+from harness.server.http import HttpResponse
 
 if TYPE_CHECKING:
     from harness.reference.app import ReferenceApp
 
-GET = ("GET", "HEAD")
-
-
-class BadBody(Exception):
-    """A request body that is unparseable or not the resource expected."""
-
-
-@dataclass
-class Ctx:
-    """What a route handler gets: the request, the path parameters and the client's EndDevice."""
-
-    request: HttpRequest
-    params: dict[str, str]
-    client: EndDevice | None
-
-
-RouteHandler = Callable[["ReferenceApp", Ctx], HttpResponse]
-
-
-@dataclass(frozen=True)
-class Route:
-    """A path pattern, the methods the WADL permits on it, and whether unregistered clients may use it."""
-
-    pattern: re.Pattern[str]
-    methods: tuple[str, ...]
-    handler: RouteHandler
-    public: bool = False
-
-
-def child_text(root: etree._Element, name: str) -> str:
-    """Text of the first child called name, or an empty string."""
-    found = root.find(f"{{{NS}}}{name}")
-    return (found.text or "").strip() if found is not None else ""
+__all__ = ["ROUTES", "match_route"]
 
 
 # --- route handlers ------------------------------------------------------------------------------
 
 
 def _dcap(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
-    return app.xml(app.render.device_capability())
+    return app.xml(app.render.device_capability(ctx.scope))
 
 
 def _time(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
@@ -66,26 +38,54 @@ def _time(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 
 def _edev_list(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     if ctx.request.method == "POST":
-        root = app.body(ctx, "EndDevice")
-        lfdi_text = child_text(root, "lFDI") or None
-        device = app.tree.add_end_device(
-            int(child_text(root, "sFDI")),
-            lfdi_text.upper() if lfdi_text else None,
-            int(child_text(root, "changedTime")),
-            DEFAULT_PIN,
-            preregistered=False,
-        )
-        return app.created(f"/edev/{device.index}")
-    ascending = "edev-list-wrong-order" in app.defects
+        return _post_end_device(app, ctx)
     return app.list_response(
         ctx,
         "EndDeviceList",
-        app.tree.end_devices_ordered(ascending=ascending),
+        app.render.visible_end_devices(ctx.scope),
         app.render.end_device,
         poll_rate=True,
         subscribable=True,
         time_key=lambda d: d.changed_time,
     )
+
+
+def _post_end_device(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
+    """POST /edev: update the EndDevice of that identity (204 with its Location), or register a new one (201).
+
+    An EndDevice whose lFDI (or, without one, sFDI) is registered is updated in place rather than duplicated:
+    nothing new was created, so the answer is 204 No Content (RFC 9110 §9.3.3 keeps 201 for a POST that
+    creates), with the Location of the existing EndDevice, as 2030.5 answers a MirrorUsagePoint POSTed again.
+    """
+    root = app.body(ctx, "EndDevice")
+    sfdi_value = int(child_text(root, "sFDI"))
+    lfdi_value = child_text(root, "lFDI").upper() or None
+    existing = None
+    if "edev-duplicate-lfdi" not in app.defects:
+        existing = app.tree.device_by_lfdi(lfdi_value) if lfdi_value else app.tree.device_by_sfdi(sfdi_value)
+    if existing is not None:
+        if not ctx.scope.may_access_end_device(existing.index):
+            raise Forbidden(f"/edev/{existing.index} is not this client's")
+        if existing.sfdi != sfdi_value:
+            raise BadBody(f"lFDI {lfdi_value} is registered with sFDI {existing.sfdi}, not {sfdi_value}", 1)
+        _update_end_device(existing, root)
+        return HttpResponse(204, [("Location", f"/edev/{existing.index}")])
+    if not ctx.scope.may_register(sfdi_value, lfdi_value):
+        raise Forbidden(f"this client may not register sFDI {sfdi_value}")
+    device = app.tree.add_end_device(
+        sfdi_value, lfdi_value, int(child_text(root, "changedTime")), DEFAULT_PIN, preregistered=False
+    )
+    return app.created(f"/edev/{device.index}")
+
+
+def _update_end_device(device: EndDevice, root: etree._Element) -> None:
+    """Apply what an EndDevice PUT or POST may change: changedTime, enabled, and a first lFDI."""
+    device.changed_time = int(child_text(root, "changedTime"))
+    enabled = child_text(root, "enabled")
+    if enabled:
+        device.enabled = enabled in ("true", "1")
+    if device.lfdi is None and child_text(root, "lFDI"):
+        device.lfdi = child_text(root, "lFDI").upper()
 
 
 def _edev(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
@@ -95,10 +95,9 @@ def _edev(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
         return HttpResponse(204)
     if ctx.request.method == "PUT":
         root = app.body(ctx, "EndDevice")
-        device.changed_time = int(child_text(root, "changedTime"))
-        enabled = child_text(root, "enabled")
-        if enabled:
-            device.enabled = enabled in ("true", "1")
+        if int(child_text(root, "sFDI")) != device.sfdi:
+            raise BadBody(f"/edev/{device.index} has sFDI {device.sfdi}, not {child_text(root, 'sFDI')}", 1)
+        _update_end_device(device, root)
         return HttpResponse(204)
     return app.xml(app.render.end_device(device))
 
@@ -211,19 +210,21 @@ def _default_control(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 
 def _control_list(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     program = app.program(ctx)
-    ordered = sorted(program.controls, key=lambda c: (c.start, c.creation_time))
+    now = clock.now()
     return app.list_response(
-        ctx, "DERControlList", ordered, lambda c: app.render.der_control(program, c), poll_rate=False,
-        subscribable=True, time_key=lambda c: c.start,
+        ctx, "DERControlList", app.render.served_controls(program, now),
+        lambda c: app.render.der_control(program, c, now), poll_rate=False, subscribable=True,
+        time_key=lambda c: c.start,
     )
 
 
 def _control(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     program = app.program(ctx)
     wanted = int(ctx.params["derc"])
-    for control in program.controls:
+    now = clock.now()
+    for control in app.render.served_controls(program, now):  # an ended event is no longer served: 404
         if control.index == wanted:
-            return app.xml(app.render.der_control(program, control))
+            return app.xml(app.render.der_control(program, control, now))
     raise KeyError(wanted)
 
 
@@ -248,7 +249,7 @@ def _curve(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 def _posted_list(
     store: Callable[[Tree], dict[int, Posted]], tag: str, roots: tuple[str, ...], base: str, *, poll_rate: bool
 ) -> RouteHandler:
-    """A handler for a list that clients add to with POST (MirrorUsagePointList, ResponseList)."""
+    """A handler for a list that clients add to with POST (the ResponseList)."""
 
     def handler(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
         items = store(app.tree)
@@ -271,7 +272,7 @@ def _posted_item(store: Callable[[Tree], dict[int, Posted]]) -> RouteHandler:
 
     def handler(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
         items = store(app.tree)
-        index = int(ctx.params["item"])
+        index = int(ctx.params["rsp"])
         if ctx.request.method == "DELETE":
             del items[index]
             return HttpResponse(204)
@@ -280,61 +281,48 @@ def _posted_item(store: Callable[[Tree], dict[int, Posted]]) -> RouteHandler:
     return handler
 
 
-def _usage_points(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
-    return app.list_response(ctx, "UsagePointList", [], lambda item: item, poll_rate=True, subscribable=True)
-
-
-def _route(pattern: str, methods: tuple[str, ...], handler: RouteHandler, *, public: bool = False) -> Route:
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[0-9]{1,9})", pattern)
-    return Route(re.compile(regex), methods, handler, public)
-
-
 _EDEV = "/edev/{edev}"
 _DER = _EDEV + "/der/{der}"
 ROUTES: tuple[Route, ...] = (
-    _route("/dcap", GET, _dcap, public=True),
-    _route("/tm", GET, _time, public=True),
-    _route("/edev", (*GET, "POST"), _edev_list),
-    _route(_EDEV, (*GET, "PUT", "DELETE"), _edev),
-    _route(_EDEV + "/rg", GET, _registration),
-    _route(_EDEV + "/di", (*GET, "PUT"), _stored("DeviceInformation", Renderer.device_information)),
-    _route(_EDEV + "/ps", (*GET, "PUT"), _stored("PowerStatus", Renderer.power_status)),
-    _route(_EDEV + "/fsa", GET, _fsa_list),
-    _route(_EDEV + "/fsa/{fsa}", GET, _fsa),
-    _route(_EDEV + "/der", GET, _der_list),
-    _route(_DER, GET, _der),
-    _route(_DER + "/dercap", (*GET, "PUT"), _stored("DERCapability", Renderer.der_capability)),
-    _route(_DER + "/derg", (*GET, "PUT"), _stored("DERSettings", Renderer.der_settings)),
-    _route(_DER + "/ders", (*GET, "PUT"), _stored("DERStatus", Renderer.der_status)),
-    _route(_DER + "/dera", (*GET, "PUT"), _stored("DERAvailability", Renderer.der_availability)),
-    _route(_EDEV + "/lel", (*GET, "POST"), _log_events),
-    _route(_EDEV + "/lel/{lel}", GET, _log_event),
-    _route(_EDEV + "/sub", (*GET, "POST"), _subscriptions),
-    _route(_EDEV + "/sub/{sub}", (*GET, "DELETE"), _subscription),
-    _route("/derp", GET, _program_list),
-    _route("/derp/{derp}", GET, _program),
-    _route("/derp/{derp}/dderc", GET, _default_control),
-    _route("/derp/{derp}/derc", GET, _control_list),
-    _route("/derp/{derp}/derc/{derc}", GET, _control),
-    _route("/derp/{derp}/dc", GET, _curve_list),
-    _route("/derp/{derp}/dc/{dc}", GET, _curve),
-    _route("/mup", (*GET, "POST"), _posted_list(
-        lambda t: t.mirrors, "MirrorUsagePointList", ("MirrorUsagePoint",), "/mup", poll_rate=True
-    )),
-    _route("/mup/{item}", (*GET, "DELETE"), _posted_item(lambda t: t.mirrors)),
-    _route("/upt", GET, _usage_points),
-    _route("/rsps/1/rsp", (*GET, "POST"), _posted_list(
+    route("/dcap", GET, _dcap, public=True),
+    route("/tm", GET, _time, public=True),
+    route("/edev", (*GET, "POST"), _edev_list),
+    route(_EDEV, (*GET, "PUT", "DELETE"), _edev),
+    route(_EDEV + "/rg", GET, _registration),
+    route(_EDEV + "/di", (*GET, "PUT"), _stored("DeviceInformation", Renderer.device_information)),
+    route(_EDEV + "/ps", (*GET, "PUT"), _stored("PowerStatus", Renderer.power_status)),
+    route(_EDEV + "/fsa", GET, _fsa_list),
+    route(_EDEV + "/fsa/{fsa}", GET, _fsa),
+    route(_EDEV + "/der", GET, _der_list),
+    route(_DER, GET, _der),
+    route(_DER + "/dercap", (*GET, "PUT"), _stored("DERCapability", Renderer.der_capability)),
+    route(_DER + "/derg", (*GET, "PUT"), _stored("DERSettings", Renderer.der_settings)),
+    route(_DER + "/ders", (*GET, "PUT"), _stored("DERStatus", Renderer.der_status)),
+    route(_DER + "/dera", (*GET, "PUT"), _stored("DERAvailability", Renderer.der_availability)),
+    route(_EDEV + "/lel", (*GET, "POST"), _log_events),
+    route(_EDEV + "/lel/{lel}", GET, _log_event),
+    route(_EDEV + "/sub", (*GET, "POST"), _subscriptions),
+    route(_EDEV + "/sub/{sub}", (*GET, "DELETE"), _subscription),
+    route("/derp", GET, _program_list),
+    route("/derp/{derp}", GET, _program),
+    route("/derp/{derp}/dderc", GET, _default_control),
+    route("/derp/{derp}/derc", GET, _control_list),
+    route("/derp/{derp}/derc/{derc}", GET, _control),
+    route("/derp/{derp}/dc", GET, _curve_list),
+    route("/derp/{derp}/dc/{dc}", GET, _curve),
+    route("/rsps/1/rsp", (*GET, "POST"), _posted_list(
         lambda t: t.responses, "ResponseList", ("Response", "DERControlResponse"), "/rsps/1/rsp",
         poll_rate=False,
     )),
-    _route("/rsps/1/rsp/{item}", (*GET, "DELETE"), _posted_item(lambda t: t.responses)),
+    route("/rsps/1/rsp/{rsp}", (*GET, "DELETE"), _posted_item(lambda t: t.responses)),
+    *METERING_ROUTES,
 )
 
 
 def match_route(path: str) -> tuple[Route | None, dict[str, str]]:
     """The route whose pattern matches path, with its parameters."""
-    for route in ROUTES:
-        found = route.pattern.fullmatch(path)
+    for candidate in ROUTES:
+        found = candidate.pattern.fullmatch(path)
         if found:
-            return route, found.groupdict()
+            return candidate, found.groupdict()
     return None, {}

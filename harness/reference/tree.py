@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from harness.reference.controls import control_base
+from harness.reference.metering import Mirror
 from harness.sep.identity import certificate_der, lfdi, sfdi, with_check_digit
 
 DEFAULT_PIN = 111115
@@ -25,9 +27,12 @@ class DerControl:
     mrid: str
     description: str
     creation_time: int
-    start: int
-    duration: int
-    max_lim_w: int  # opModMaxLimW in hundredths of a percent
+    start: int  # interval start, TimeType seconds
+    duration: int  # interval duration, seconds
+    base: etree._Element  # the DERControlBase, as served
+    response_required: str = "03"  # responseRequired bitmap, two hex digits
+    randomize_start: int | None = None  # seconds
+    randomize_duration: int | None = None  # seconds
 
 
 @dataclass
@@ -77,7 +82,7 @@ class EndDevice:
 
 @dataclass
 class Posted:
-    """A resource a client created by POST (MirrorUsagePoint, Response), kept as sent."""
+    """A resource a client created by POST (a Response), kept as sent."""
 
     index: int
     created: int
@@ -94,7 +99,7 @@ class Tree:
     time_quality: int = 3
     end_devices: dict[int, EndDevice] = field(default_factory=dict)
     programs: dict[int, DerProgram] = field(default_factory=dict)
-    mirrors: dict[int, Posted] = field(default_factory=dict)
+    mirrors: dict[int, Mirror] = field(default_factory=dict)
     responses: dict[int, Posted] = field(default_factory=dict)
     next_end_device: int = 1
     next_mirror: int = 1
@@ -125,6 +130,21 @@ class Tree:
                 return device
         return None
 
+    def device_by_sfdi(self, value: int) -> EndDevice | None:
+        """The EndDevice registered with an SFDI, if any."""
+        for device in self.end_devices.values():
+            if device.sfdi == value:
+                return device
+        return None
+
+    def mirror_by_mrid(self, mrid: str) -> Mirror | None:
+        """The MirrorUsagePoint with an mRID (compared as upper-case hex), if any."""
+        wanted = mrid.upper()
+        for mirror in self.mirrors.values():
+            if mirror.mrid == wanted:
+                return mirror
+        return None
+
     def end_devices_ordered(self, *, ascending: bool = False) -> list[EndDevice]:
         """EndDevices by changedTime (newest first unless ascending), then sFDI ascending."""
         sign = 1 if ascending else -1
@@ -150,7 +170,7 @@ class Tree:
         )
         program.controls.append(DerControl(
             index=1, mrid=make_mrid("derc", index, 1), description="limit to 50 %", creation_time=now,
-            start=now + 3600, duration=1800, max_lim_w=5000,
+            start=now + 3600, duration=1800, base=control_base({"opModMaxLimW": 5000}),
         ))
         program.curves.append(DerCurve(
             index=1, mrid=make_mrid("dc", index, 1), description="volt-var", creation_time=now,

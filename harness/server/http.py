@@ -8,6 +8,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -59,6 +60,18 @@ Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 ErrorResponder = Callable[[int, str], HttpResponse]
 
 
+def http_date(at: float | None = None) -> str:
+    """An HTTP-date in IMF-fixdate form (RFC 9110 §5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT"; at in epoch seconds."""
+    return formatdate(at, usegmt=True)
+
+
+def with_date(headers: list[tuple[str, str]], *, send_date: bool = True) -> list[tuple[str, str]]:
+    """headers plus a Date of now, unless the handler set one or send_date is off (RFC 9110 §6.6.1)."""
+    if not send_date or any(key.lower() == "date" for key, _ in headers):
+        return headers
+    return [*headers, ("Date", http_date())]
+
+
 def plain_error(status: int, reason: str) -> HttpResponse:
     """A text/plain error response naming the reason."""
     return HttpResponse(status, [("Content-Type", "text/plain; charset=utf-8")], reason.encode() + b"\n")
@@ -106,6 +119,7 @@ class _Connection:
         on_error: ErrorResponder,
         max_body: int,
         idle_timeout: float,
+        send_date: bool = True,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -113,6 +127,7 @@ class _Connection:
         self.on_error = on_error
         self.max_body = max_body
         self.idle_timeout = idle_timeout
+        self.send_date = send_date
         self.conn = h11.Connection(h11.SERVER)
         ssl_object = writer.get_extra_info("ssl_object")
         self.scheme = "https" if ssl_object is not None else "http"
@@ -149,6 +164,7 @@ class _Connection:
 
     async def _send(self, response: HttpResponse, *, head: bool) -> None:
         headers = [(k, v) for k, v in response.headers if k.lower() not in ("content-length", "connection")]
+        headers = with_date(headers, send_date=self.send_date)
         headers.append(("Content-Length", str(len(response.body))))
         reason = _reason(response.status)
         data = self.conn.send(h11.Response(status_code=response.status, headers=headers, reason=reason))
@@ -164,7 +180,8 @@ class _Connection:
         response = self.on_error(status, reason)
         lines = [f"HTTP/1.1 {status} {_reason(status).decode()}"]
         framing = ("content-length", "connection")
-        lines += [f"{k}: {v}" for k, v in response.headers if k.lower() not in framing]
+        headers = with_date(response.headers, send_date=self.send_date)
+        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in framing]
         lines += [f"Content-Length: {len(response.body)}", "Connection: close", "", ""]
         self.writer.write("\r\n".join(lines).encode("latin-1") + response.body)
 
@@ -253,14 +270,19 @@ async def start_http_server(
     *,
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     on_error: ErrorResponder = plain_error,
+    send_date: bool = True,
 ) -> RunningServer:
-    """Listen on host:port (TLS when ssl_context is given) and answer each request with handler."""
+    """Listen on host:port (TLS when ssl_context is given) and answer each request with handler.
+
+    Every response carries a Date header (RFC 9110 §6.6.1: an origin server with a clock sends one) unless the
+    handler set its own; send_date=False leaves it out, for a server that plays one without a clock.
+    """
     running: RunningServer
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         running._connections.add(writer)
         try:
-            await _Connection(reader, writer, handler, on_error, max_body, idle_timeout).serve()
+            await _Connection(reader, writer, handler, on_error, max_body, idle_timeout, send_date).serve()
         finally:
             running._connections.discard(writer)
 
