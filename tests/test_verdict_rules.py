@@ -295,3 +295,42 @@ def test_a_waived_step_still_saves_and_a_stale_waiver_is_reported(reference_serv
     html = (out / "report.html").read_text()
     assert "Waivers of the DUT profile that did not apply" in html
     assert "step 9: stale: the case has no such step (waiver: a step that is gone)" in html
+
+
+# --- 3. lists scoped to the requesting client --------------------------------------------------------------
+
+
+def test_scoped_lists_pass_basic_001_and_core_004_through_the_derprogramlist(fresh_reference: ReferenceProcess,
+                                                                             pki: TestPki, tmp_path: Path) -> None:
+    records = run(fresh_reference.base_url, fresh_reference, pki, ["BASIC-001", "CORE-004"], tmp_path)
+    basic, core = records["BASIC-001"], records["CORE-004"]
+    assert basic.verdict == PASSED and core.verdict == PASSED, (basic.reason, core.reason)
+    assert basic.steps[1].observed["resource"]["all"] == "1"  # the client sees its own EndDevice only
+    choice = core.steps[2]
+    assert choice.observed["chosen"] == "the DERProgramList"
+    [passed_over] = choice.observed["passed_over"]
+    assert passed_over == "option 1 'the EndDeviceList': resource.all: expected a number >= 3, saw '1'"
+
+
+def test_an_unscoped_enddevicelist_is_paged_as_the_procedure_prints(pki: TestPki, tmp_path: Path) -> None:
+    with start_reference_server(pki, defects=["edev-not-scoped"]) as server:
+        record = run(server.base_url, server, pki, ["CORE-004"], tmp_path)["CORE-004"]
+    assert record.verdict == PASSED, record.reason
+    assert record.steps[2].observed["chosen"] == "the EndDeviceList"
+    after = [s for s in record.steps if s.name.startswith("?a=")]
+    assert [s.verdict for s in after] == [PASSED, NOT_APPLICABLE]  # time-ordered: the empty-list variant ran
+
+
+def test_core_004_is_not_applicable_when_no_list_holds_three_items(fresh_reference: ReferenceProcess,
+                                                                   pki: TestPki, tmp_path: Path) -> None:
+    def no_program_list(answer: Answer) -> None:
+        answer.set_text(re.sub(r"<DERProgramListLink[^>]*/>", "", answer.text()))
+
+    with RewritingProxy(fresh_reference, pki, no_program_list) as proxy:
+        record = run(proxy.base_url, fresh_reference, pki, ["CORE-004"], tmp_path)["CORE-004"]
+    assert record.verdict == NOT_APPLICABLE
+    assert record.reason == (
+        "step 3 'a list of at least three items this client can see, read whole (l=255) as the reference order': "
+        "no option applies: option 1 'the EndDeviceList': resource.all: expected a number >= 3, saw '1'; "
+        "option 2 'the DERProgramList': when: 'derp' does not hold (derp is absent or empty)")
+    assert {s.verdict for s in record.steps[3:]} == {"not_run"}

@@ -14,6 +14,15 @@ from harness.sep.identity import certificate_der, lfdi, sfdi, with_check_digit
 DEFAULT_PIN = 111115
 
 
+def program_primacy(index: int) -> int:
+    """The primacy of the index-th program (from 1): 1 and 2 (defined providers), then user-defined 65, 66...
+
+    PrimacyType (2030.5-2018): 0-2 defined, 3-64 reserved, 65-191 user-defined; a conforming server uses
+    no reserved value, so the fourth and later programs go to the user-defined range.
+    """
+    return index if index <= 2 else 62 + index
+
+
 def make_mrid(*parts: object) -> str:
     """A stable 128-bit mRID (32 hex digits) derived from parts."""
     return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:32].upper()
@@ -165,7 +174,7 @@ class Tree:
             index=index,
             mrid=make_mrid("derp", index),
             description="CSIP reference program" if index == 1 else f"CSIP reference program {index}",
-            primacy=index,
+            primacy=program_primacy(index),
             default_mrid=make_mrid("dderc", index),
         )
         program.controls.append(DerControl(

@@ -77,10 +77,24 @@ def test_a_schema_invalid_put_is_400_and_stores_nothing(http: httpx.Client, body
     assert http.get("/edev/1/der/1/derg").content == before
 
 
-def test_an_undefined_code_is_400_with_reason_code_1(http: httpx.Client) -> None:
-    response = http.put("/edev/1/ps", content=power_status(9), headers=HEADERS)
-    assert response.status_code == 400 and root_of(response).findtext(Q + "reasonCode") == "1"
+def test_a_reserved_code_is_accepted_as_2030_5_allows(http: httpx.Client) -> None:
+    # PowerSourceType 9 is reserved, not forbidden: the schema types it UInt8 and the harness only warns.
+    assert http.put("/edev/1/ps", content=power_status(9), headers=HEADERS).status_code == 204
+    assert root_of(http.get("/edev/1/ps")).findtext(Q + "currentPowerSource") == "9"
     assert http.put("/edev/1/ps", content=power_status(1), headers=HEADERS).status_code == 204
+
+
+def test_a_value_2030_5_forbids_is_400_with_reason_code_1(http: httpx.Client) -> None:
+    # A schema-valid body whose notificationURI is relative: 2030.5 requires it fully-qualified.
+    subscription = (f'<Subscription xmlns="{NS}"><subscribedResource>/edev/1/ps</subscribedResource>'
+                    "<encoding>0</encoding><level>+S1</level><limit>1</limit>"
+                    "<notificationURI>/ntfy</notificationURI></Subscription>").encode()
+    before = root_of(http.get("/edev/1/sub")).get("all")
+    response = http.post("/edev/1/sub", content=subscription, headers=HEADERS)
+    assert response.status_code == 400 and root_of(response).findtext(Q + "reasonCode") == "1"
+    assert root_of(http.get("/edev/1/sub")).get("all") == before
+    absolute = subscription.replace(b"<notificationURI>/ntfy", b"<notificationURI>https://client.example/ntfy")
+    assert http.post("/edev/1/sub", content=absolute, headers=HEADERS).status_code == 201
 
 
 def test_posts_are_validated_too(http: httpx.Client) -> None:
