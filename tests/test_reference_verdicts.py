@@ -36,8 +36,10 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "redirect-to-http": (1, "headers.Location: expected a value matching /https://.+/"),
         "post-returns-200": (4, "status: expected 201 or 204, saw 200"),
         "post-missing-location": (4, "headers.Location: expected present, saw absent"),
-        "not-found-200": (10, "status: expected 404, saw 200"),
-        "missing-allow-header": (11, "headers.Allow: expected regex (?i)(?=.*\\bGET\\b)(?!.*\\bPOST\\b).*, saw absent"),
+        "mup-duplicate-mrid": (6, "headers.Location: expected '/mup/1', saw '/mup/2'"),
+        "mup-readings-refused": (7, "status: expected 201 or 204, saw 405"),
+        "not-found-200": (12, "status: expected 404, saw 200"),
+        "missing-allow-header": (13, "headers.Allow: expected regex (?i)(?=.*\\bGET\\b)(?!.*\\bPOST\\b).*, saw absent"),
     },
     # The reference shows a device certificate only its own EndDevice, so CORE-004 pages its DERProgramList;
     # with edev-not-scoped it pages the EndDeviceList, the only time-ordered one, where a= matters.

@@ -334,3 +334,16 @@ def test_core_004_is_not_applicable_when_no_list_holds_three_items(fresh_referen
         "no option applies: option 1 'the EndDeviceList': resource.all: expected a number >= 3, saw '1'; "
         "option 2 'the DERProgramList': when: 'derp' does not hold (derp is absent or empty)")
     assert {s.verdict for s in record.steps[3:]} == {"not_run"}
+
+
+def test_what_http_asks_and_the_procedure_does_not_is_a_warning(pki: TestPki, tmp_path: Path) -> None:
+    # No Date header: RFC 9110 asks for one, CORE-002 does not; no Allow on a 405: HTTP asks, CORE-001 does not.
+    with start_reference_server(pki, defects=["no-date-header", "missing-allow-header"]) as server:
+        records = run(server.base_url, server, pki, ["CORE-001", "CORE-002"], tmp_path)
+    core_001, core_002 = records["CORE-001"], records["CORE-002"]
+    assert core_001.verdict == PASSED, core_001.reason
+    assert "should: headers.Allow: expected regex (?i).*\\bGET\\b.*, saw absent" in warnings_of(core_001)
+    assert core_002.verdict == FAILED and core_002.steps[12].verdict == FAILED  # CORE-002 step 6 requires Allow
+    assert "should: headers.Date: expected present, saw absent" in warnings_of(core_002)
+    [date] = [f for f in core_002.steps[2].findings if "Date" in f.message]
+    assert (date.kind, date.severity) == ("match", "warning")
