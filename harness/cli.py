@@ -88,15 +88,64 @@ def _cmd_cases(args: argparse.Namespace) -> int:
     return status
 
 
+def _bundled_cases(where: str | None) -> list[object]:
+    """Every case that loads under where (default: the bundled testcases/); broken files are skipped."""
+    from harness.cases.loader import CaseFileError, load_case
+    from harness.paths import project_dir
+
+    root = Path(where) if where else project_dir("testcases")
+    cases = []
+    for file in sorted(root.rglob("*.y*ml")):
+        try:
+            cases.append(load_case(file))
+        except CaseFileError:
+            continue  # `csip-harness cases` reports it; here it only cannot use anything
+    return cases
+
+
+def _users(cases: list[object], names: set[str], field: str) -> dict[str, list[str]]:
+    """For each name, the case ids (with step numbers where a step needs it) that use it."""
+    users: dict[str, list[str]] = {name: [] for name in names}
+    for case in cases:
+        if field == "capability":
+            case_level = {n for r in case.requires for n in r.names()}
+            for name in case_level:
+                users.setdefault(name, []).append(case.id)
+            for step in case.steps:
+                for name in {n for r in step.requires for n in r.names()} - case_level:
+                    users.setdefault(name, []).append(f"{case.id} step {step.index}")
+        else:
+            for call in case.setup:
+                users.setdefault(call.name, []).append(case.id)
+            for step in case.steps:
+                if step.action is not None:
+                    users.setdefault(step.action.name, []).append(f"{case.id} step {step.index}")
+    return {name: sorted(set(ids)) for name, ids in users.items()}
+
+
+def _cmd_capabilities(args: argparse.Namespace) -> int:
+    from harness.cases.capabilities import capabilities
+
+    known = capabilities()
+    users = _users(_bundled_cases(args.cases), set(known), "capability")
+    width = max(len(name) for name in known)
+    for name, meaning in known.items():
+        print(f"{name.ljust(width)}  {meaning}")
+        print(f"{''.ljust(width)}  used by: {', '.join(users[name]) or 'no case yet'}")
+    return 0
+
+
 def _cmd_actions(args: argparse.Namespace) -> int:
     from harness.actions.builtin import BUILTIN_ACTIONS
     from harness.actions.registry import describe_params, registry
 
+    users = _users(_bundled_cases(args.cases), set(registry()), "action")
     for name, spec in sorted(registry().items()):
         if args.role and spec.role not in (args.role, "any"):
             continue
         builtin = "  [reference: builtin]" if name in BUILTIN_ACTIONS else ""
         print(f"{name}  ({spec.role} DUT){builtin}\n    {spec.summary}")
+        print(f"    used by: {', '.join(users.get(name, ())) or 'no case yet'}")
         for line in describe_params(spec):
             print(f"      {line}")
     return 0
@@ -304,9 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--cases", help="directory of test cases (default: the bundled testcases/)")
     cases.set_defaults(func=_cmd_cases)
 
-    actions = commands.add_parser("actions", help="list the DUT-side actions cases may use, with their parameters")
+    actions = commands.add_parser("actions", help="list the DUT-side actions cases may use, with their parameters "
+                                  "and the cases that use each")
     actions.add_argument("--role", choices=["server", "client"], help="only actions for this DUT role")
+    actions.add_argument("--cases", help="directory of test cases to look in (default: the bundled testcases/)")
     actions.set_defaults(func=_cmd_actions)
+
+    caps = commands.add_parser("capabilities", help="list the capabilities a DUT profile may declare, with their "
+                               "meaning and the cases that require each")
+    caps.add_argument("--cases", help="directory of test cases to look in (default: the bundled testcases/)")
+    caps.set_defaults(func=_cmd_capabilities)
 
     pki = commands.add_parser("pki", help="make a test PKI: CA, server and client certificates (ECDSA P-256)")
     pki.add_argument("--out", required=True)
@@ -318,7 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        # `csip-harness actions | head`: the reader left; stop quietly, as a Unix filter does.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -231,3 +231,29 @@ def test_serve_prints_what_a_profile_needs_and_stops_on_sigterm(tmp_path: Path) 
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=20) == 0
+
+
+def test_capabilities_lists_each_name_its_meaning_and_the_cases_using_it() -> None:
+    done = cli("capabilities")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("plain-http ") and "http_url" in line for line in lines)
+    used = lines[lines.index(next(line for line in lines if line.startswith("plain-http "))) + 1]
+    assert "used by: CORE-001 step 1, CORE-002 step 1, CORE-002 step 2" in used
+    assert "time-synchronised" in done.stdout and "used by: CORE-005 step 3" in done.stdout
+
+
+def test_actions_names_the_cases_that_use_each_action() -> None:
+    done = cli("actions", "--role", "server")
+    assert done.returncode == 0, done.stderr
+    block = done.stdout.split("create-derprograms  (server DUT)", 1)[1].split("\n", 3)
+    assert block[2].strip() == "used by: CORE-004"
+
+
+def test_a_profile_with_an_unknown_capability_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "dut.yaml").write_text("role: server\ncapabilities: [time, edev-lst]\n")
+    done = cli("run", "--dut", "https://127.0.0.1:9", "--profile", str(tmp_path / "dut.yaml"), "--cert", __file__,
+               "--key", __file__, "--out", str(tmp_path / "out"))
+    assert done.returncode != 0
+    assert f"{tmp_path / 'dut.yaml'}:2: capabilities: unknown capability 'edev-lst'; did you mean 'edev-list'?" in (
+        done.stdout + done.stderr)
