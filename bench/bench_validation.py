@@ -45,7 +45,10 @@ def collect_corpus(extra_enddevices: int = 50) -> list[bytes]:
         pki = make_test_pki(Path(tmp))
         client = pki.clients["client"]
         context = client_context(client.cert, client.key, pki.ca)
-        with start_reference_server(pki, extra_enddevices=extra_enddevices) as server, httpx.Client(
+        # The client is registered, and sees every EndDevice (edev-not-scoped), so the EndDeviceList carries
+        # 50+ items as a real head-end's list does for an aggregator.
+        with start_reference_server(pki, extra_enddevices=extra_enddevices, defects=["edev-not-scoped"],
+                                    preregister=[(client.cert, 111115)]) as server, httpx.Client(
             base_url=server.base_url, verify=context, timeout=10
         ) as http:
             schema = SchemaSet.bundled()

@@ -16,7 +16,9 @@ forbids, a warning for anything else worth showing.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -54,29 +56,57 @@ ABSOLUTE_URIS: dict[str, tuple[str, ...]] = {
 _ABSOLUTE_URI_TAGS = {_SEP_PREFIX + name: owners for name, owners in ABSOLUTE_URIS.items()}
 
 
-def own_checks(root: etree._Element, expected_root: str | None = None) -> list[Finding]:
-    """Run every non-schema check on a document and return its findings."""
+# What to look at on an element, by its tag: (enumeration rules, absolute-URI owners, check attributes).
+_Plan = tuple[list[tuple[list[str], Enumeration]] | None, tuple[str, ...] | None, bool]
+_ATTRIBUTES_ONLY: _Plan = (None, None, True)
+
+
+@functools.cache
+def _plans(resource_names: frozenset[str] | None) -> dict[Any, _Plan]:
+    """Per-tag plans; attributes (list counts, subscribable, responseRequired) only on resource elements.
+
+    Those attributes belong to resources (lists, SubscribableResource, RespondableResource), which appear
+    as global elements or as a Notification's xsi:typed Resource; every other element is a leaf or a link
+    and costs one dict lookup. Without resource names (no schema at hand) every element's attributes are
+    looked at.
+    """
+    tags = set(_ELEMENT_RULES) | set(_ABSOLUTE_URI_TAGS)
+    resources = {_SEP_PREFIX + name for name in (*(resource_names or ()), "Resource")}
+    return {tag: (_ELEMENT_RULES.get(tag), _ABSOLUTE_URI_TAGS.get(tag), resource_names is None or tag in resources)
+            for tag in tags | resources}
+
+
+def own_checks(root: etree._Element, expected_root: str | None = None,
+               resource_names: frozenset[str] | None = None) -> list[Finding]:
+    """Run every non-schema check on a document and return its findings.
+
+    root: the parsed document; expected_root: the resource the request asked for (a global element name);
+    resource_names: the schema's global element names, which lets the walk skip the attributes of leaf
+    elements (the result is the same; only the time differs).
+    """
     if isinstance(root, etree._ElementTree):
         root = root.getroot()
     findings = _check_root(root, expected_root)
-    # This runs on every response, so the loop does as little as it can per element: most elements
-    # carry no attribute and no rule, and cost one keys() call and one dict lookup.
+    plans = _plans(resource_names)
+    default = None if resource_names is not None else _ATTRIBUTES_ONLY
+    # This runs on every response: most elements have no plan and cost one tag read and one dict lookup.
     for el in root.iter():
         tag = el.tag
-        if tag.__class__ is not str:
-            continue  # comments and processing instructions
-        keys = el.keys()
-        if keys and "all" in keys and "results" in keys:
-            findings.extend(_check_list(el))
-        # Codes are defined for 2030.5 elements only; foreign extensions have their own.
-        element_rules = _ELEMENT_RULES.get(tag)
+        plan = plans.get(tag, default)
+        if plan is None or tag.__class__ is not str:
+            continue  # a leaf without rules, or a comment or processing instruction
+        element_rules, owners, attributes = plan
+        if attributes:
+            keys = el.keys()
+            if keys:
+                if "results" in keys and "all" in keys:
+                    findings.extend(_check_list(el))
+                if not _ENUMERATED_ATTRIBUTES.isdisjoint(keys) and tag.startswith(_SEP_PREFIX):
+                    findings.extend(_check_attribute_enums(el, tag[len(_SEP_PREFIX):]))
         if element_rules is not None:
             findings.extend(_check_element_enums(el, tag[len(_SEP_PREFIX):], element_rules))
-        owners = _ABSOLUTE_URI_TAGS.get(tag)
         if owners is not None:
             findings.extend(_check_absolute_uri(el, tag[len(_SEP_PREFIX):], owners))
-        if keys and not _ENUMERATED_ATTRIBUTES.isdisjoint(keys) and tag.startswith(_SEP_PREFIX):
-            findings.extend(_check_attribute_enums(el, tag[len(_SEP_PREFIX):]))
     return findings
 
 

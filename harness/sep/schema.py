@@ -226,7 +226,7 @@ class SchemaSet:
         findings: list[Finding] = []
         if not ok:
             findings = self._explain(root, lxml_log)
-        findings.extend(_own_checks()(root, expected_root))
+        findings.extend(_own_checks()(root, expected_root, self._globals))
         return findings
 
     # -- stage two -----------------------------------------------------------
