@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -164,6 +165,61 @@ def _verdict_exit(out: Path, pytest_status: int) -> int:
     return 1 if summary.get("failed", 0) or summary.get("error", 0) else 0
 
 
+def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) -> int | None:
+    """Run the suite against a reference server started for it; None when the server did not start.
+
+    The run's PKI is made for it: the certificates go into the evidence bundle (OUT/pki, the identities
+    used), the private keys into a private temporary directory (mode 0700) that is removed when the run
+    ends, also on SIGTERM, so that no key is ever in the bundle or its manifest.
+    """
+    import shutil
+    import signal
+    import tempfile
+
+    import pytest
+
+    from harness.paths import project_dir
+    from harness.pki import make_test_pki
+    from harness.reference.process import ReferenceProcess, ReferenceServerError, spawn_reference_server
+
+    keys = Path(tempfile.mkdtemp(prefix="csip-harness-keys-"))
+    started: list[ReferenceProcess] = []
+
+    def terminated(signum: int, frame: object) -> None:
+        # The default action would end the process without the cleanup below, leaving the keys on disk
+        # and the reference server running; clean up, then end by the same signal as before.
+        shutil.rmtree(keys, ignore_errors=True)
+        for server in started:
+            server.stop()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        pki = make_test_pki(out / "pki", key_dir=keys)
+        # An earlier run of an older harness left its keys here; they are not this run's evidence.
+        for stale in (out / "pki").glob("*.key"):
+            stale.unlink()
+        profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
+        try:
+            server = spawn_reference_server(pki, defects=args.defect or ())
+            started.append(server)
+            server.wait_ready()
+        except (ReferenceServerError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+        with server:
+            client = pki.clients["client"]
+            pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
+                            "--csip-cert", str(client.cert), "--csip-key", str(client.key),
+                            "--csip-ca", str(pki.ca), "--csip-profile", profile]
+            pytest_args += server.admin_options("--csip-var")
+            return int(pytest.main(pytest_args))
+    finally:
+        shutil.rmtree(keys, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
@@ -171,24 +227,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     pytest_args = _pytest_args(args, out)
     if args.reference:
-        from harness.paths import project_dir
-        from harness.pki import make_test_pki
-        from harness.reference.process import ReferenceServerError, start_reference_server
-
-        pki = make_test_pki(out / "pki")
-        profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
-        try:
-            server = start_reference_server(pki, defects=args.defect or ())
-        except (ReferenceServerError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        status = _run_reference(args, out, pytest_args)
+        if status is None:
             return 2
-        with server:
-            client = pki.clients["client"]
-            pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
-                            "--csip-cert", str(client.cert), "--csip-key", str(client.key),
-                            "--csip-ca", str(pki.ca), "--csip-profile", profile]
-            pytest_args += server.admin_options("--csip-var")
-            status = pytest.main(pytest_args)
     else:
         if not args.dut:
             print("error: give --dut https://HOST:PORT (with --cert, --key, --ca) or --reference", file=sys.stderr)
