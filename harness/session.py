@@ -15,6 +15,7 @@ from harness.cases.profile import load_profile
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
+from harness.redact import mask_test_record
 from harness.report.bundle import write_derived
 from harness.report.html import file_sha256
 from harness.report.writer import ResultsWriter, iso_time
@@ -127,13 +128,17 @@ class HarnessSession:
             plugins = plugin_manager(self.profile.plugins)
         except PluginLoadError as exc:
             raise SessionConfigError(str(exc)) from None
+        actions = ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins)
+        self.masker = actions.masker
+        for url in (self.profile.base_url, self.profile.http_url):
+            self.masker.add_url(url or "")
         self.context = RunContext(
             profile=self.profile,
             base_url=self.profile.base_url,
             transport=self.transport,
             schema=self.schema,
             builtins=builtin_variables(self.profile, self.profile.base_url),
-            actions=ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins),
+            actions=actions,
         )
         self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
 
@@ -147,14 +152,14 @@ class HarnessSession:
             "encoding": "xml",
             "time_scale": 1,
             "dut": {
-                "url": self.profile.base_url,
-                "http_url": self.profile.http_url,
+                "url": self.masker.prose(self.profile.base_url) if self.profile.base_url else None,
+                "http_url": self.masker.prose(self.profile.http_url) if self.profile.http_url else None,
                 "role": self.profile.role,
                 "name": self.profile.name,
                 "profile": str(self.profile.file) if self.profile.file else None,
                 "profile_sha256": file_sha256(Path(self.profile.file)) if self.profile.file else None,
                 "capabilities": sorted(self.profile.capabilities),
-                "actions": {name: describe_mapping(m) for name, m in sorted(self.profile.actions.items())},
+                "actions": {name: describe_mapping(m, self.masker) for name, m in sorted(self.profile.actions.items())},
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
             },
             "unattended": self.options.unattended,
@@ -169,6 +174,8 @@ class HarnessSession:
         """Run one case on the session loop and record it."""
         record = self.loop.run_until_complete(run_case(case, self.context))
         record.nodeid = nodeid
+        # Before anything shows it: results.json, raw exchanges, the report, the terminal and junit.xml.
+        mask_test_record(record, self.masker)
         self.record(record)
         return record
 

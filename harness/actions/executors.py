@@ -18,6 +18,7 @@ import pluggy
 from harness.actions.builtin import ADMIN_REQUESTS, ADMIN_TOKEN_VARIABLE, ADMIN_URL_VARIABLE
 from harness.cases.model import ActionMapping
 from harness.cases.variables import VariableError, substitute
+from harness.redact import Masker, is_secret_header
 
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_COMMAND_TIMEOUT = 60.0
@@ -73,12 +74,22 @@ async def _send(method: str, url: str, *, headers: dict[str, str], content: byte
     return f"{method} {url} -> {response.status_code} ({took})" + (f": {body}" if body else "")
 
 
-async def run_http(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], **_: Any) -> str:
-    """Send the profile's request template, filled in with the parameters and run variables."""
+async def run_http(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], *,
+                   masker: Masker | None = None, **_: Any) -> str:
+    """Send the profile's request template, filled in with the parameters and run variables.
+
+    The credentials it expands (credential headers, URL password, secret-named query values) are added to
+    masker, so the record of this action and everything after it shows them as ***.
+    """
     config = mapping.config
     method = str(config.get("method", "POST")).upper()
     url = str(_expand(config["url"], variables))
     headers = {k: str(v) for k, v in _expand(config.get("headers", {}), variables).items()}
+    if masker is not None:
+        masker.add_url(url)
+        for name, value in headers.items():
+            if is_secret_header(name):
+                masker.add_credential_header(value)
     content = None
     if "json" in config:
         content = json.dumps(_expand(config["json"], variables)).encode()
