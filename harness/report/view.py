@@ -56,7 +56,9 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
         response = f"no response: {exchange.get('error_kind') or 'error'}: {exchange.get('error')}"
         response_text = pre_text(response)
     else:
-        response_text = _message(str(status), exchange.get("response_headers", ()),
+        # The status line as the DUT sent it: its HTTP version (when recorded, results from 0.1.0 on) and code.
+        status_line = f"{exchange['http_version']} {status}" if exchange.get("http_version") else str(status)
+        response_text = _message(status_line, exchange.get("response_headers", ()),
                                  pretty_body(exchange.get("response_body")))
         if exchange.get("error"):
             response_text += pre_text(f"\n\n{exchange.get('error_kind') or 'error'}: {exchange['error']}")
@@ -64,6 +66,7 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
         "method": exchange.get("method"),
         "url": exchange.get("url"),
         "status": status,
+        "http_version": exchange.get("http_version"),
         "error_kind": exchange.get("error_kind"),
         "started": _time(exchange.get("started")),
         "elapsed_ms": float(exchange.get("elapsed_s") or 0) * 1000,
