@@ -152,6 +152,8 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-var", item]
     if args.unattended:
         pytest_args.append("--csip-unattended")
+    if args.tls_verify:
+        pytest_args += ["--csip-tls-verify", args.tls_verify]
     return pytest_args + list(args.pytest_args or ())
 
 
@@ -296,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ca", help="CA certificate that issued the DUT's certificate")
     run.add_argument("--profile", help="DUT profile YAML")
     run.add_argument("--http-url", dest="http_url", help="plain-HTTP address of the DUT, for redirect checks")
+    run.add_argument("--tls-verify", dest="tls_verify", choices=["full", "chain", "none"],
+                     help="how the DUT's certificate is verified: full (chain and host name, the default), chain "
+                          "(the chain to --ca, not the host name) or none; recorded in the results")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")

@@ -34,6 +34,8 @@ _OPTIONS = {
     "key": "private key (PEM) of the client certificate",
     "ca": "CA certificate (PEM) that issued the DUT's server certificate",
     "http_url": "plain-HTTP address of the DUT (for the redirect checks), e.g. http://127.0.0.1:8080",
+    "tls_verify": "how the DUT's certificate is verified: full (chain and host name; the default), chain (the "
+                  "chain to the CA, not the host name) or none; overrides the profile's tls: {verify: ...}",
 }
 
 

@@ -21,7 +21,7 @@ from harness.report.html import file_sha256
 from harness.report.writer import ResultsWriter, iso_time
 from harness.results import ERROR, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
-from harness.sep.tls import client_context
+from harness.sep.tls import client_context, verify_mode
 from harness.transport.http import HttpTransport
 
 
@@ -43,6 +43,7 @@ class RunOptions:
     http_url: str | None = None
     variables: dict[str, str] = dataclasses.field(default_factory=dict)
     unattended: bool = False
+    tls_verify: str | None = None  # full, chain or none; None: the profile's (default full)
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -79,11 +80,18 @@ def resolve_profile(options: RunOptions) -> DutProfile:
         key=Path(options.key) if options.key else identity.key,
         ca=Path(options.ca) if options.ca else identity.ca,
     )
+    tls_verify = profile.tls_verify
+    if options.tls_verify:
+        try:
+            tls_verify = verify_mode(options.tls_verify)
+        except ValueError as exc:
+            raise SessionConfigError(f"--csip-tls-verify (or csip_tls_verify): {exc}") from None
     return dataclasses.replace(
         profile,
         base_url=options.dut or profile.base_url,
         http_url=options.http_url or profile.http_url,
         identity=identity,
+        tls_verify=tls_verify,
     )
 
 
@@ -116,7 +124,7 @@ class HarnessSession:
         context = None
         if self.profile.base_url.startswith("https"):
             identity = self.profile.identity
-            context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.verify_tls)
+            context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.tls_verify)
         self.transport = HttpTransport(
             context,
             connect_timeout=self.profile.connect_timeout,
@@ -163,6 +171,7 @@ class HarnessSession:
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
             },
             "unattended": self.options.unattended,
+            "tls": {"verify": self.profile.tls_verify},
             "client": {
                 "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
                 **{k: v for k, v in self.context.builtins["client"].items() if k != "pin"},

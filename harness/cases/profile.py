@@ -8,6 +8,7 @@ from typing import Any
 from harness.cases.model import ActionMapping, DutProfile, Identity, Waiver
 from harness.cases.validation import check_document
 from harness.cases.yamlload import YamlFileError, line_of, load_yaml
+from harness.sep.tls import verify_mode
 
 ProfileError = YamlFileError
 
@@ -67,7 +68,7 @@ def load_profile(path: str | Path) -> DutProfile:
             ca=_relative(base, identity.get("ca")),
             pin=identity.get("pin"),
         ),
-        verify_tls=data.get("tls", {}).get("verify", True),
+        tls_verify=verify_mode(data.get("tls", {}).get("verify", True)),
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 10.0)),
         total_timeout=float(timeouts.get("total", 30.0)),
