@@ -125,13 +125,20 @@ class HarnessSession:
         if self.profile.base_url.startswith("https"):
             identity = self.profile.identity
             context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.tls_verify)
-        self.transport = HttpTransport(
-            context,
-            connect_timeout=self.profile.connect_timeout,
-            read_timeout=self.profile.read_timeout,
-            total_timeout=self.profile.total_timeout,
-            max_body=self.profile.max_body,
-        )
+        # The DUT's own addresses and those the profile names: nothing else gets a request or our certificate.
+        origins = [self.profile.base_url, *filter(None, [self.profile.http_url]), *self.profile.allowed_origins]
+        try:
+            self.transport = HttpTransport(
+                context,
+                allowed_origins=origins,
+                connect_timeout=self.profile.connect_timeout,
+                read_timeout=self.profile.read_timeout,
+                total_timeout=self.profile.total_timeout,
+                max_body=self.profile.max_body,
+            )
+        except ValueError as exc:
+            raise SessionConfigError(f"expected http(s) addresses for the DUT (--csip-dut, --csip-http-url): {exc}"
+                                     ) from None
         try:
             plugins = plugin_manager(self.profile.plugins)
         except PluginLoadError as exc:
@@ -171,7 +178,7 @@ class HarnessSession:
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
             },
             "unattended": self.options.unattended,
-            "tls": {"verify": self.profile.tls_verify},
+            "tls": {"verify": self.profile.tls_verify, "allowed_origins": self.transport.allowed_origins},
             "client": {
                 "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
                 **{k: v for k, v in self.context.builtins["client"].items() if k != "pin"},

@@ -92,7 +92,7 @@ def test_each_mode_verifies_what_it_says_and_is_recorded(
     assert seen == verdict, reason
     if verdict == ERROR:
         assert "tls failure" in reason and "CERTIFICATE_VERIFY_FAILED" in reason and words in reason
-    assert results["run"]["tls"] == {"verify": mode} and schema_errors(results) == []
+    assert results["run"]["tls"]["verify"] == mode and schema_errors(results) == []
     assert f"<strong>{mode}</strong> — " in html
     # Anything short of full is flagged twice: in the run identity and at the top of the report.
     assert ('<span class="warn"><strong>' in html) == (mode != "full")
@@ -110,7 +110,7 @@ def test_the_cli_option_and_the_pytest_option_and_ini_key(
                            "--cases", str(case), "--out", str(tmp_path / "cli"), "--tls-verify", "chain"],
                           capture_output=True, text=True, timeout=120, check=False, env=env, start_new_session=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads((tmp_path / "cli" / "results.json").read_text())["run"]["tls"] == {"verify": "chain"}
+    assert json.loads((tmp_path / "cli" / "results.json").read_text())["run"]["tls"]["verify"] == "chain"
 
     (tmp_path / "pytest.ini").write_text(f"[pytest]\ncsip_tls_verify = chain\ncsip_dut = {san_less_dut.base_url}\n"
                                          f"csip_cert = {client.cert}\ncsip_key = {client.key}\n"
@@ -123,10 +123,10 @@ def test_the_cli_option_and_the_pytest_option_and_ini_key(
              "--csip-out", str(out), *extra], capture_output=True, text=True, cwd=tmp_path, timeout=120,
             check=False, env=env)
     assert runs["ini"].returncode == 0, runs["ini"].stdout + runs["ini"].stderr
-    assert json.loads((tmp_path / "ini" / "results.json").read_text())["run"]["tls"] == {"verify": "chain"}
+    assert json.loads((tmp_path / "ini" / "results.json").read_text())["run"]["tls"]["verify"] == "chain"
     # The command line wins over the ini file; full verification refuses the certificate that names no 127.0.0.1.
     assert runs["option"].returncode == 1 and "IP address mismatch" in runs["option"].stdout
-    assert json.loads((tmp_path / "option" / "results.json").read_text())["run"]["tls"] == {"verify": "full"}
+    assert json.loads((tmp_path / "option" / "results.json").read_text())["run"]["tls"]["verify"] == "full"
 
     done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--dut", san_less_dut.base_url, *identity,
                            "--tls-verify", "sometimes"], capture_output=True, text=True, timeout=60, check=False)

@@ -124,6 +124,7 @@ class DutProfile:
     capabilities: frozenset[str] = frozenset()
     identity: Identity = field(default_factory=Identity)
     tls_verify: str = "full"  # full, chain or none (harness.sep.tls.verify_mode)
+    allowed_origins: tuple[str, ...] = ()  # besides base_url and http_url (harness.transport.http.origin)
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     total_timeout: float = 30.0

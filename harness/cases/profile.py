@@ -41,6 +41,19 @@ def _actions(data: dict[str, Any], file: Path) -> dict[str, ActionMapping]:
     return mappings
 
 
+def _allowed_origins(data: dict[str, Any], file: Path) -> tuple[str, ...]:
+    from harness.transport.http import origin
+
+    origins = []
+    for index, url in enumerate(data.get("tls", {}).get("allowed_origins", ())):
+        try:
+            origins.append(origin(url))
+        except ValueError as exc:
+            raise ProfileError(file, line_of(data, ["tls", "allowed_origins", index]),
+                               f"tls/allowed_origins/{index}: {exc}") from None
+    return tuple(origins)
+
+
 def load_profile(path: str | Path) -> DutProfile:
     """Load a DUT profile; paths inside it are relative to the profile file."""
     file = Path(path)
@@ -69,6 +82,7 @@ def load_profile(path: str | Path) -> DutProfile:
             pin=identity.get("pin"),
         ),
         tls_verify=verify_mode(data.get("tls", {}).get("verify", True)),
+        allowed_origins=_allowed_origins(data, file),
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 10.0)),
         total_timeout=float(timeouts.get("total", 30.0)),
