@@ -49,13 +49,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_lfdi(args: argparse.Namespace) -> int:
-    from harness.sep.identity import certificate_der, fingerprint, lfdi, sfdi
+    from harness.sep.identity import (
+        fingerprint,
+        lfdi,
+        load_certificates,
+        select_certificate,
+        sfdi,
+        xfcc_certificates,
+    )
 
-    try:
-        der = certificate_der(args.cert)
-    except (OSError, ValueError) as exc:
-        print(f"error: expected a PEM or DER certificate at {args.cert}: {exc}", file=sys.stderr)
+    if bool(args.cert) == bool(args.xfcc):
+        print("error: give a certificate file or --xfcc VALUE (one of them)", file=sys.stderr)
         return 2
+    where = args.cert or "the --xfcc value"
+    try:
+        certificates = xfcc_certificates(args.xfcc) if args.xfcc else load_certificates(Path(args.cert).read_bytes())
+        chosen = select_certificate(certificates, index=args.index, where=where)
+    except (OSError, ValueError) as exc:
+        print(f"error: expected a PEM or DER certificate, a bundle of them or an x-forwarded-client-cert value "
+              f"in {where}: {exc}", file=sys.stderr)
+        return 2
+    der = chosen.der
+    print(f"Certificate: index {chosen.index} of {chosen.count} in {where} ({chosen.reason}), "
+          f"subject {chosen.subject or '(empty)'}")
     print(f"LFDI: {lfdi(der)}")
     print(f"SFDI: {sfdi(der)}")
     print(f"SHA-256: {fingerprint(der)}")
@@ -340,7 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_cmd_verify)
 
     lfdi = commands.add_parser("lfdi", help="print the LFDI and SFDI of a device certificate")
-    lfdi.add_argument("cert")
+    lfdi.add_argument("cert", nargs="?", help="PEM or DER certificate, a PEM bundle (a chain: its leaf is used), "
+                                              "or a file holding an x-forwarded-client-cert value")
+    lfdi.add_argument("--xfcc", metavar="VALUE", help="an x-forwarded-client-cert header value: a URL-encoded PEM, "
+                                                      "or XFCC elements such as Hash=…;Cert=\"…\";Subject=…")
+    lfdi.add_argument("--index", type=int, metavar="N",
+                      help="use the N-th certificate (0 = the first) when the source holds several that are not "
+                           "one chain")
     lfdi.set_defaults(func=_cmd_lfdi)
 
     defects = commands.add_parser("defects", help="list the reference server's named defects")

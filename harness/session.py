@@ -119,6 +119,12 @@ class HarnessSession:
                 raise SessionConfigError(f"expected a client {name} for mutual TLS (--csip-{name}), saw none")
             if value and not Path(value).is_file():
                 raise SessionConfigError(f"expected the client {name} file {value}, saw no such file")
+        if self.profile.identity.cert:
+            # The client LFDI/SFDI come from the certificate's leaf; a file with unrelated leaves is refused here.
+            try:
+                certificate_der(self.profile.identity.cert)
+            except (OSError, ValueError) as exc:
+                raise SessionConfigError(f"client certificate (--csip-cert): {exc}") from None
         self.schema = load_schema(options.schema)
         self.loop = asyncio.new_event_loop()
         context = None
