@@ -188,10 +188,16 @@ def profile_secrets(variables: Mapping[str, Any], run_variables: Mapping[str, An
     return masker
 
 
+# Mapping settings that name files, not secrets (an http mapping's `key` is the path of a key file).
+_PATH_SETTINGS = frozenset({"ca", "cert", "key", "cwd"})
+
+
 def _literal_secrets(config: Any, masker: Masker, key: str = "") -> None:
     """Secrets written into a mapping's settings: secret-named settings and credential headers, literally."""
     if isinstance(config, Mapping):
         for name, value in config.items():
+            if name in _PATH_SETTINGS:
+                continue
             if name == "headers" and isinstance(value, Mapping):
                 for header, text in value.items():
                     if is_secret_header(str(header)) and isinstance(text, str) and "${" not in text:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -26,6 +27,8 @@ def describe_mapping(mapping: ActionMapping, masker: Masker | None = None) -> st
     config = mapping.config
     if mapping.kind == "http":
         text = f"http {str(config.get('method', 'POST')).upper()} {config['url']}"
+        if config.get("cert"):
+            text += f" with client certificate {Path(str(config['cert'])).name}"
     elif mapping.kind == "command":
         text = "command " + " ".join(config["argv"])
     elif mapping.kind == "operator":

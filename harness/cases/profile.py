@@ -32,8 +32,9 @@ def _actions(data: dict[str, Any], file: Path) -> dict[str, ActionMapping]:
                                f"{name!r} (built-in: {', '.join(sorted(BUILTIN_ACTIONS))})")
         settings = dict(config or {})
         # Files a mapping names are found beside the profile, like the identity's; commands run there.
-        if kind == "http" and settings.get("ca") and "${" not in settings["ca"]:
-            settings["ca"] = str(_relative(file.parent, settings["ca"]))
+        for setting in ("ca", "cert", "key"):
+            if kind == "http" and settings.get(setting) and "${" not in settings[setting]:
+                settings[setting] = str(_relative(file.parent, settings[setting]))
         if kind == "command":
             cwd = settings.get("cwd")
             settings["cwd"] = str(_relative(file.parent, cwd) if cwd and "${" not in cwd else cwd or file.parent)

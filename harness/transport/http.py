@@ -85,7 +85,7 @@ def _tls_details(stream: Any) -> dict[str, Any] | None:
     }
 
 
-def _detail(exc: BaseException) -> str:
+def exception_detail(exc: BaseException) -> str:
     """The first non-empty text down an exception's chain.
 
     httpx and httpcore re-raise OS errors with empty messages (a reset becomes ``ReadError('')``);
@@ -236,7 +236,7 @@ class HttpTransport:
             exchange.error_kind = TIMEOUT
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             kind = _classify(exc)
-            exchange.error = f"{kind} failure: {type(exc).__name__}: {_detail(exc)}"
+            exchange.error = f"{kind} failure: {type(exc).__name__}: {exception_detail(exc)}"
             exchange.error_kind = kind
         exchange.elapsed = time.perf_counter() - clock
         if exchange.error and exchange.error_kind != TOO_LARGE:
