@@ -146,3 +146,15 @@ def test_a_wrong_mode_is_refused_where_it_was_written(pki: TestPki, tmp_path: Pa
                                                  r"none \(or true/false\), saw 'sometimes'"):
         HarnessSession(RunOptions(dut="https://127.0.0.1:9", cert=str(client.cert), key=str(client.key),
                                   ca=str(pki.ca), profile=str(profile), tls_verify="sometimes"))
+
+
+def test_results_from_before_the_mode_was_recorded_say_so(san_less_dut: ReferenceProcess, san_less_pki: TestPki,
+                                                           tmp_path: Path) -> None:
+    from harness.report.html import render_html
+
+    _, _, results, _ = run_session(san_less_dut, san_less_pki, san_less_pki.ca, tmp_path, profile_verify="chain",
+                                   option=None)
+    del results["run"]["tls"]
+    assert schema_errors(results) == []
+    html = render_html(results)
+    assert "not recorded (results written before the harness recorded it)" in html and 'id="tls-warning"' not in html
