@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import stat
@@ -131,3 +132,16 @@ def test_a_key_put_in_the_bundle_is_never_listed_and_verify_names_it(tmp_path: P
     assert len(listed) == 1 and listed[0].endswith("  results.json")
     problems = {p.file: p.problem for p in verify_manifest(bundle)}
     assert set(problems) == {"identity.pem"} and "a private key inside the evidence bundle" in problems["identity.pem"]
+
+
+def test_a_bundle_from_an_older_harness_that_listed_its_keys_fails_verify_naming_them(tmp_path: Path) -> None:
+    pki = make_test_pki(tmp_path / "pki")  # certificates and keys together, as older harnesses left them
+    (tmp_path / "results.json").write_text("{}")
+    listing = "".join(f"{hashlib.sha256((tmp_path / n).read_bytes()).hexdigest()}  {n}\n"
+                      for n in ("pki/ca.pem", "pki/client.key", "results.json"))
+    (tmp_path / MANIFEST).write_text(listing)
+    problems = {p.file: p.problem for p in verify_manifest(tmp_path)}
+    keys = {f"pki/{name}" for name in KEY_NAMES}
+    assert set(problems) == keys | {"pki/server.pem", "pki/client.pem", "pki/other.pem"}
+    assert all(problems[k].startswith("a private key inside the evidence bundle") for k in keys)
+    assert pki.clients["client"].key.exists()

@@ -56,7 +56,7 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
         response = f"no response: {exchange.get('error_kind') or 'error'}: {exchange.get('error')}"
         response_text = pre_text(response)
     else:
-        # The status line as the DUT sent it: its HTTP version (when recorded, results from 0.1.0 on) and code.
+        # The status line as the DUT sent it: its HTTP version (when the results recorded it) and code.
         status_line = f"{exchange['http_version']} {status}" if exchange.get("http_version") else str(status)
         response_text = _message(status_line, exchange.get("response_headers", ()),
                                  pretty_body(exchange.get("response_body")))
