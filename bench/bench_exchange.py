@@ -73,7 +73,7 @@ async def bench(base_url: str, cert: Path, key: Path, ca: Path, n: int, rounds: 
     """Interleaved rounds of both loops; returns the per-round means."""
     context = client_context(cert, key, ca)
     profile = DutProfile(role="server", base_url=base_url, capabilities=frozenset({"time"}))
-    transport = HttpTransport(context)
+    transport = HttpTransport(context, allowed_origins=[base_url])
     ctx = RunContext(profile=profile, base_url=base_url, transport=transport, schema=SchemaSet.bundled(),
                      builtins=builtin_variables(profile, base_url))
     timeout = httpx.Timeout(10.0, connect=5.0)

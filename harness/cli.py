@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,13 +49,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_lfdi(args: argparse.Namespace) -> int:
-    from harness.sep.identity import certificate_der, fingerprint, lfdi, sfdi
+    from harness.sep.identity import (
+        fingerprint,
+        lfdi,
+        load_certificates,
+        select_certificate,
+        sfdi,
+        xfcc_certificates,
+    )
 
-    try:
-        der = certificate_der(args.cert)
-    except (OSError, ValueError) as exc:
-        print(f"error: expected a PEM or DER certificate at {args.cert}: {exc}", file=sys.stderr)
+    if bool(args.cert) == bool(args.xfcc):
+        print("error: give a certificate file or --xfcc VALUE (one of them)", file=sys.stderr)
         return 2
+    where = args.cert or "the --xfcc value"
+    try:
+        certificates = xfcc_certificates(args.xfcc) if args.xfcc else load_certificates(Path(args.cert).read_bytes())
+        chosen = select_certificate(certificates, index=args.index, where=where)
+    except (OSError, ValueError) as exc:
+        print(f"error: expected a PEM or DER certificate, a bundle of them or an x-forwarded-client-cert value "
+              f"in {where}: {exc}", file=sys.stderr)
+        return 2
+    der = chosen.der
+    print(f"Certificate: index {chosen.index} of {chosen.count} in {where} ({chosen.reason}), "
+          f"subject {chosen.subject or '(empty)'}")
     print(f"LFDI: {lfdi(der)}")
     print(f"SFDI: {sfdi(der)}")
     print(f"SHA-256: {fingerprint(der)}")
@@ -200,6 +217,8 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-var", item]
     if args.unattended:
         pytest_args.append("--csip-unattended")
+    if args.tls_verify:
+        pytest_args += ["--csip-tls-verify", args.tls_verify]
     return pytest_args + list(args.pytest_args or ())
 
 
@@ -213,6 +232,61 @@ def _verdict_exit(out: Path, pytest_status: int) -> int:
     return 1 if summary.get("failed", 0) or summary.get("error", 0) else 0
 
 
+def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) -> int | None:
+    """Run the suite against a reference server started for it; None when the server did not start.
+
+    The run's PKI is made for it: the certificates go into the evidence bundle (OUT/pki, the identities
+    used), the private keys into a private temporary directory (mode 0700) that is removed when the run
+    ends, also on SIGTERM, so that no key is ever in the bundle or its manifest.
+    """
+    import shutil
+    import signal
+    import tempfile
+
+    import pytest
+
+    from harness.paths import project_dir
+    from harness.pki import make_test_pki
+    from harness.reference.process import ReferenceProcess, ReferenceServerError, spawn_reference_server
+
+    keys = Path(tempfile.mkdtemp(prefix="csip-harness-keys-"))
+    started: list[ReferenceProcess] = []
+
+    def terminated(signum: int, frame: object) -> None:
+        # The default action would end the process without the cleanup below, leaving the keys on disk
+        # and the reference server running; clean up, then end by the same signal as before.
+        shutil.rmtree(keys, ignore_errors=True)
+        for server in started:
+            server.stop()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        pki = make_test_pki(out / "pki", key_dir=keys)
+        # An earlier run of an older harness left its keys here; they are not this run's evidence.
+        for stale in (out / "pki").glob("*.key"):
+            stale.unlink()
+        profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
+        try:
+            server = spawn_reference_server(pki, defects=args.defect or ())
+            started.append(server)
+            server.wait_ready()
+        except (ReferenceServerError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+        with server:
+            client = pki.clients["client"]
+            pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
+                            "--csip-cert", str(client.cert), "--csip-key", str(client.key),
+                            "--csip-ca", str(pki.ca), "--csip-profile", profile]
+            pytest_args += server.admin_options("--csip-var")
+            return int(pytest.main(pytest_args))
+    finally:
+        shutil.rmtree(keys, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
@@ -220,24 +294,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     pytest_args = _pytest_args(args, out)
     if args.reference:
-        from harness.paths import project_dir
-        from harness.pki import make_test_pki
-        from harness.reference.process import ReferenceServerError, start_reference_server
-
-        pki = make_test_pki(out / "pki")
-        profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
-        try:
-            server = start_reference_server(pki, defects=args.defect or ())
-        except (ReferenceServerError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        status = _run_reference(args, out, pytest_args)
+        if status is None:
             return 2
-        with server:
-            client = pki.clients["client"]
-            pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
-                            "--csip-cert", str(client.cert), "--csip-key", str(client.key),
-                            "--csip-ca", str(pki.ca), "--csip-profile", profile]
-            pytest_args += server.admin_options("--csip-var")
-            status = pytest.main(pytest_args)
     else:
         if not args.dut:
             print("error: give --dut https://HOST:PORT (with --cert, --key, --ca) or --reference", file=sys.stderr)
@@ -304,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ca", help="CA certificate that issued the DUT's certificate")
     run.add_argument("--profile", help="DUT profile YAML")
     run.add_argument("--http-url", dest="http_url", help="plain-HTTP address of the DUT, for redirect checks")
+    run.add_argument("--tls-verify", dest="tls_verify", choices=["full", "chain", "none"],
+                     help="how the DUT's certificate is verified: full (chain and host name, the default), chain "
+                          "(the chain to --ca, not the host name) or none; recorded in the results")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
@@ -343,7 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_cmd_verify)
 
     lfdi = commands.add_parser("lfdi", help="print the LFDI and SFDI of a device certificate")
-    lfdi.add_argument("cert")
+    lfdi.add_argument("cert", nargs="?", help="PEM or DER certificate, a PEM bundle (a chain: its leaf is used), "
+                                              "or a file holding an x-forwarded-client-cert value")
+    lfdi.add_argument("--xfcc", metavar="VALUE", help="an x-forwarded-client-cert header value: a URL-encoded PEM, "
+                                                      "or XFCC elements such as Hash=…;Cert=\"…\";Subject=…")
+    lfdi.add_argument("--index", type=int, metavar="N",
+                      help="use the N-th certificate (0 = the first) when the source holds several that are not "
+                           "one chain")
     lfdi.set_defaults(func=_cmd_lfdi)
 
     defects = commands.add_parser("defects", help="list the reference server's named defects")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +25,17 @@ class CertPair:
 
 @dataclass(frozen=True)
 class TestPki:
-    """Paths of a generated test PKI."""
+    """Paths of a generated test PKI: the CA certificate, the server pair and the named client pairs."""
 
     __test__ = False  # not a pytest test class despite the name
 
     ca: Path
     server: CertPair
     clients: dict[str, CertPair] = field(default_factory=dict)
+
+
+# The loopback names the reference server answers on; a server certificate names them all by default.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def _name(common_name: str) -> x509.Name:
@@ -41,15 +47,25 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+def write_private_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    """Write key to path as unencrypted PKCS#8 PEM, readable by its owner only (mode 0600) from its creation.
+
+    The file is created with O_CREAT|O_EXCL and mode 0600, so there is no moment at which it exists with the
+    umask's wider permissions (write-then-chmod would leave one) and the process umask is never changed. An
+    existing file or symbolic link at path is removed first rather than written through: its mode could be
+    wider, or it could point elsewhere. Raises OSError when the directory cannot be written, or FileExistsError
+    when another process creates path between the removal and the creation.
+    """
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    handle = os.open(path, flags, 0o600)
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
 
 
 def _issue(
@@ -60,6 +76,7 @@ def _issue(
     *,
     is_ca: bool,
     server: bool = False,
+    hosts: Sequence[str] = LOOPBACK_HOSTS,
     days: int = 825,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
@@ -84,39 +101,53 @@ def _issue(
         )
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                ]
-            ),
-            critical=False,
-        )
+    if server and hosts:
+        builder = builder.add_extension(x509.SubjectAlternativeName([_san(host) for host in hosts]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _san(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def make_test_pki(out_dir: str | Path, clients: tuple[str, ...] = ("client", "other")) -> TestPki:
-    """Create a CA, a loopback server certificate and the named client certificates in out_dir."""
+def make_test_pki(
+    out_dir: str | Path,
+    clients: tuple[str, ...] = ("client", "other"),
+    *,
+    key_dir: str | Path | None = None,
+    server_hosts: Sequence[str] = LOOPBACK_HOSTS,
+) -> TestPki:
+    """Create a CA, a server certificate and the named client certificates (ECDSA P-256, PEM).
+
+    Certificates (`ca.pem`, `server.pem`, `<client>.pem`) go to out_dir; private keys (`ca.key`,
+    `server.key`, `<client>.key`, mode 0600, see write_private_key) go to key_dir, or to out_dir when it is
+    not given. A run's evidence bundle passes a private key_dir so that no key ever lands in the bundle. The
+    server certificate's subjectAltName holds server_hosts (IP addresses or DNS names; loopback by default,
+    an empty sequence for none). Raises OSError when a directory cannot be written.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    keys = Path(key_dir) if key_dir is not None else out
+    # Owner-only when we create it; an existing directory is the caller's to secure.
+    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = _issue("csip-harness test CA", ca_key, _name("csip-harness test CA"), ca_key, is_ca=True)
     (out / "ca.pem").write_bytes(_pem(ca_cert))
-    _write_key(ca_key, out / "ca.key")
+    write_private_key(ca_key, keys / "ca.key")
 
     def leaf(name: str, *, server: bool) -> CertPair:
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = _issue(name, key, ca_cert.subject, ca_key, is_ca=False, server=server)
-        pair = CertPair(cert=out / f"{name}.pem", key=out / f"{name}.key")
+        cert = _issue(name, key, ca_cert.subject, ca_key, is_ca=False, server=server, hosts=server_hosts)
+        pair = CertPair(cert=out / f"{name}.pem", key=keys / f"{name}.key")
         pair.cert.write_bytes(_pem(cert))
-        _write_key(key, pair.key)
+        write_private_key(key, pair.key)
         return pair
 
     server = leaf("server", server=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
 from harness.report.allure_handoff import allure_active, hand_off
-from harness.report.manifest import write_manifest
+from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
 from harness.session import (
     HarnessSession,
@@ -34,6 +35,8 @@ _OPTIONS = {
     "key": "private key (PEM) of the client certificate",
     "ca": "CA certificate (PEM) that issued the DUT's server certificate",
     "http_url": "plain-HTTP address of the DUT (for the redirect checks), e.g. http://127.0.0.1:8080",
+    "tls_verify": "how the DUT's certificate is verified: full (chain and host name; the default), chain (the "
+                  "chain to the CA, not the host name) or none; overrides the profile's tls: {verify: ...}",
 }
 
 
@@ -148,6 +151,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     out_dir = config.stash.get(OUT_DIR_KEY, None)
     if out_dir is not None:
         write_manifest(out_dir)
+        for name in private_keys(out_dir):
+            # The terminal reporter is gone by now; stderr still reaches the user.
+            print(f"csip-harness: warning: {out_dir / name} is a private key inside the evidence bundle; it is "
+                  "not listed in MANIFEST.sha256 and `csip-harness verify` reports it; move it out of "
+                  f"{out_dir} before sharing the bundle", file=sys.stderr)
 
 
 class CaseFailed(AssertionError):

@@ -31,7 +31,11 @@ def body_evidence(body: bytes) -> dict[str, Any]:
 
 @dataclass
 class ExchangeRecord:
-    """One request/response pair with timing and TLS details."""
+    """One request/response pair with timing and TLS details.
+
+    http_version is the version on the DUT's status line as it was received ("HTTP/1.1", "HTTP/1.0"); None
+    when no response came back (the request itself is always sent as HTTP/1.1).
+    """
 
     method: str
     url: str
@@ -46,6 +50,7 @@ class ExchangeRecord:
     error: str | None = None
     error_kind: str | None = None
     transport: str = "http"
+    http_version: str | None = None
 
 
 @dataclass

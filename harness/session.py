@@ -15,12 +15,13 @@ from harness.cases.profile import load_profile
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
+from harness.redact import mask_test_record
 from harness.report.bundle import write_derived
 from harness.report.html import file_sha256
 from harness.report.writer import ResultsWriter, iso_time
 from harness.results import ERROR, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
-from harness.sep.tls import client_context
+from harness.sep.tls import client_context, verify_mode
 from harness.transport.http import HttpTransport
 
 
@@ -42,6 +43,7 @@ class RunOptions:
     http_url: str | None = None
     variables: dict[str, str] = dataclasses.field(default_factory=dict)
     unattended: bool = False
+    tls_verify: str | None = None  # full, chain or none; None: the profile's (default full)
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -78,11 +80,18 @@ def resolve_profile(options: RunOptions) -> DutProfile:
         key=Path(options.key) if options.key else identity.key,
         ca=Path(options.ca) if options.ca else identity.ca,
     )
+    tls_verify = profile.tls_verify
+    if options.tls_verify:
+        try:
+            tls_verify = verify_mode(options.tls_verify)
+        except ValueError as exc:
+            raise SessionConfigError(f"--csip-tls-verify (or csip_tls_verify): {exc}") from None
     return dataclasses.replace(
         profile,
         base_url=options.dut or profile.base_url,
         http_url=options.http_url or profile.http_url,
         identity=identity,
+        tls_verify=tls_verify,
     )
 
 
@@ -110,30 +119,47 @@ class HarnessSession:
                 raise SessionConfigError(f"expected a client {name} for mutual TLS (--csip-{name}), saw none")
             if value and not Path(value).is_file():
                 raise SessionConfigError(f"expected the client {name} file {value}, saw no such file")
+        if self.profile.identity.cert:
+            # The client LFDI/SFDI come from the certificate's leaf; a file with unrelated leaves is refused here.
+            try:
+                certificate_der(self.profile.identity.cert)
+            except (OSError, ValueError) as exc:
+                raise SessionConfigError(f"client certificate (--csip-cert): {exc}") from None
         self.schema = load_schema(options.schema)
         self.loop = asyncio.new_event_loop()
         context = None
         if self.profile.base_url.startswith("https"):
             identity = self.profile.identity
-            context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.verify_tls)
-        self.transport = HttpTransport(
-            context,
-            connect_timeout=self.profile.connect_timeout,
-            read_timeout=self.profile.read_timeout,
-            total_timeout=self.profile.total_timeout,
-            max_body=self.profile.max_body,
-        )
+            context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.tls_verify)
+        # The DUT's own addresses and those the profile names: nothing else gets a request or our certificate.
+        origins = [self.profile.base_url, *filter(None, [self.profile.http_url]), *self.profile.allowed_origins]
+        try:
+            self.transport = HttpTransport(
+                context,
+                allowed_origins=origins,
+                connect_timeout=self.profile.connect_timeout,
+                read_timeout=self.profile.read_timeout,
+                total_timeout=self.profile.total_timeout,
+                max_body=self.profile.max_body,
+            )
+        except ValueError as exc:
+            raise SessionConfigError(f"expected http(s) addresses for the DUT (--csip-dut, --csip-http-url): {exc}"
+                                     ) from None
         try:
             plugins = plugin_manager(self.profile.plugins)
         except PluginLoadError as exc:
             raise SessionConfigError(str(exc)) from None
+        actions = ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins)
+        self.masker = actions.masker
+        for url in (self.profile.base_url, self.profile.http_url):
+            self.masker.add_url(url or "")
         self.context = RunContext(
             profile=self.profile,
             base_url=self.profile.base_url,
             transport=self.transport,
             schema=self.schema,
             builtins=builtin_variables(self.profile, self.profile.base_url),
-            actions=ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins),
+            actions=actions,
         )
         self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
 
@@ -147,17 +173,18 @@ class HarnessSession:
             "encoding": "xml",
             "time_scale": 1,
             "dut": {
-                "url": self.profile.base_url,
-                "http_url": self.profile.http_url,
+                "url": self.masker.prose(self.profile.base_url) if self.profile.base_url else None,
+                "http_url": self.masker.prose(self.profile.http_url) if self.profile.http_url else None,
                 "role": self.profile.role,
                 "name": self.profile.name,
                 "profile": str(self.profile.file) if self.profile.file else None,
                 "profile_sha256": file_sha256(Path(self.profile.file)) if self.profile.file else None,
                 "capabilities": sorted(self.profile.capabilities),
-                "actions": {name: describe_mapping(m) for name, m in sorted(self.profile.actions.items())},
+                "actions": {name: describe_mapping(m, self.masker) for name, m in sorted(self.profile.actions.items())},
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
             },
             "unattended": self.options.unattended,
+            "tls": {"verify": self.profile.tls_verify, "allowed_origins": self.transport.allowed_origins},
             "client": {
                 "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
                 **{k: v for k, v in self.context.builtins["client"].items() if k != "pin"},
@@ -169,6 +196,9 @@ class HarnessSession:
         """Run one case on the session loop and record it."""
         record = self.loop.run_until_complete(run_case(case, self.context))
         record.nodeid = nodeid
+        _fill_http_versions(record, self.transport.take_http_versions())
+        # Before anything shows it: results.json, raw exchanges, the report, the terminal and junit.xml.
+        mask_test_record(record, self.masker)
         self.record(record)
         return record
 
@@ -186,6 +216,14 @@ class HarnessSession:
         if self.writer:
             document = self.writer.finish(time.time())
             write_derived(document, self.writer.out_dir)
+
+
+def _fill_http_versions(record: TestRecord, versions: dict[tuple[float, str, str], str]) -> None:
+    """Set each exchange record's http_version (the DUT's status-line version) from what the transport saw."""
+    for step in record.steps:
+        for exchange in step.exchanges:
+            if exchange.http_version is None and exchange.status is not None:
+                exchange.http_version = versions.get((exchange.started, exchange.method, exchange.url))
 
 
 def collection_error_record(case_id: str, file: str, message: str) -> TestRecord:

@@ -239,6 +239,7 @@ def _context(pki: TestPki, base_url: str, profile_path: Path) -> RunContext:
     profile = load_profile(profile_path)
     transport = HttpTransport(
         client_context(client.cert, client.key, pki.ca),
+        allowed_origins=[base_url],
         connect_timeout=profile.connect_timeout,
         read_timeout=profile.read_timeout,
         total_timeout=profile.total_timeout,

@@ -18,6 +18,8 @@ import pluggy
 from harness.actions.builtin import ADMIN_REQUESTS, ADMIN_TOKEN_VARIABLE, ADMIN_URL_VARIABLE
 from harness.cases.model import ActionMapping
 from harness.cases.variables import VariableError, substitute
+from harness.redact import Masker, is_secret_header
+from harness.transport.http import exception_detail
 
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_COMMAND_TIMEOUT = 60.0
@@ -43,9 +45,33 @@ def _expand(value: Any, variables: dict[str, Any]) -> Any:
 
 
 @functools.cache
-def _tls_context(cafile: str | None) -> ssl.SSLContext:
-    # Built once: loading the trust store costs tens of milliseconds, more than the admin call itself.
-    return ssl.create_default_context(cafile=cafile) if cafile else httpx.create_ssl_context()
+def _tls_context(cafile: str | None, verify: bool = True, cert: str | None = None,
+                 key: str | None = None) -> ssl.SSLContext:
+    # Built once per setting: loading the trust store costs tens of milliseconds, more than the admin call.
+    if verify:
+        context = ssl.create_default_context(cafile=cafile) if cafile else httpx.create_ssl_context()
+    else:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def _client_tls(config: dict[str, Any], variables: dict[str, Any]) -> Any:
+    """What httpx's verify= gets: a context with the mapping's trust (ca, verify) and client certificate."""
+    verify = bool(config.get("verify", True))
+    cafile = str(_expand(config["ca"], variables)) if config.get("ca") and verify else None
+    cert = str(_expand(config["cert"], variables)) if config.get("cert") else None
+    key = str(_expand(config["key"], variables)) if config.get("key") else None
+    if not verify and cert is None:
+        return False
+    try:
+        return _tls_context(cafile, verify, cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        files = ", ".join(f"{name} {path}" for name, path in (("ca", cafile), ("cert", cert), ("key", key)) if path)
+        raise ActionFailed(f"cannot load the mapping's TLS files ({files}): {exc}") from None
 
 
 def _ok_statuses(config: dict[str, Any]) -> tuple[int, ...] | None:
@@ -62,7 +88,8 @@ async def _send(method: str, url: str, *, headers: dict[str, str], content: byte
         async with httpx.AsyncClient(verify=verify, timeout=timeout) as client:
             response = await client.request(method, url, headers=headers, content=content)
     except httpx.HTTPError as exc:
-        raise ActionFailed(f"{method} {url}: {type(exc).__name__}: {exc or 'no answer'}") from None
+        # httpx often re-raises with an empty message; the cause underneath says what happened (a TLS alert).
+        raise ActionFailed(f"{method} {url}: {type(exc).__name__}: {exception_detail(exc)}") from None
     took = f"{(time.perf_counter() - clock) * 1000:.0f} ms"
     good = response.status_code in ok if ok else 200 <= response.status_code < 300
     if not good:
@@ -73,21 +100,29 @@ async def _send(method: str, url: str, *, headers: dict[str, str], content: byte
     return f"{method} {url} -> {response.status_code} ({took})" + (f": {body}" if body else "")
 
 
-async def run_http(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], **_: Any) -> str:
-    """Send the profile's request template, filled in with the parameters and run variables."""
+async def run_http(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], *,
+                   masker: Masker | None = None, **_: Any) -> str:
+    """Send the profile's request template, filled in with the parameters and run variables.
+
+    The credentials it expands (credential headers, URL password, secret-named query values) are added to
+    masker, so the record of this action and everything after it shows them as ***.
+    """
     config = mapping.config
     method = str(config.get("method", "POST")).upper()
     url = str(_expand(config["url"], variables))
     headers = {k: str(v) for k, v in _expand(config.get("headers", {}), variables).items()}
+    if masker is not None:
+        masker.add_url(url)
+        for name, value in headers.items():
+            if is_secret_header(name):
+                masker.add_credential_header(value)
     content = None
     if "json" in config:
         content = json.dumps(_expand(config["json"], variables)).encode()
         headers.setdefault("Content-Type", "application/json")
     elif "body" in config:
         content = str(_expand(config["body"], variables)).encode()
-    verify: Any = config.get("verify", True)
-    if verify:
-        verify = _tls_context(str(_expand(config["ca"], variables)) if config.get("ca") else None)
+    verify = _client_tls(config, variables)
     return await _send(method, url, headers=headers, content=content, verify=verify,
                        timeout=float(config.get("timeout", DEFAULT_HTTP_TIMEOUT)), ok=_ok_statuses(config))
 

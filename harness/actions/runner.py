@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -13,19 +14,28 @@ from harness.actions.executors import EXECUTORS, ActionFailed
 from harness.actions.registry import params_problems, registry
 from harness.cases.model import ActionCall, ActionMapping, DutProfile
 from harness.cases.variables import VariableError, substitute
+from harness.redact import Masker, profile_secrets
 from harness.results import ACTION_DONE, ACTION_FAILED, ACTION_UNMAPPED, ActionRecord
 
 
-def describe_mapping(mapping: ActionMapping) -> str:
-    """A short, unsubstituted description of a mapping for results and messages."""
+def describe_mapping(mapping: ActionMapping, masker: Masker | None = None) -> str:
+    """A short, unsubstituted description of a mapping for results and messages, secrets masked.
+
+    Templates are shown as written (`http PUT ${admin_url}/time`); a literal URL password or secret-named
+    query value in them is masked with masker's rules (harness.redact), or with the rules alone when None.
+    """
     config = mapping.config
     if mapping.kind == "http":
-        return f"http {str(config.get('method', 'POST')).upper()} {config['url']}"
-    if mapping.kind == "command":
-        return "command " + " ".join(config["argv"])
-    if mapping.kind == "operator":
-        return "operator (pre-acknowledged)" if config.get("acknowledged") else "operator prompt"
-    return mapping.kind
+        text = f"http {str(config.get('method', 'POST')).upper()} {config['url']}"
+        if config.get("cert"):
+            text += f" with client certificate {Path(str(config['cert'])).name}"
+    elif mapping.kind == "command":
+        text = "command " + " ".join(config["argv"])
+    elif mapping.kind == "operator":
+        text = "operator (pre-acknowledged)" if config.get("acknowledged") else "operator prompt"
+    else:
+        text = mapping.kind
+    return (masker or Masker()).prose(text)
 
 
 class ActionRunner:
@@ -41,6 +51,9 @@ class ActionRunner:
         # filled in when an action needs them, so a missing one fails that action, not the whole run.
         self.declared = {k: v for k, v in profile.variables.items() if k not in run_variables}
         self.run_variables = dict(run_variables)
+        # The run's secrets, masked in every action record; the session masks the rest of the evidence with it.
+        self.masker = profile_secrets(self.declared, self.run_variables,
+                                      [m.config for m in profile.actions.values()], self.env)
 
     def unmapped(self, calls: Iterable[ActionCall]) -> list[str]:
         """Names of the actions among calls that the profile gives no way to carry out."""
@@ -48,13 +61,16 @@ class ActionRunner:
 
     def unmapped_record(self, call: ActionCall) -> ActionRecord:
         """The record of an action the case needed and the profile does not map."""
-        return ActionRecord(call.name, dict(call.params), "none", ACTION_UNMAPPED,
+        return ActionRecord(call.name, self.masker.settings(dict(call.params)), "none", ACTION_UNMAPPED,
                             "the DUT profile has no mapping for this action", time.time())
 
     async def carry_out(self, call: ActionCall, case_variables: dict[str, Any]) -> ActionRecord:
-        """Carry out one action; the record's outcome is done or failed, never an exception."""
+        """Carry out one action; the record's outcome is done or failed, never an exception.
+
+        The record's parameters, mapping and detail have the run's secrets masked (harness.redact).
+        """
         mapping = self.profile.actions[call.name]
-        record = ActionRecord(call.name, dict(call.params), describe_mapping(mapping), ACTION_FAILED,
+        record = ActionRecord(call.name, dict(call.params), describe_mapping(mapping, self.masker), ACTION_FAILED,
                               started=time.time())
         clock = time.perf_counter()
         try:
@@ -63,6 +79,9 @@ class ActionRunner:
         except ActionFailed as exc:
             record.detail = str(exc)
         record.duration_s = round(time.perf_counter() - clock, 6)
+        # Masked last: the mapping may have revealed more secrets (the credentials it expanded) while it ran.
+        record.params = self.masker.settings(record.params)
+        record.detail = self.masker.prose(record.detail)
         return record
 
     async def _execute(self, call: ActionCall, mapping: ActionMapping, case_variables: dict[str, Any],
@@ -84,4 +103,4 @@ class ActionRunner:
         variables = {**declared, **self.run_variables, "env": self.env, **case_variables, **params, "params": params}
         executor = EXECUTORS[mapping.kind]
         return await executor(mapping, params, variables, prompt=spec.prompt, unattended=self.unattended,
-                              plugins=self.plugins)
+                              plugins=self.plugins, masker=self.masker)

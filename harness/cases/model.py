@@ -139,7 +139,8 @@ class DutProfile:
     dcap: str = "/dcap"
     capabilities: frozenset[str] = frozenset()
     identity: Identity = field(default_factory=Identity)
-    verify_tls: bool = True
+    tls_verify: str = "full"  # full, chain or none (harness.sep.tls.verify_mode)
+    allowed_origins: tuple[str, ...] = ()  # besides base_url and http_url (harness.transport.http.origin)
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     total_timeout: float = 30.0
@@ -150,3 +151,8 @@ class DutProfile:
     waivers: tuple[Waiver, ...] = ()
     file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verify_tls(self) -> bool:
+        """Whether the DUT's certificate is verified at all (tls_verify is full or chain)."""
+        return self.tls_verify != "none"

@@ -9,6 +9,7 @@ from harness.cases.capabilities import unknown_capability_message
 from harness.cases.model import ActionMapping, DutProfile, Identity, Waiver
 from harness.cases.validation import check_document
 from harness.cases.yamlload import YamlFileError, line_of, load_yaml
+from harness.sep.tls import verify_mode
 
 ProfileError = YamlFileError
 
@@ -32,13 +33,27 @@ def _actions(data: dict[str, Any], file: Path) -> dict[str, ActionMapping]:
                                f"{name!r} (built-in: {', '.join(sorted(BUILTIN_ACTIONS))})")
         settings = dict(config or {})
         # Files a mapping names are found beside the profile, like the identity's; commands run there.
-        if kind == "http" and settings.get("ca") and "${" not in settings["ca"]:
-            settings["ca"] = str(_relative(file.parent, settings["ca"]))
+        for setting in ("ca", "cert", "key"):
+            if kind == "http" and settings.get(setting) and "${" not in settings[setting]:
+                settings[setting] = str(_relative(file.parent, settings[setting]))
         if kind == "command":
             cwd = settings.get("cwd")
             settings["cwd"] = str(_relative(file.parent, cwd) if cwd and "${" not in cwd else cwd or file.parent)
         mappings[name] = ActionMapping(name, kind, settings, line)
     return mappings
+
+
+def _allowed_origins(data: dict[str, Any], file: Path) -> tuple[str, ...]:
+    from harness.transport.http import origin
+
+    origins = []
+    for index, url in enumerate(data.get("tls", {}).get("allowed_origins", ())):
+        try:
+            origins.append(origin(url))
+        except ValueError as exc:
+            raise ProfileError(file, line_of(data, ["tls", "allowed_origins", index]),
+                               f"tls/allowed_origins/{index}: {exc}") from None
+    return tuple(origins)
 
 
 def load_profile(path: str | Path) -> DutProfile:
@@ -72,7 +87,8 @@ def load_profile(path: str | Path) -> DutProfile:
             ca=_relative(base, identity.get("ca")),
             pin=identity.get("pin"),
         ),
-        verify_tls=data.get("tls", {}).get("verify", True),
+        tls_verify=verify_mode(data.get("tls", {}).get("verify", True)),
+        allowed_origins=_allowed_origins(data, file),
         connect_timeout=float(timeouts.get("connect", 5.0)),
         read_timeout=float(timeouts.get("read", 10.0)),
         total_timeout=float(timeouts.get("total", 30.0)),

@@ -11,11 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.report.files import write_atomically
+from harness.transport.base import FOREIGN_HOST
 
 EXCHANGES_DIR = "exchanges"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# The HTTP transport speaks HTTP/1.1 only (no HTTP/2 negotiation), so the status line can say so.
-_HTTP_VERSION = "HTTP/1.1"
+# The harness always sends HTTP/1.1 (httpx over h11, no HTTP/2 negotiation), so the request line can say so;
+# the status line says what the DUT answered with, as recorded in the exchange's http_version.
+_REQUEST_VERSION = "HTTP/1.1"
+_UNRECORDED_VERSION = "HTTP/?"
 
 
 def _stamp(epoch: float) -> str:
@@ -47,10 +50,13 @@ def exchange_text(test_id: str, step_index: int, number: int, exchange: dict[str
     """One exchange as raw HTTP text with timestamps, the way a lab archives it."""
     started = float(exchange.get("started") or 0.0)
     elapsed = float(exchange.get("elapsed_s") or 0.0)
+    # A request refused before any connection (an origin nobody named) is evidence of what was not sent.
+    not_sent = exchange.get("error_kind") == FOREIGN_HOST
     lines = [
         f"# csip-harness exchange: test {test_id}, step {step_index}, exchange {number}",
         f"# url: {exchange.get('url')}",
-        f"# request sent: {_stamp(started)}",
+        f"# request NOT sent (refused before connecting), at: {_stamp(started)}" if not_sent
+        else f"# request sent: {_stamp(started)}",
     ]
     tls = exchange.get("tls")
     if tls:
@@ -60,14 +66,19 @@ def exchange_text(test_id: str, step_index: int, number: int, exchange: dict[str
             lines.append(f"# tls certificate {depth}: subject {cert.get('subject')}; issuer {cert.get('issuer')}; "
                          f"valid {cert.get('not_before')} to {cert.get('not_after')}; {cert.get('key')}; "
                          f"sha256 {cert.get('sha256')}")
-    lines.append(f"{exchange.get('method')} {_request_target(str(exchange.get('url', '')))} {_HTTP_VERSION}")
+    lines.append(f"{exchange.get('method')} {_request_target(str(exchange.get('url', '')))} {_REQUEST_VERSION}")
     lines += [f"{name}: {value}" for name, value in exchange.get("request_headers", ())]
     lines += ["", _body_text(exchange.get("request_body")), ""]
-    lines.append(f"# response received: {_stamp(started + elapsed)} ({elapsed * 1000:.1f} ms after the request)")
+    if not not_sent:
+        lines.append(f"# response received: {_stamp(started + elapsed)} ({elapsed * 1000:.1f} ms after the request)")
     if exchange.get("error"):
         lines.append(f"# transport {exchange.get('error_kind') or 'error'}: {exchange['error']}")
     if exchange.get("status") is not None:
-        lines.append(f"{_HTTP_VERSION} {exchange['status']} {_reason(int(exchange['status']))}".rstrip())
+        version = exchange.get("http_version")
+        if not version:
+            lines.append("# the response's HTTP version was not recorded")
+        status_line = f"{version or _UNRECORDED_VERSION} {exchange['status']} {_reason(int(exchange['status']))}"
+        lines.append(status_line.rstrip())
         lines += [f"{name}: {value}" for name, value in exchange.get("response_headers", ())]
         lines += ["", _body_text(exchange.get("response_body"))]
     return "\n".join(lines) + "\n"

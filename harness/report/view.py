@@ -56,7 +56,9 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
         response = f"no response: {exchange.get('error_kind') or 'error'}: {exchange.get('error')}"
         response_text = pre_text(response)
     else:
-        response_text = _message(str(status), exchange.get("response_headers", ()),
+        # The status line as the DUT sent it: its HTTP version (when the results recorded it) and code.
+        status_line = f"{exchange['http_version']} {status}" if exchange.get("http_version") else str(status)
+        response_text = _message(status_line, exchange.get("response_headers", ()),
                                  pretty_body(exchange.get("response_body")))
         if exchange.get("error"):
             response_text += pre_text(f"\n\n{exchange.get('error_kind') or 'error'}: {exchange['error']}")
@@ -64,6 +66,7 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
         "method": exchange.get("method"),
         "url": exchange.get("url"),
         "status": status,
+        "http_version": exchange.get("http_version"),
         "error_kind": exchange.get("error_kind"),
         "started": _time(exchange.get("started")),
         "elapsed_ms": float(exchange.get("elapsed_s") or 0) * 1000,
@@ -135,6 +138,24 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
     }
 
 
+# What each TLS verification mode (run.tls.verify) means for the DUT's identity, as the report says it.
+_TLS_VERIFY = {
+    "full": "the DUT's certificate chain (to the CA given) and its host name were verified",
+    "chain": "the DUT's certificate chain was verified against the CA given, its host name was not "
+             "(the certificate need not name the address the DUT was reached at)",
+    "none": "the DUT's certificate was not verified at all; TLS did not establish which device answered",
+}
+
+
+def tls_verification(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's TLS verification mode for the report: mode, text and whether it calls for a warning."""
+    mode = (run.get("tls") or {}).get("verify")
+    if mode is None:
+        return {"mode": None, "text": "not recorded (results written before the harness recorded it)",
+                "warn": False}
+    return {"mode": mode, "text": _TLS_VERIFY.get(mode, str(mode)), "warn": mode != "full"}
+
+
 def build_view(document: dict[str, Any], results_sha256: str | None = None) -> dict[str, Any]:
     """Everything the report template needs, from a results document alone (and the bundled catalogue)."""
     run = document.get("run", {})
@@ -150,6 +171,7 @@ def build_view(document: dict[str, Any], results_sha256: str | None = None) -> d
         "verdicts": VERDICTS,
         "coverage_verdicts": (*VERDICTS, NOT_RUN),
         "results_sha256": results_sha256,
+        "tls_verify": tls_verification(run),
         "by_function_set": _counts(tests, lambda t: t.get("function_sets") or ["(none)"]),
         "by_family": _counts(tests, lambda t: [family(t["id"])]),
         "coverage": rows,

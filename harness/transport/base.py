@@ -44,6 +44,9 @@ TIMEOUT = "timeout"
 PROTOCOL = "protocol"
 TOO_LARGE = "too-large"
 TLS = "tls"
+# The request was not sent: its URL is on an origin the user did not name (a DUT-supplied absolute link to
+# another host, say), and the harness presents its identity only to origins the user named.
+FOREIGN_HOST = "foreign-host"
 
 
 @dataclass

@@ -6,12 +6,48 @@ import _ssl
 import asyncio
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
 from harness.sep.identity import describe_certificate, fingerprint
-from harness.transport.base import CONNECT, PROTOCOL, TIMEOUT, TLS, TOO_LARGE, Exchange, Request, Response
+from harness.transport.base import (
+    CONNECT,
+    FOREIGN_HOST,
+    PROTOCOL,
+    TIMEOUT,
+    TLS,
+    TOO_LARGE,
+    Exchange,
+    Request,
+    Response,
+)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Where the error message tells the user to name another origin.
+ALLOW_HINT = "tls: {allowed_origins: [...]} in the DUT profile"
+
+
+def origin(url: str | httpx.URL) -> str:
+    """The origin (RFC 6454) of an absolute http(s) URL as `scheme://host:port`, normalised for comparison.
+
+    Parsed by httpx, the parser that makes the connection, so the origin checked is the host connected to
+    (`https://dut:443@other/` is on `other`). The scheme and host are lower-cased, an IDN host is in its
+    ASCII (IDNA) form, an IPv6 host is bracketed and the default port (443, 80) is written out.
+    Raises ValueError when url is not an absolute http:// or https:// URL with a host.
+    """
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"expected an absolute http:// or https:// URL, saw {str(url)!r}: {exc}") from None
+    scheme = parsed.scheme.lower()
+    host = parsed.raw_host.decode("ascii").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError(f"expected an absolute http:// or https:// URL with a host, saw {str(url)!r}")
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{parsed.port or _DEFAULT_PORTS[scheme]}"
 
 
 def _peer_chain(ssl_object: Any) -> list[dict[str, str]]:
@@ -49,7 +85,7 @@ def _tls_details(stream: Any) -> dict[str, Any] | None:
     }
 
 
-def _detail(exc: BaseException) -> str:
+def exception_detail(exc: BaseException) -> str:
     """The first non-empty text down an exception's chain.
 
     httpx and httpcore re-raise OS errors with empty messages (a reset becomes ``ReadError('')``);
@@ -75,8 +111,19 @@ def _classify(exc: Exception) -> str:
     return PROTOCOL
 
 
+# How many response versions wait for take_http_versions(): far more than one case makes, bounded for
+# callers that never ask.
+_VERSIONS_KEPT = 10_000
+
+
 class HttpTransport:
-    """Sends 2030.5 requests over HTTP/1.1, HTTPS with mutual TLS when a context is given."""
+    """Sends 2030.5 requests over HTTP/1.1, HTTPS with mutual TLS when a context is given.
+
+    Only to the allowed origins: the caller names them (the DUT's base URL, its plain-HTTP URL, any the
+    profile lists), and a request for any other origin is never sent, neither connection nor client
+    certificate: its exchange comes back with error_kind "foreign-host" and a message naming the URL, why it
+    was not followed and how to allow it. Raises ValueError when an allowed origin is not an http(s) URL.
+    """
 
     name = "http"
 
@@ -84,16 +131,19 @@ class HttpTransport:
         self,
         ssl_context: ssl.SSLContext | None,
         *,
+        allowed_origins: Iterable[str],
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
         total_timeout: float = 30.0,
         max_body: int = 1_048_576,
     ) -> None:
+        self._allowed = frozenset(origin(url) for url in allowed_origins)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
         self.max_body = max_body
         self._tls_cache: tuple[Any, dict[str, Any] | None] | None = None
+        self._versions: dict[tuple[float, str, str], str] = {}
         self._client = httpx.AsyncClient(
             verify=ssl_context if ssl_context is not None else True,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -112,9 +162,31 @@ class HttpTransport:
         details = self._tls_cache[1]
         return {**details, "certificate_chain": list(details["certificate_chain"])} if details is not None else None
 
-    async def _send(self, request: Request, exchange: Exchange) -> None:
+    @property
+    def allowed_origins(self) -> list[str]:
+        """The origins requests may go to, normalised (see origin()), sorted."""
+        return sorted(self._allowed)
+
+    def _refusal(self, url: str) -> tuple[httpx.URL | None, str | None]:
+        """The parsed URL when its origin is allowed, else None and why the request is not sent."""
+        allowed = ", ".join(self.allowed_origins) or "none"
+        try:
+            parsed = httpx.URL(url)
+            target = origin(parsed)
+        except (ValueError, httpx.InvalidURL) as exc:
+            return None, (f"{FOREIGN_HOST} refused: {url!r} was not requested: {exc}; requests go only to the "
+                          f"origins named for this run ({allowed})")
+        if target in self._allowed:
+            return parsed, None
+        return None, (f"{FOREIGN_HOST} refused: {url} was not requested: its origin {target} is not one named for "
+                      f"this run ({allowed}), and the harness connects, and presents its client certificate, "
+                      f"only to origins the user named. If the DUT really serves this resource there, name the "
+                      f"origin with {ALLOW_HINT.replace('...', repr(target))}")
+
+    async def _send(self, url: httpx.URL, request: Request, exchange: Exchange) -> None:
+        # The URL already parsed for the origin check is the one sent: no second parse can disagree with it.
         async with self._client.stream(
-            request.method, request.url, headers=request.headers, content=request.body or None
+            request.method, url, headers=request.headers, content=request.body or None
         ) as response:
             exchange.sent_headers = list(response.request.headers.multi_items())
             exchange.tls = self._tls_for(response.extensions.get("network_stream"))
@@ -122,7 +194,8 @@ class HttpTransport:
             async for chunk in response.aiter_raw():
                 body.extend(chunk)
                 if len(body) > self.max_body:
-                    exchange.response = Response(response.status_code, list(response.headers.multi_items()), b"")
+                    exchange.response = Response(response.status_code, list(response.headers.multi_items()), b"",
+                                                 http_version=response.http_version)
                     exchange.error = (
                         f"expected a body of at most {self.max_body} bytes, "
                         f"saw more than {len(body)} bytes; reading stopped"
@@ -139,11 +212,15 @@ class HttpTransport:
     async def exchange(self, request: Request) -> Exchange:
         """Send one request; failures of the DUT or the network become the exchange's error."""
         exchange = Exchange(request=request, started=time.time())
+        url, refusal = self._refusal(request.url)
+        if url is None:
+            exchange.error, exchange.error_kind = refusal, FOREIGN_HOST
+            return exchange
         clock = time.perf_counter()
         deadline = request.timeout or self.total_timeout
         try:
             async with asyncio.timeout(deadline):
-                await self._send(request, exchange)
+                await self._send(url, request, exchange)
         except TimeoutError:
             exchange.error = f"expected a complete response within {deadline} s, saw none in time"
             exchange.error_kind = TIMEOUT
@@ -159,12 +236,30 @@ class HttpTransport:
             exchange.error_kind = TIMEOUT
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
             kind = _classify(exc)
-            exchange.error = f"{kind} failure: {type(exc).__name__}: {_detail(exc)}"
+            exchange.error = f"{kind} failure: {type(exc).__name__}: {exception_detail(exc)}"
             exchange.error_kind = kind
         exchange.elapsed = time.perf_counter() - clock
         if exchange.error and exchange.error_kind != TOO_LARGE:
             exchange.response = None
+        if exchange.response is not None:
+            self._remember_version(exchange)
         return exchange
+
+    def _remember_version(self, exchange: Exchange) -> None:
+        if len(self._versions) >= _VERSIONS_KEPT:
+            del self._versions[next(iter(self._versions))]  # the oldest: nobody asked for it
+        assert exchange.response is not None
+        self._versions[(exchange.started, exchange.request.method, exchange.request.url)] = (
+            exchange.response.http_version)
+
+    def take_http_versions(self) -> dict[tuple[float, str, str], str]:
+        """The HTTP version of each response since the last call, keyed by (started, method, url); then forgets them.
+
+        The step loop's exchange records are made without it; the session fills it in from here, matching
+        each record by its start time (the exchange's own `started`, copied exactly), method and URL.
+        """
+        versions, self._versions = self._versions, {}
+        return versions
 
     async def aclose(self) -> None:
         """Close pooled connections."""
