@@ -196,7 +196,6 @@ class HarnessSession:
         """Run one case on the session loop and record it."""
         record = self.loop.run_until_complete(run_case(case, self.context))
         record.nodeid = nodeid
-        _fill_http_versions(record, self.transport.take_http_versions())
         # Before anything shows it: results.json, raw exchanges, the report, the terminal and junit.xml.
         mask_test_record(record, self.masker)
         self.record(record)
@@ -216,14 +215,6 @@ class HarnessSession:
         if self.writer:
             document = self.writer.finish(time.time())
             write_derived(document, self.writer.out_dir)
-
-
-def _fill_http_versions(record: TestRecord, versions: dict[tuple[float, str, str], str]) -> None:
-    """Set each exchange record's http_version (the DUT's status-line version) from what the transport saw."""
-    for step in record.steps:
-        for exchange in step.exchanges:
-            if exchange.http_version is None and exchange.status is not None:
-                exchange.http_version = versions.get((exchange.started, exchange.method, exchange.url))
 
 
 def collection_error_record(case_id: str, file: str, message: str) -> TestRecord:

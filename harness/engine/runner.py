@@ -71,6 +71,7 @@ def _exchange_record(exchange: Exchange) -> ExchangeRecord:
         status=response.status if response else None,
         response_headers=list(response.headers) if response else [],
         response_body=body_evidence(response.body) if response else None,
+        http_version=response.http_version if response else None,
         tls=exchange.tls,
         error=exchange.error,
         error_kind=exchange.error_kind,

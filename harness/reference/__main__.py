@@ -16,6 +16,7 @@ from harness.reference.admin import AdminApp
 from harness.reference.app import ReferenceApp
 from harness.reference.defects import DEFECTS, Defects, UnknownDefectError
 from harness.reference.tree import load_preregistration, seed_tree
+from harness.sep.identity import certificate_der, lfdi
 from harness.sep.tls import server_context
 from harness.server.http import start_http_server
 
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--preregister", action="append", default=[], metavar="CERT[:PIN]",
         help="register the EndDevice of this client certificate (PIN default 111115); repeatable",
+    )
+    parser.add_argument(
+        "--registrar", action="append", default=[], metavar="CERT",
+        help="a registration client's certificate: it may register EndDevices in band (POST to /edev); repeatable",
     )
     parser.add_argument("--extra-enddevices", type=int, default=0, help="synthetic EndDevices to add at start")
     parser.add_argument("--time-quality", type=int, default=3, choices=range(3, 8), help="Time quality at start")
@@ -58,6 +63,7 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     """Bind both listeners, announce the ports, and serve until SIGTERM or SIGINT."""
     preregister = [load_preregistration(spec) for spec in args.preregister]
     tree = seed_tree(clock.now(), args.tz_offset, preregister, args.extra_enddevices, time_quality=args.time_quality)
+    tree.registrars = {lfdi(certificate_der(path)) for path in args.registrar}
     app = ReferenceApp(tree, defects, args.host)
     token = args.admin_token or secrets.token_urlsafe(24)
     admin = await start_http_server(AdminApp(tree, token).handle, args.host, args.admin_port)

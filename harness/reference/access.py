@@ -14,8 +14,9 @@ A registered client asking for a per-client resource that exists but is not its 
 which keeps it apart from 404 for a resource that does not exist. The CSIP Implementation Guide §6.1.3 has an
 authorised DER's EndDeviceList hold exactly one entry, its own EndDevice; lists here are filtered that way.
 
-Aggregators are not built yet. Their seam is Scope.end_devices: an aggregator certificate's scope would hold
-the indices of the EndDevices it manages, and may_register would let it register the devices it manages.
+A registration client (a utility's commissioning tool, `--registrar CERT`) has no EndDevice of its own: it may
+register EndDevices in band with POST and sees those it registered. Aggregators are not built yet; their seam
+is the same: Scope.end_devices would hold the indices of the EndDevices an aggregator manages.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ class Scope:
     end_devices: frozenset[int]  # indices of the EndDevices this identity may see and change
     all_end_devices: bool = False  # the edev-not-scoped defect
     all_mirrors: bool = False  # the mup-not-scoped defect
+    registrar: bool = False  # a registration client: registers EndDevices in band, has none of its own
 
     @property
     def registered(self) -> bool:
-        """Whether the certificate has an EndDevice on this server."""
-        return self.device is not None
+        """Whether the certificate is known to this server: it has an EndDevice, or it is a registrar."""
+        return self.device is not None or self.registrar
 
     def may_access_end_device(self, index: int) -> bool:
         """Whether the EndDevice /edev/{index} (and everything under it) is this client's to see and change."""
@@ -50,7 +52,7 @@ class Scope:
 
     def may_register(self, sfdi_value: int, lfdi_value: str | None) -> bool:
         """Whether this client may create an EndDevice for that identity: a device only for itself."""
-        if self.all_end_devices:
+        if self.all_end_devices or self.registrar:
             return True
         if self.device is None:
             return False
@@ -66,10 +68,14 @@ def scope_for(tree: Tree, certificate_lfdi: str | None, defects: Defects) -> Sco
     wanted = certificate_lfdi.upper() if certificate_lfdi else None
     device = tree.device_by_lfdi(wanted) if wanted else None
     own = frozenset({device.index}) if device is not None else frozenset()
+    registrar = wanted is not None and wanted in tree.registrars
+    if registrar:
+        own = own | {d.index for d in tree.end_devices.values() if d.registered_by == wanted}
     return Scope(
         lfdi=wanted,
         device=device,
         end_devices=own,
+        registrar=registrar,
         all_end_devices="edev-not-scoped" in defects,
         all_mirrors="mup-not-scoped" in defects,
     )

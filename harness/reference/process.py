@@ -120,6 +120,7 @@ def spawn_reference_server(
     ca: PathLike | None = None,
     defects: Iterable[str] = (),
     preregister: Iterable[tuple[PathLike, int]] = (),
+    registrars: Iterable[PathLike] = (),
     extra_enddevices: int = 0,
     time_quality: int = 3,
     host: str = "127.0.0.1",
@@ -129,7 +130,8 @@ def spawn_reference_server(
     """Launch the server without waiting; call wait_ready() on the result (lets tests start many at once).
 
     It starts as a fresh head-end: one DERProgram, no EndDevice and Time quality 3, unless preregister,
-    extra_enddevices and time_quality say otherwise. Test cases set it up through its admin interface.
+    extra_enddevices and time_quality say otherwise; registrars are certificates of registration clients
+    that may register EndDevices in band. Test cases set it up through its admin interface.
     """
     chosen = sorted(validate_defects(defects))
     if pki is not None:
@@ -141,6 +143,8 @@ def spawn_reference_server(
     args += ["--time-quality", str(time_quality)]
     for path, pin in preregister:
         args += ["--preregister", f"{path}:{pin}"]
+    for path in registrars:
+        args += ["--registrar", str(path)]
     for name in chosen:
         args += ["--defect", name]
     return ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)

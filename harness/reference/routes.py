@@ -75,6 +75,8 @@ def _post_end_device(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     device = app.tree.add_end_device(
         sfdi_value, lfdi_value, int(child_text(root, "changedTime")), DEFAULT_PIN, preregistered=False
     )
+    if ctx.scope.registrar:
+        device.registered_by = ctx.scope.lfdi
     return app.created(f"/edev/{device.index}")
 
 

@@ -81,6 +81,7 @@ class EndDevice:
     pin: int
     enabled: bool = True
     preregistered: bool = False
+    registered_by: str | None = None  # the LFDI of the registration client that POSTed it, if one did
     # PUT-able resources keep the client's last representation (the XML root) to serve it back.
     stored: dict[str, etree._Element] = field(default_factory=dict)
     log_events: list[tuple[int, etree._Element]] = field(default_factory=list)
@@ -113,6 +114,8 @@ class Tree:
     next_end_device: int = 1
     next_mirror: int = 1
     next_response: int = 1
+    # LFDIs of registration clients (a utility's commissioning tool): they may register EndDevices in band.
+    registrars: set[str] = field(default_factory=set)
 
     def add_end_device(
         self, sfdi_value: int, lfdi_value: str | None, changed_time: int, pin: int, *, preregistered: bool

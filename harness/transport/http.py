@@ -111,11 +111,6 @@ def _classify(exc: Exception) -> str:
     return PROTOCOL
 
 
-# How many response versions wait for take_http_versions(): far more than one case makes, bounded for
-# callers that never ask.
-_VERSIONS_KEPT = 10_000
-
-
 class HttpTransport:
     """Sends 2030.5 requests over HTTP/1.1, HTTPS with mutual TLS when a context is given.
 
@@ -143,7 +138,6 @@ class HttpTransport:
         self.total_timeout = total_timeout
         self.max_body = max_body
         self._tls_cache: tuple[Any, dict[str, Any] | None] | None = None
-        self._versions: dict[tuple[float, str, str], str] = {}
         self._client = httpx.AsyncClient(
             verify=ssl_context if ssl_context is not None else True,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -241,25 +235,7 @@ class HttpTransport:
         exchange.elapsed = time.perf_counter() - clock
         if exchange.error and exchange.error_kind != TOO_LARGE:
             exchange.response = None
-        if exchange.response is not None:
-            self._remember_version(exchange)
         return exchange
-
-    def _remember_version(self, exchange: Exchange) -> None:
-        if len(self._versions) >= _VERSIONS_KEPT:
-            del self._versions[next(iter(self._versions))]  # the oldest: nobody asked for it
-        assert exchange.response is not None
-        self._versions[(exchange.started, exchange.request.method, exchange.request.url)] = (
-            exchange.response.http_version)
-
-    def take_http_versions(self) -> dict[tuple[float, str, str], str]:
-        """The HTTP version of each response since the last call, keyed by (started, method, url); then forgets them.
-
-        The step loop's exchange records are made without it; the session fills it in from here, matching
-        each record by its start time (the exchange's own `started`, copied exactly), method and URL.
-        """
-        versions, self._versions = self._versions, {}
-        return versions
 
     async def aclose(self) -> None:
         """Close pooled connections."""

@@ -43,8 +43,8 @@ ENDDEVICE = ('<EndDevice xmlns="urn:ieee:std:2030.5:ns"><lFDI>${lfdi}</lFDI><sFD
 
 @pytest.fixture(scope="module")
 def dut(pki: TestPki) -> Iterator[ReferenceProcess]:
-    """A server that knows only the 'other' certificate (the registration client), not the harness's 'client'."""
-    with start_reference_server(pki, preregister=[(pki.clients["other"].cert, 111115)]) as server:
+    """A server whose registration client is the 'other' certificate; it does not know the harness's 'client'."""
+    with start_reference_server(pki, registrars=[pki.clients["other"].cert]) as server:
         yield server
 
 

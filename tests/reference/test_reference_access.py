@@ -231,3 +231,17 @@ def test_edev_list_wrong_order_shows_once_lists_are_not_scoped(defect_servers: d
     wrong = changed_times(defect_servers["edev-list-wrong-order"])
     assert len(set(wrong)) > 1
     assert unscoped == sorted(unscoped, reverse=True) and wrong == sorted(wrong)
+
+
+def test_a_registrar_registers_devices_in_band_and_sees_only_those(pki: TestPki) -> None:
+    device_lfdi, device_sfdi = identity(pki, "client")
+    with start_reference_server(pki, registrars=[pki.clients["other"].cert]) as server, \
+            tls(pki, server, "other") as registrar, tls(pki, server, "client") as device:
+        assert device.get("/edev").status_code == 403  # not registered yet
+        created = registrar.post("/edev", content=end_device_body(device_lfdi, device_sfdi, 1), headers=HEADERS)
+        assert created.status_code == 201
+        href = created.headers["location"]
+        assert root_of(registrar.get("/edev")).get("all") == "1"
+        assert registrar.get(href).status_code == 200
+        listed = root_of(device.get("/edev?l=255"))  # the device, now registered, sees its own EndDevice
+        assert listed.get("all") == "1" and listed[0].get("href") == href
