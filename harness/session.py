@@ -187,7 +187,7 @@ class HarnessSession:
             "tls": {"verify": self.profile.tls_verify, "allowed_origins": self.transport.allowed_origins},
             "client": {
                 "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
-                **{k: v for k, v in self.context.builtins["client"].items() if k != "pin"},
+                **{k: v for k, v in self.context.builtins["client"].items() if k in ("lfdi", "sfdi")},
             },
             "schema": {"name": self.schema.name, "sha256": self.schema.sha256},
         }

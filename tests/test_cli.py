@@ -239,7 +239,7 @@ def test_capabilities_lists_each_name_its_meaning_and_the_cases_using_it() -> No
     lines = done.stdout.splitlines()
     assert any(line.startswith("plain-http ") and "http_url" in line for line in lines)
     used = lines[lines.index(next(line for line in lines if line.startswith("plain-http "))) + 1]
-    assert "used by: CORE-001 step 1, CORE-002 step 1, CORE-002 step 2" in used
+    assert "used by: CORE-001 step 1, CORE-001 step 2, CORE-002 step 1, CORE-002 step 2" in used
     assert "time-synchronised" in done.stdout and "used by: CORE-005 step 3" in done.stdout
 
 

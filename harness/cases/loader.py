@@ -37,7 +37,7 @@ def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]
 
 
 # The fields of the built-in variables that have fields (engine.context builds them).
-BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {"client": ("lfdi", "pin", "sfdi")}
+BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {"client": ("lfdi", "mrid_base", "pin", "sfdi")}
 _OFFSET = re.compile(r"^(?P<ref>.+?)\s*[+-]\s*\d+$")
 
 
@@ -202,6 +202,8 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             headers=dict(request.get("headers", {})),
             body=request.get("body"),
             timeout=request.get("timeout"),
+            pages=request.get("pages"),
+            invalid=bool(request.get("invalid", False)),
         ),
         expect=_expect(raw.get("expect")),
         require=_expect(raw["require"]) if "require" in raw else None,

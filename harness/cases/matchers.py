@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 PRESENT = "present"
 ABSENT = "absent"
@@ -159,22 +160,43 @@ def _op_any_order(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     return []
 
 
+def _same_resource(a: str, b: str) -> bool:
+    """Whether two URI references name the same resource: both absolute and equal, or equal paths and queries.
+
+    2030.5 hrefs and Location headers are URI references; a server may give `/mup/1` once and
+    `https://host:8443/mup/1` the next time, and both name the same resource on the DUT.
+    """
+    first, second = urlsplit(a.strip()), urlsplit(b.strip())
+    if first.netloc and second.netloc and (first.scheme.lower(), first.netloc.lower()) != (
+            second.scheme.lower(), second.netloc.lower()):
+        return False
+    return (first.path or "/", first.query) == (second.path or "/", second.query)
+
+
+def _op_uri(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    ok = isinstance(seen, str) and _same_resource(str(arg), seen)
+    return [] if ok else [Mismatch(path, f"a reference to the same resource as {str(arg)!r}", _show(seen))]
+
+
 def _op_hrefs(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     # Identity and order of list items, never their volatile fields (a changedTime may move between GETs).
     wanted = [str(h) for h in _as_list(arg)]
     items = _as_list(seen)
     got = [item.get("href") if isinstance(item, dict) else None for item in items]
-    if got == wanted:
+    if len(got) == len(wanted) and all(isinstance(g, str) and _same_resource(w, g) for w, g in zip(
+            wanted, got, strict=True)):
         return []
     if len(got) != len(wanted):
         return [Mismatch(path, f"{len(wanted)} item(s) with hrefs {wanted}", f"{len(got)} item(s) with hrefs {got}")]
-    first = next(i for i, (a, b) in enumerate(zip(wanted, got, strict=True)) if a != b)
+    first = next(i for i, (a, b) in enumerate(zip(wanted, got, strict=True))
+                 if not (isinstance(b, str) and _same_resource(a, b)))
     return [Mismatch(f"{path}[{first}].href", f"{wanted[first]!r} (hrefs in this order: {wanted})",
                      f"{got[first]!r} (hrefs: {got})")]
 
 
 OPERATORS: dict[str, Operator] = {
     "hrefs": _op_hrefs,
+    "uri": _op_uri,
     "min": _op_min,
     "max": _op_max,
     "regex": _op_regex,

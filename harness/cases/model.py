@@ -22,6 +22,8 @@ class RequestSpec:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     timeout: float | None = None
+    pages: int | None = None  # read a whole list this many items at a time (s=, l=) and judge it merged
+    invalid: bool = False  # the body is deliberately not valid 2030.5 (otherwise it is checked before sending)
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,16 @@ class RunContext:
 
 
 def client_identity(cert_path: Any, pin: int | None) -> dict[str, Any]:
-    """The `${client.*}` variables: LFDI, SFDI and PIN of the harness's client certificate."""
+    """The `${client.*}` variables: LFDI, SFDI and PIN of the harness's client certificate.
+
+    mrid_base is the LFDI's first 24 hex digits: a case appends 8 of its own to make an mRID (HexBinary128)
+    that is this identity's, so resources a case creates on the DUT never collide with another client's.
+    """
     if not cert_path:
-        return {"lfdi": None, "sfdi": None, "pin": pin}
+        return {"lfdi": None, "sfdi": None, "pin": pin, "mrid_base": None}
     der = certificate_der(cert_path)
-    return {"lfdi": lfdi(der), "sfdi": sfdi(der), "pin": pin}
+    value = lfdi(der)
+    return {"lfdi": value, "sfdi": sfdi(der), "pin": pin, "mrid_base": value[:24]}
 
 
 def builtin_variables(profile: DutProfile, base_url: str) -> dict[str, Any]:

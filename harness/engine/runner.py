@@ -29,6 +29,7 @@ from harness.results import (
     body_evidence,
 )
 from harness.sep import MEDIA_TYPE_XML
+from harness.sep.safexml import XMLRejected, parse_xml
 from harness.sep.schema import FAILURE
 from harness.transport.base import TOO_LARGE, Exchange, Request
 
@@ -106,6 +107,23 @@ def _target(step: Step, variables: dict[str, Any], ctx: RunContext) -> str:
     return ctx.base_url.rstrip("/") + path
 
 
+def _check_own_body(body: bytes, ctx: RunContext) -> None:
+    """A body the case sends must be valid 2030.5, or the DUT's refusal would be blamed on the DUT.
+
+    Raises StepProblem(error) naming what is wrong: an authoring mistake, found before anything is sent.
+    """
+    try:
+        root = parse_xml(body)
+    except XMLRejected as exc:
+        raise StepProblem(ERROR, f"the case's request body is not acceptable XML (an authoring mistake, not sent): "
+                                 f"{exc}") from None
+    failures = [f for f in ctx.schema.validate(root) if f.severity == FAILURE]
+    if failures:
+        shown = "; ".join(f"{f.path}: {f.message}" for f in failures[:3])
+        raise StepProblem(ERROR, f"the case's request body is not valid 2030.5 (an authoring mistake, not sent; "
+                                 f"mark the request 'invalid: true' to send it on purpose): {shown}")
+
+
 def _build_request(step: Step, variables: dict[str, Any], ctx: RunContext) -> Request:
     spec = step.request
     assert spec is not None, "an action step has no request"
@@ -115,6 +133,8 @@ def _build_request(step: Step, variables: dict[str, Any], ctx: RunContext) -> Re
     if spec.body is not None:
         body = str(_substitute(spec.body, variables)).encode("utf-8")
         headers["Content-Type"] = MEDIA_TYPE_XML
+        if not spec.invalid:
+            _check_own_body(body, ctx)
     for name, value in spec.headers.items():
         headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
         headers[name] = str(_substitute(value, variables))
@@ -143,23 +163,35 @@ def _problems(check: ResponseCheck) -> list[Any]:
     return problems
 
 
-def _truthy(variables: dict[str, Any]) -> Any:
-    def truth(name: str) -> bool:
-        try:
-            value = lookup(variables, name)
-        except PathError:
-            return False
-        return value not in (None, "", [], {}, False)
+_ABSENT = object()
 
-    return truth
+
+def _state(variables: dict[str, Any], name: str) -> Any:
+    try:
+        return lookup(variables, name)
+    except PathError:
+        return _ABSENT
+
+
+def _holds(value: Any) -> bool:
+    return value is not _ABSENT and value not in (None, "", [], {}, False)
+
+
+def _describe_state(name: str, value: Any) -> str:
+    if value is _ABSENT or value is None:
+        return f"{name} is absent"
+    if value is False:
+        return f"{name} is false"
+    if value in ("", [], {}):
+        return f"{name} is empty"
+    return f"{name} is set"
 
 
 def when_reason(when: Requirement | None, variables: dict[str, Any]) -> str | None:
-    """Why a `when:` expression does not hold (naming the absent or empty variables), or None when it does."""
-    if when is None or when.evaluate(_truthy(variables)):
+    """Why a `when:` expression does not hold (the state of each variable it names), or None when it does."""
+    if when is None or when.evaluate(lambda name: _holds(_state(variables, name))):
         return None
-    truth = _truthy(variables)
-    states = [f"{name} {'is set' if truth(name) else 'is absent or empty'}" for name in dict.fromkeys(when.names())]
+    states = [_describe_state(name, _state(variables, name)) for name in dict.fromkeys(when.names())]
     return f"when: {when.text!r} does not hold ({', '.join(states)})"
 
 
@@ -179,34 +211,107 @@ async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
 
 @dataclasses.dataclass
 class _Outcome:
-    """One request sent and checked: the exchange, the check and what failed the expectation."""
+    """A request sent and checked (every page of it, for a paged list): exchanges, check, what failed."""
 
-    exchange: Exchange
+    exchanges: list[Exchange]
     check: ResponseCheck | None
     problems: list[Any]
     expected: dict[str, Any]
 
+    @property
+    def exchange(self) -> Exchange:
+        """The last exchange: the one that failed, or the last page."""
+        return self.exchanges[-1]
+
+
+# A list resource's own attributes; every other member of its view is an item (2030.5 lists hold only items).
+_LIST_ATTRIBUTES = frozenset({"href", "all", "results", "pollRate", "subscribable"})
+_MAX_PAGES = 1000
+
+
+def _page_target(url: str, start: int, size: int) -> str:
+    return f"{url}{'&' if '?' in url else '?'}s={start}&l={size}"
+
+
+def _merge_pages(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view of a whole list from its pages: the first page's attributes, every page's items in order."""
+    merged = {key: value for key, value in views[0].items() if key in _LIST_ATTRIBUTES}
+    count = 0
+    for view in views:
+        for key, value in view.items():
+            if key in _LIST_ATTRIBUTES:
+                continue
+            items = value if isinstance(value, list) else [value]
+            merged.setdefault(key, []).extend(items)
+            count += len(items)
+    merged["results"] = str(count)
+    return merged
+
 
 async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec) -> _Outcome:
-    """Send the step's request and check the response against expect (substituted here)."""
+    """Send the step's request (every page of it when `pages` is set) and check what came back."""
     request = _build_request(step, variables, ctx)
     # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
     expect = dataclasses.replace(expect, **_substitute(
         {"headers": expect.headers, "resource": expect.resource, "schema": expect.schema}, variables))
     shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
     expected = {k: v for k, v in shown.items() if v not in (None, (), {})}
+    size = step.request.pages if step.request is not None else None
+    if size:
+        return await _pages(step, ctx, request, expect, expected, size)
     exchange = await ctx.transport.exchange(request)
     if exchange.error or exchange.response is None:
-        return _Outcome(exchange, None, [], expected)
+        return _Outcome([exchange], None, [], expected)
     needs_view = bool(step.save) or step.require is not None or bool(step.should and step.should.resource)
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
-    problems = _problems(check)
-    if step.should is not None and not check.mismatches:
+    _advise(step, exchange, check, variables)
+    return _Outcome([exchange], check, _problems(check), expected)
+
+
+def _advise(step: Step, exchange: Exchange, check: ResponseCheck, variables: dict[str, Any]) -> None:
+    if step.should is not None and not check.mismatches and exchange.response is not None:
         should = dataclasses.replace(step.should, **_substitute(
             {"headers": step.should.headers, "resource": step.should.resource}, variables))
         check.findings.extend(advisories(should, exchange.response, check.view))
-    return _Outcome(exchange, check, problems, expected)
+
+
+async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSpec, expected: dict[str, Any],
+                 size: int) -> _Outcome:
+    """Read a whole list `size` items at a time (s=0, size, 2*size... until `all` items are read, 2030.5 list
+    paging) and judge the merged list: each page against status, content type, headers and schema; the
+    resource expectation against every item of every page."""
+    per_page = dataclasses.replace(expect, resource=None)
+    exchanges: list[Exchange] = []
+    views: list[dict[str, Any]] = []
+    findings: list[Any] = []
+    start = 0
+    for _ in range(_MAX_PAGES):
+        exchange = await ctx.transport.exchange(dataclasses.replace(request, url=_page_target(request.url, start,
+                                                                                              size)))
+        exchanges.append(exchange)
+        if exchange.error or exchange.response is None:
+            return _Outcome(exchanges, None, [], expected)
+        check = check_response(per_page, exchange.response, ctx.schema, needs_view=True,
+                               max_body=ctx.profile.max_body)
+        findings.extend(check.findings)
+        problems = _problems(check)
+        if problems or check.view is None:
+            check.findings = findings
+            return _Outcome(exchanges, check, problems, expected)
+        views.append(check.view)
+        read = sum(len(v) if isinstance(v, list) else 1 for k, v in check.view.items() if k not in _LIST_ATTRIBUTES)
+        start += read
+        try:
+            total = int(str(views[0].get("all", "0")))
+        except ValueError:
+            total = 0
+        if read == 0 or start >= total:
+            break
+    merged = ResponseCheck(findings=findings, view=_merge_pages(views))
+    if expect.resource is not None:
+        merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
+    return _Outcome(exchanges, merged, _problems(merged), expected)
 
 
 def _exchange_failure(outcome: _Outcome) -> tuple[str, str]:
@@ -235,9 +340,10 @@ def _save(step: Step, outcome: _Outcome, variables: dict[str, Any], saved: dict[
             else:
                 problems.append(Mismatch(f"save {name}", f"a value at {path}", str(exc)))
     response = outcome.exchange.response
-    for name, header in step.save_headers.items():
+    for name, raw_header in step.save_headers.items():
+        header = raw_header.removesuffix("?")
         value = response.header(header) if response is not None else None
-        if value is None:
+        if value is None and not raw_header.endswith("?"):
             problems.append(Mismatch(f"save {name}", f"a {header} header", "absent"))
         saved[name] = value
     if step.set:
@@ -249,7 +355,7 @@ async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], 
     clock = time.perf_counter()
     outcome = await _exchange(step, ctx, variables, step.expect)
     record.expected = outcome.expected
-    record.exchanges.append(_exchange_record(outcome.exchange))
+    record.exchanges.extend(_exchange_record(exchange) for exchange in outcome.exchanges)
     record.duration_s = round(time.perf_counter() - clock, 6)
     if outcome.check is None:
         record.verdict, message = _exchange_failure(outcome)
@@ -280,7 +386,7 @@ async def _choose_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
             passed_over.append(f"option {option.index} {option.name!r}: {reason}")
             continue
         outcome = await _exchange(option, ctx, variables, option.expect)
-        record.exchanges.append(_exchange_record(outcome.exchange))
+        record.exchanges.extend(_exchange_record(exchange) for exchange in outcome.exchanges)
         if outcome.check is None:
             record.verdict, message = _exchange_failure(outcome)
             record.message = f"{label}: {message}"

@@ -145,7 +145,8 @@ def test_request_needs_exactly_one_of_path_and_url(tmp_path: Path) -> None:
     [
         # a misspelt field of a built-in variable, deep inside the expectation
         ('resource: {TimeLink: {href: present}}', 'resource: {TimeLink: {href: "${client.lfid}"}}', 12,
-         "${client.lfid}: client has no field 'lfid' (its fields: lfdi, pin, sfdi); did you mean client.lfdi?"),
+         "${client.lfid}: client has no field 'lfid' (its fields: lfdi, mrid_base, pin, sfdi); "
+         "did you mean client.lfdi?"),
         # a misspelt saved variable
         ('path: "${tm}"', 'path: "${tn}"', 15,
          "${tn} uses 'tn', which no earlier step saves or sets; did you mean 'tm'?"),

@@ -31,7 +31,7 @@ def test_allure_results_have_labels_steps_and_exchange_attachments(tmp_path: Pat
     assert [(s["name"], s["status"]) for s in steps] == [
         ("step 1: GET DeviceCapability and find the TimeLink", "passed"),
         ("step 2: GET Time through the TimeLink; quality is 7", "failed"),
-        ("step 3: Time currentTime agrees with the harness clock (synchronised DUT)", "skipped"),
+        ("step 3: Time currentTime agrees with the harness clock (a synchronised DUT; a warning otherwise)", "skipped"),
     ]
     assert "resource.quality: expected 7, saw '3'" in steps[1]["statusDetails"]["message"]
     names = [a["name"] for a in steps[1]["attachments"]]

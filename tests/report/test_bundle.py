@@ -42,7 +42,7 @@ def test_results_match_the_json_schema_and_name_the_dut(failed_bundle: Bundle) -
     assert info["mfModel"] == "reference" and info["swVer"] == "1.0"
     assert info["source"].startswith("response of GET https://127.0.0.1:") and "LAB-001 step 3" in info["source"]
     for test in results["tests"]:
-        assert len(test["case_sha256"]) == 64 and test["case_version"] in ("1", "2")
+        assert len(test["case_sha256"]) == 64 and test["case_version"].isdigit()
 
 
 def test_schema_refuses_what_is_not_a_results_document(failed_bundle: Bundle) -> None:
