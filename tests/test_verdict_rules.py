@@ -358,3 +358,65 @@ def test_what_http_asks_and_the_procedure_does_not_is_a_warning(pki: TestPki, tm
     assert "should: headers.Date: expected present, saw absent" in warnings_of(core_002)
     [date] = [f for f in core_002.steps[2].findings if "Date" in f.message]
     assert (date.kind, date.severity) == ("match", "warning")
+
+
+# --- engine rules the cases rely on -------------------------------------------------------------------------
+
+PAGED = """
+id: LAB-010
+title: a list read page by page
+role: server
+procedure: {doc: d, version: '1'}
+steps:
+  - name: dcap
+    request: {method: GET, path: /dcap}
+    expect: {status: 200}
+    save: {edev: EndDeviceListLink.href}
+  - name: every EndDevice, three at a time
+    request: {method: GET, path: "${edev}", pages: 3}
+    expect:
+      status: 200
+      schema: EndDeviceList
+      resource: {all: 8, results: 8, EndDevice: {count: 8}}
+    save: {hrefs: "EndDevice[*].href"}
+  - name: the same list in one page has the same hrefs in the same order
+    request: {method: GET, path: "${edev}?l=255"}
+    expect: {status: 200, resource: {EndDevice: {hrefs: "${hrefs}"}}}
+  - name: a body the case got wrong is never sent
+    request:
+      method: PUT
+      path: /dcap
+      body: '<DeviceCapability xmlns="urn:ieee:std:2030.5:ns" pollRate="soon"/>'
+    expect: {status: 405}
+"""
+
+
+def test_a_list_read_page_by_page_is_judged_whole_and_a_bad_own_body_is_an_error(pki: TestPki,
+                                                                                  tmp_path: Path) -> None:
+    case = tmp_path / "testcases" / "LAB-010.yaml"
+    case.parent.mkdir(parents=True)
+    case.write_text(PAGED)
+    client = pki.clients["client"]
+    with start_reference_server(pki, defects=["edev-not-scoped"], extra_enddevices=7,
+                                preregister=[(client.cert, 111115)]) as server:
+        session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
+                                            ca=str(pki.ca), profile=str(PROFILE), unattended=True))
+        try:
+            record = session.run(load_case(case))
+        finally:
+            session.close()
+    paged, same, own = record.steps[1], record.steps[2], record.steps[3]
+    assert paged.verdict == PASSED and same.verdict == PASSED, record.reason
+    assert [e.url.rsplit("?", 1)[1] for e in paged.exchanges] == ["s=0&l=3", "s=3&l=3", "s=6&l=3"]
+    assert len(paged.saved["hrefs"]) == 8
+    assert record.verdict == "error" and own.verdict == "error" and own.exchanges == []
+    assert own.message.startswith("step 4 'a body the case got wrong is never sent': the case's request body is "
+                                  "not valid 2030.5 (an authoring mistake, not sent;")
+
+
+def test_a_clock_off_by_an_hour_is_a_warning_in_core_005(pki: TestPki, tmp_path: Path) -> None:
+    with start_reference_server(pki, defects=["time-off-by-hour"]) as server:
+        record = run(server.base_url, server, pki, ["CORE-005"], tmp_path)["CORE-005"]
+    assert record.verdict == PASSED, record.reason
+    [warning] = warnings_of(record)
+    assert warning.startswith("should: resource.currentTime: expected a time within 60 s of the harness clock")

@@ -108,3 +108,22 @@ def test_spec_checks() -> None:
         check_spec({"a": {"one_of": 3}})
     with pytest.raises(MatcherSpecError, match="null"):
         check_spec({"a": None})
+
+
+def test_uri_names_the_same_resource_in_either_form() -> None:
+    assert problems({"href": {"uri": "https://dut.example:8443/dcap"}}) == []
+    assert problems({"href": {"uri": "/dcap"}}) == []
+    assert problems({"href": {"uri": "/dcap?s=1"}}) == ["resource.href: expected a reference to the same resource "
+                                                         "as '/dcap?s=1', saw '/dcap'"]
+    assert problems({"href": {"uri": "/tm"}}) != []
+
+
+def test_hrefs_compare_identity_and_order_only() -> None:
+    assert problems({"EndDevice": {"hrefs": ["/edev/1", "/edev/2"]}}) == []
+    assert problems({"EndDevice": {"hrefs": ["https://h.example/edev/1", "/edev/2"]}}) == []
+    assert problems({"EndDevice": {"hrefs": ["/edev/2", "/edev/1"]}}) == [
+        "resource.EndDevice[0].href: expected '/edev/2' (hrefs in this order: ['/edev/2', '/edev/1']), "
+        "saw '/edev/1' (hrefs: ['/edev/1', '/edev/2'])"]
+    assert problems({"EndDevice": {"hrefs": ["/edev/1"]}}) == [
+        "resource.EndDevice: expected 1 item(s) with hrefs ['/edev/1'], saw 2 item(s) with hrefs "
+        "['/edev/1', '/edev/2']"]
