@@ -45,7 +45,11 @@ def collect_corpus(extra_enddevices: int = 50) -> list[bytes]:
         pki = make_test_pki(Path(tmp))
         client = pki.clients["client"]
         context = client_context(client.cert, client.key, pki.ca)
-        with start_reference_server(pki, extra_enddevices=extra_enddevices) as server, httpx.Client(
+        # The bench's client is preregistered: the server answers 403 to an unknown client on every
+        # resource but /dcap and /tm, which would leave a two-document corpus.
+        with start_reference_server(
+            pki, extra_enddevices=extra_enddevices, preregister=[(client.cert, 111115)]
+        ) as server, httpx.Client(
             base_url=server.base_url, verify=context, timeout=10
         ) as http:
             schema = SchemaSet.bundled()
