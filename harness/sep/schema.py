@@ -7,6 +7,9 @@ schema, so it is imported and loaded lazily, keeping ``csip-harness validate``
 start-up fast.  Checks the schema language cannot express (list counts,
 enumerated codes, the expected root) live in :mod:`harness.sep.checks` and are
 appended as ``kind="check"`` findings.
+
+:meth:`SchemaSet.structure` gives the schema's type facts (:mod:`harness.sep.structure`), built only
+when asked for.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import pathlib
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
+
+if TYPE_CHECKING:
+    from harness.sep.structure import SchemaStructure
 
 __all__ = [
     "CHECK",
@@ -171,6 +177,7 @@ class SchemaSet:
             raise SchemaLoadError(f"schema {where} is not a valid XML Schema: {exc}") from exc
         self._globals = frozenset(_global_element_names(doc, location, set()))
         self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
+        self._structure: Any = None  # harness.sep.structure.SchemaStructure, built on first structure()
         # lxml schema objects keep their error log on the instance, so a check
         # and the read of its log must not interleave across threads.
         self._lock = threading.Lock()
@@ -208,6 +215,20 @@ class SchemaSet:
         except OSError as exc:
             raise SchemaLoadError(f"cannot read schema file {p}: {exc.strerror or exc}") from exc
         return cls(str(path), data, p.resolve())
+
+    def structure(self) -> SchemaStructure:
+        """The schema's type facts (:class:`harness.sep.structure.SchemaStructure`), built on first call.
+
+        Not on the validation path: ``csip-harness validate`` never builds it. Raises
+        :class:`harness.sep.structure.StructureError` if the schema cannot be read as one (a schema
+        lxml compiled always can).
+        """
+        with self._lock:
+            if self._structure is None:
+                from harness.sep.structure import SchemaStructure  # lazy: only code that asks pays for it
+
+                self._structure = SchemaStructure.from_bytes(self._data, self._location)
+            return self._structure
 
     def knows(self, element_name: str) -> bool:
         """Whether the schema declares a global element with this local name."""
