@@ -4,7 +4,7 @@ The corpus is what the reference server really serves: its resource tree is walk
 (every href, list pages at full length), with 50 extra EndDevices so EndDeviceList carries 50+
 items. Three paths are timed on the same documents, interleaved over several rounds, medians kept:
 
-  raw       lxml.etree.XMLSchema(bundled csip.xsd).validate(tree) on pre-parsed trees
+  raw       lxml.etree.XMLSchema(bundled harness2030_5.xsd).validate(tree) on pre-parsed trees
   raw-full  lxml.etree.fromstring(bytes) + the same validate (like for like with "ours")
   ours      parse_xml(bytes) + SchemaSet.bundled().validate(root, expected_root)  (what a step does)
   ours-pre  SchemaSet.bundled().validate(root, expected_root) on pre-parsed trees
@@ -45,8 +45,9 @@ def collect_corpus(extra_enddevices: int = 50) -> list[bytes]:
         pki = make_test_pki(Path(tmp))
         client = pki.clients["client"]
         context = client_context(client.cert, client.key, pki.ca)
-        # The client is registered, and sees every EndDevice (edev-not-scoped), so the EndDeviceList carries
-        # 50+ items as a real head-end's list does for an aggregator.
+        # The bench's client is preregistered (an unknown client gets 403 on all but /dcap and /tm) and sees
+        # every EndDevice (edev-not-scoped), so the EndDeviceList carries 50+ items, as a real head-end's
+        # list does for an aggregator.
         with start_reference_server(pki, extra_enddevices=extra_enddevices, defects=["edev-not-scoped"],
                                     preregister=[(client.cert, 111115)]) as server, httpx.Client(
             base_url=server.base_url, verify=context, timeout=10
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {len(corpus)} valid documents, {size / 1024:.0f} KiB, "
           + ", ".join(f"{k}×{n}" for k, n in kinds.most_common()))
 
-    xsd = importlib.resources.files("harness.sep").joinpath("schema/csip.xsd").read_bytes()
+    xsd = importlib.resources.files("harness.sep").joinpath("schema/harness2030_5.xsd").read_bytes()
     raw_schema = etree.XMLSchema(etree.fromstring(xsd))
     ours = SchemaSet.bundled()
     raw_trees = [etree.fromstring(doc) for doc in corpus]

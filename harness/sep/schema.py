@@ -7,6 +7,11 @@ schema, so it is imported and loaded lazily, keeping ``csip-harness validate``
 start-up fast.  Checks the schema language cannot express (list counts,
 enumerated codes, the expected root) live in :mod:`harness.sep.checks` and are
 appended as ``kind="check"`` findings.
+
+Findings name elements as an engineer reads them: 2030.5 elements by local name, any other element
+with its namespace in Clark notation (``{urn:acme:ext}foo``, ``{}foo`` for no namespace), in the
+message and in the path. :meth:`SchemaSet.structure` gives the schema's type facts
+(:mod:`harness.sep.structure`), built only when asked for.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import pathlib
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
+
+if TYPE_CHECKING:
+    from harness.sep.structure import SchemaStructure
 
 __all__ = [
     "CHECK",
@@ -30,6 +38,7 @@ __all__ = [
     "SEP_NS",
     "WARNING",
     "Finding",
+    "display_name",
     "SchemaLoadError",
     "SchemaSet",
     "element_path",
@@ -40,7 +49,8 @@ XS_NS = "http://www.w3.org/2001/XMLSchema"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 BUNDLED_NAME = "bundled CSIP schema"
-_BUNDLED_RESOURCE = ("harness.sep", "schema/csip.xsd")
+# Generated from schema/harness2030_5.model by harness.sep.schema_build (our own text; see README "Schema").
+_BUNDLED_RESOURCE = ("harness.sep", "schema/harness2030_5.xsd")
 
 # Strips the 2030.5 namespace from validator messages: "{urn:...}TimeLink"
 # reads as noise to the engineer fixing a device.  Other namespaces are kept
@@ -72,9 +82,20 @@ class Finding:
     severity: str = FAILURE  # FAILURE or WARNING
 
 
-def _local(tag: Any) -> str:
-    """Local part of an lxml tag ("{ns}Name" -> "Name")."""
-    return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
+_SEP_PREFIX = "{" + SEP_NS + "}"
+
+
+def display_name(tag: Any) -> str:
+    """How findings name an element: "Time" for 2030.5's, "{urn:acme:ext}foo" for any other namespace.
+
+    A name without namespace is shown as "{}foo", so a child that lost its xmlns is not mistaken for
+    the 2030.5 element of the same name.
+    """
+    if not isinstance(tag, str):
+        return str(tag)
+    if tag.startswith(_SEP_PREFIX):
+        return tag[len(_SEP_PREFIX):]
+    return tag if tag.startswith("{") else "{}" + tag
 
 
 # xmlschema sometimes puts component reprs in its reasons, e.g.
@@ -91,11 +112,15 @@ def _strip_ns(text: str) -> str:
 
 
 def element_path(el: etree._Element) -> str:
-    """XPath-like path of an element by local names, e.g. "/EndDeviceList/EndDevice[2]/sFDI"."""
+    """XPath-like path of an element, e.g. "/EndDeviceList/EndDevice[2]/sFDI".
+
+    Steps are named as :func:`display_name` does: local names in the 2030.5 namespace, Clark notation
+    otherwise ("/Time/{urn:acme:ext}foo").
+    """
     parts: list[str] = []
     node: etree._Element | None = el
     while node is not None:
-        name = _local(node.tag)
+        name = display_name(node.tag)
         parent = node.getparent()
         if parent is not None:
             # Index only when needed, so the common path stays short and readable.
@@ -170,6 +195,7 @@ class SchemaSet:
             raise SchemaLoadError(f"schema {where} is not a valid XML Schema: {exc}") from exc
         self._globals = frozenset(_global_element_names(doc, location, set()))
         self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
+        self._structure: Any = None  # harness.sep.structure.SchemaStructure, built on first structure()
         # lxml schema objects keep their error log on the instance, so a check
         # and the read of its log must not interleave across threads.
         self._lock = threading.Lock()
@@ -207,6 +233,20 @@ class SchemaSet:
         except OSError as exc:
             raise SchemaLoadError(f"cannot read schema file {p}: {exc.strerror or exc}") from exc
         return cls(str(path), data, p.resolve())
+
+    def structure(self) -> SchemaStructure:
+        """The schema's type facts (:class:`harness.sep.structure.SchemaStructure`), built on first call.
+
+        Not on the validation path: ``csip-harness validate`` never builds it. Raises
+        :class:`harness.sep.structure.StructureError` if the schema cannot be read as one (a schema
+        lxml compiled always can).
+        """
+        with self._lock:
+            if self._structure is None:
+                from harness.sep.structure import SchemaStructure  # lazy: only code that asks pays for it
+
+                self._structure = SchemaStructure.from_bytes(self._data, self._location)
+            return self._structure
 
     def knows(self, element_name: str) -> bool:
         """Whether the schema declares a global element with this local name."""
@@ -247,8 +287,7 @@ class SchemaSet:
         failure: Exception | None = None
         try:
             xs = self._xmlschema_obj()
-            for err in xs.iter_errors(root):
-                findings.append(_finding_from_xmlschema(err))
+            findings = _without_echoes([(err, _finding_from_xmlschema(err)) for err in xs.iter_errors(root)])
         except Exception as exc:  # any xmlschema failure must become a finding, not a crash
             failure = exc
         if failure is not None or not findings:
@@ -312,13 +351,46 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _names(components: Any) -> list[str]:
-    """Local names of xmlschema element components (for 'expected' lists)."""
+def _without_echoes(pairs: list[tuple[Any, Finding]]) -> list[Finding]:
+    """Findings of xmlschema errors, each fault once, at the element it is about.
+
+    xmlschema reports some faults twice: a rejected ``xsi:type`` is raised by the element and again by
+    its parent's content model. The parent's copy has the same reason and an ancestor element, so it
+    is dropped in favour of the one that names the element.
+    """
+    located: dict[str, list[Any]] = {}
+    for err, _finding in pairs:
+        elem = getattr(err, "elem", None)
+        if isinstance(getattr(elem, "tag", None), str):
+            located.setdefault(str(getattr(err, "reason", None) or err), []).append(elem)
+    out: list[Finding] = []
+    for err, finding in pairs:
+        elem = getattr(err, "elem", None)
+        if isinstance(getattr(elem, "tag", None), str):
+            others = located.get(str(getattr(err, "reason", None) or err), [])
+            if any(other is not elem and elem in other.iterancestors() for other in others):
+                continue  # the same fault, reported again by an ancestor
+        out.append(finding)
+    return out
+
+
+# The optional <Type>_r2_3 slots the 2030.5-2018 schema reserves for later revisions: listing them
+# among the allowed children would bury the names an engineer is looking for.
+_REVISION_SLOT = re.compile(r"_r\d+_\d+$")
+
+
+def _names(components: Any, hide_slots: bool = False) -> list[str]:
+    """Names of xmlschema element components (for 'expected' lists), without the namespace for 2030.5's."""
     out: list[str] = []
     for comp in components or ():
-        name = getattr(comp, "local_name", None) or getattr(comp, "name", None)
-        if name and name not in out:
-            out.append(_strip_ns(str(name)))
+        name = getattr(comp, "name", None) or getattr(comp, "local_name", None)
+        if not name:
+            continue  # a wildcard: foreign elements are always allowed, so it adds nothing here
+        text = _strip_ns(str(name))
+        if hide_slots and _REVISION_SLOT.search(text):
+            continue
+        if text not in out:
+            out.append(text)
     return out
 
 
@@ -331,21 +403,24 @@ def _finding_from_xmlschema(err: Any) -> Finding:
     kind = type(err).__name__
     target = elem
     message = reason
-    if elem is not None and kind == "XMLSchemaChildrenValidationError":
-        parent = _local(elem.tag)
+    substitution = _SUBSTITUTION_RE.match(str(getattr(err, "reason", None) or ""))
+    if elem is not None and substitution is not None:
+        message = _substitution_message(elem, substitution.group(2))
+    elif elem is not None and kind == "XMLSchemaChildrenValidationError":
+        parent = display_name(elem.tag)
         expected = _names(getattr(err, "expected", None))
         invalid_tag = getattr(err, "invalid_tag", None)
         index = getattr(err, "index", None)
         if invalid_tag is not None:
             child = _child_at(elem, index, invalid_tag)
             target = child if child is not None else elem
-            seen = _strip_ns(str(invalid_tag))
+            seen = display_name(str(invalid_tag))
             if expected:
                 message = f"in {parent}: expected {' or '.join(expected)}, saw {seen}"
             else:
                 # xmlschema gives no expectation once only optional elements
                 # remain, so list the content model for the reader instead.
-                allowed = _names(_iter_elements(getattr(err, "validator", None)))
+                allowed = _names(_iter_elements(getattr(err, "validator", None)), hide_slots=True)
                 if allowed:
                     message = (
                         f"in {parent}: element {seen} is out of order or not allowed here; "
@@ -357,7 +432,7 @@ def _finding_from_xmlschema(err: Any) -> Finding:
             missing = " or ".join(expected) if expected else "more content"
             message = f"in {parent}: required element missing: expected {missing}, saw end of {parent}"
     elif elem is not None:
-        name = _local(elem.tag)
+        name = display_name(elem.tag)
         if reason.startswith("attribute ") or not _is_value_validator(getattr(err, "validator", None)):
             message = f"in {name}: {reason}"
         else:
@@ -372,6 +447,24 @@ def _finding_from_xmlschema(err: Any) -> Finding:
         path=element_path(target) if target is not None else _strip_ns(str(getattr(err, "path", "") or "")) or None,
         kind=SCHEMA,
     )
+
+
+# "XsdComplexType(name='Link') cannot substitute XsdComplexType(name='TimeLink')": a rejected xsi:type.
+_SUBSTITUTION_RE = re.compile(r"^(Xsd\w+\(.*?\)) cannot substitute (Xsd\w+\(.*\))$", re.DOTALL)
+
+
+def _substitution_message(elem: etree._Element, declared_repr: str) -> str:
+    """Readable finding for an xsi:type naming a type that cannot stand in for the declared one."""
+    name = display_name(elem.tag)
+    given = elem.get(XSI_TYPE, "")
+    declared = re.match(r"Xsd\w+\(name='([^']*)'", declared_repr)
+    if declared is None:
+        # Every 2030.5 global element has an anonymous type (its named type plus schemaVer), and no
+        # named type derives from an anonymous one.
+        return (f'in {name}: xsi:type="{given}" cannot replace the anonymous type of global element {name}; '
+                "a document's root element takes no xsi:type")
+    base = _strip_ns(declared.group(1))
+    return f'in {name}: expected xsi:type to name {base} or a type derived from it, saw xsi:type="{given}"'
 
 
 def _is_value_validator(validator: Any) -> bool:
