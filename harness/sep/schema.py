@@ -415,7 +415,12 @@ def _finding_from_xmlschema(err: Any) -> Finding:
             child = _child_at(elem, index, invalid_tag)
             target = child if child is not None else elem
             seen = display_name(str(invalid_tag))
-            if expected:
+            if expected and seen in expected:
+                # xmlschema lists the group's names when an element comes before one it must follow: say so.
+                allowed = _names(_iter_elements(getattr(err, "validator", None)), hide_slots=True) or expected
+                message = (f"in {parent}: element {seen} is out of order (expected {expected[0]} first); "
+                           f"children, in order: {', '.join(allowed)}")
+            elif expected:
                 message = f"in {parent}: expected {' or '.join(expected)}, saw {seen}"
             else:
                 # xmlschema gives no expectation once only optional elements

@@ -121,7 +121,7 @@ def test_create_dercontrol_with_randomization_and_a_response(lab: Lab) -> None:
         ({"program": "no such program"}, 404, "no DERProgram 'no such program'"),
         ({"control": {"opModMaxLimW": "lots"}}, 422, "opModMaxLimW"),
         ({"control": {"opModTeleport": 1}}, 422, "opModTeleport"),
-        ({"control": {"opModTargetW": {"value": 1, "multiplier": 0}}}, 422, "expected multiplier, saw value"),
+        ({"control": {"opModTargetW": {"value": 1, "multiplier": 0}}}, 422, "element value is out of order (expected multiplier first)"),
         ({"control": {"opModMaxLimW": 70000}}, 422, "opModMaxLimW"),
         ({"duration": 0}, 422, "0 is less than the minimum of 1"),
     ],

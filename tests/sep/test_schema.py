@@ -147,7 +147,7 @@ REAL_SERVER_DOCUMENTS = {
   <subscribedResource>/dcap/loc/1</subscribedResource>
   <Resource xsi:type="SupportedLocale" href="/dcap/loc/1"><locale>en_US</locale></Resource>
   <status>0</status>
-  <subscriptionURI>/edev/3/sub/1</subscriptionURI>
+  <subscriptionURI>https://server.example/edev/3/sub/1</subscriptionURI>
 </Notification>""",
     # Unknown attributes and foreign elements are allowed (xs:anyAttribute and xs:any, processed laxly);
     # foreign elements only where the base type (Resource) has its xs:any, before the type's own children.
