@@ -125,7 +125,7 @@ def check_response(
         result.findings.append(Finding(message=str(exc), line=None, path=None, kind=PARSE, severity=FAILURE))
         return result
     result.findings = list(schema.validate(root, expected_root=expect.schema))
-    result.view = resource_view(root)
+    result.view = resource_view(root, schema.list_shape())
     if expect.resource is not None:
         result.mismatches.extend(match(expect.resource, result.view, "resource"))
     return result

@@ -23,6 +23,10 @@ class Validator(Protocol):
         """Findings about the document; empty when valid."""
         ...
 
+    def list_shape(self) -> Any:
+        """Which children the schema lets repeat (harness.sep.view.ListShape), for the resource view."""
+        ...
+
 
 @dataclass
 class RunContext:

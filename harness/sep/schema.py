@@ -196,6 +196,7 @@ class SchemaSet:
         self._globals = frozenset(_global_element_names(doc, location, set()))
         self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
         self._structure: Any = None  # harness.sep.structure.SchemaStructure, built on first structure()
+        self._list_shape: Any = None  # harness.sep.view.ListShape, built on first list_shape()
         # lxml schema objects keep their error log on the instance, so a check
         # and the read of its log must not interleave across threads.
         self._lock = threading.Lock()
@@ -247,6 +248,14 @@ class SchemaSet:
 
                 self._structure = SchemaStructure.from_bytes(self._data, self._location)
             return self._structure
+
+    def list_shape(self) -> Any:
+        """Which children repeat, by element and by type (:class:`harness.sep.view.ListShape`), built once."""
+        if self._list_shape is None:
+            from harness.sep.view import list_shape
+
+            self._list_shape = list_shape(self.structure())
+        return self._list_shape
 
     def knows(self, element_name: str) -> bool:
         """Whether the schema declares a global element with this local name."""
