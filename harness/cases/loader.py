@@ -15,6 +15,7 @@ from harness.cases.matchers import MatcherSpecError, check_spec
 from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step
 from harness.cases.paths import PathError, split_path
 from harness.cases.requires import Requirement, RequiresSyntaxError, parse_requirement
+from harness.cases.resource_check import ResourceSpecError, check_expectation, check_save_path, node_for
 from harness.cases.validation import check_document
 from harness.cases.variables import references
 from harness.cases.yamlload import YamlFileError, line_of, load_yaml
@@ -172,6 +173,24 @@ def _check_expectation(raw: dict[str, Any], key: str, file: Path, data: Any, whe
             raise CaseFileError(file, line_of(data, resource_path), f"{label}: {exc}") from None
 
 
+def _check_against_schema(raw: dict[str, Any], file: Path, data: Any, where: list[Any], label: str) -> None:
+    """Resource names, expectations and save paths against the bundled 2030.5 schema (the author's mistakes)."""
+    expect = raw.get("expect") or {}
+    try:
+        node = node_for(expect.get("schema"), [*where, "expect", "schema"])
+        if node is None:
+            return
+        for key in ("expect", "require", "should"):
+            resource = (raw.get(key) or {}).get("resource")
+            if resource is not None:
+                check_expectation(resource, node, [*where, key, "resource"], label)
+        for name, path in (raw.get("save") or {}).items():
+            check_save_path(path, node, [*where, "save", name], label)
+    except ResourceSpecError as exc:
+        raise CaseFileError(file, line_of(data, exc.path), str(exc) if str(exc).startswith(label) else
+                            f"{label}: {exc}") from None
+
+
 def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], where: list[Any],
                   label: str) -> Step:
     """A request step, or one option of a choice (which may carry a `require` precondition)."""
@@ -188,6 +207,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
     when = _when(raw, file, data, where, known)
     _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should", "save")}, known,
                       file, line, label, data, where)
+    _check_against_schema(raw, file, data, where, label)
     request = raw["request"]
     step = Step(
         index=index,

@@ -155,6 +155,19 @@ def test_request_needs_exactly_one_of_path_and_url(tmp_path: Path) -> None:
         # an unknown capability, with the closest known name
         ("requires: [time]", "requires: [tmie]", 5, "unknown capability 'tmie'; did you mean 'time'?"),
         ("requires: [time]", "requires: [mirror-usage-point]", 5, "is now called 'metering-mirror'"),
+        # an unknown matcher inside a resource: `all` holds a value, so its keys must be matchers
+        ('resource: {TimeLink: {href: present}}', 'resource: {EndDeviceListLink: {all: {greater_than: 0}}}', 12,
+         "EndDeviceListLink.all holds a value, not elements: expected a value or a matcher"),
+        # an unknown root in schema:, with the closest resource names
+        ("schema: DeviceCapability", "schema: DERSetting", 11,
+         "schema: 'DERSetting' is not a 2030.5 resource (no global element of that name in IEEE 2030.5-2018); "
+         "did you mean 'DERSettings'"),
+        # a misspelt element of the resource
+        ('resource: {TimeLink: {href: present}}', 'resource: {TimeLnk: {href: present}}', 12,
+         "'TimeLnk' is neither a matcher nor a child or attribute of DeviceCapability; did you mean 'TimeLink'"),
+        # a save path into a field the resource does not have
+        ("save: {tm: TimeLink.href}", "save: {tm: TimeLink.hrf}", 13,
+         "save path 'TimeLink.hrf': 'hrf' is not a child or attribute of TimeLink; did you mean 'href'?"),
         # a `when:` over a variable nothing saves
         ('  - name: GET Time\n', '  - name: GET Time\n    when: tim\n', 15, "when: 'tim' uses 'tim', which no earlier"),
     ],
