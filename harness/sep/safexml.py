@@ -65,15 +65,21 @@ def parse_xml(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element
         raise XMLTooLargeError(f"expected an XML body of at most {max_bytes} bytes, saw {len(data)} bytes")
     if not data or data.isspace():
         raise XMLSyntaxError("expected an XML document, saw an empty body")
-    # Every declaration starts with "<!"; the substring test skips the regex for ordinary bodies.
-    match = _DECLARATION.search(data) if b"<!" in data else None
+    # A DTD and every declaration in it can only come before the root element. A body whose root opens at
+    # byte 0 has no prolog, so nothing to look for (a "<!DOCTYPE" in content is not well-formed and libxml2
+    # refuses it); otherwise look for the rare "!" (a memchr) before running the regex.
+    if data.startswith(b"<") and not data.startswith((b"<!", b"<?")):
+        match = None
+    else:
+        match = _DECLARATION.search(data) if b"!" in data else None
     if match:
         kind = match.group(1).decode("ascii").upper()
         raise UnsafeXMLError(
             f"expected no DTD or entity declarations (refused for safety: a 2030.5 resource needs none), "
             f"saw <!{kind} at byte {match.start()}"
         )
-    declared = _XML_DECL_ENCODING.match(data)
+    # An encoding can only be declared in the XML declaration, which XML allows only at the very start.
+    declared = _XML_DECL_ENCODING.match(data) if data.startswith(b"<?xml") else None
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         raise XMLEncodingError(f"expected UTF-8 (IEEE 2030.5 XML is UTF-8), "
                                f"saw encoding=\"{declared.group(1).decode('ascii')}\"")

@@ -197,6 +197,7 @@ class SchemaSet:
         self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
         self._structure: Any = None  # harness.sep.structure.SchemaStructure, built on first structure()
         self._list_shape: Any = None  # harness.sep.view.ListShape, built on first list_shape()
+        self._reachable: dict[str, tuple[str, ...] | None] = {}  # root tag -> reachable_tags(), as met
         # lxml schema objects keep their error log on the instance, so a check
         # and the read of its log must not interleave across threads.
         self._lock = threading.Lock()
@@ -249,6 +250,15 @@ class SchemaSet:
                 self._structure = SchemaStructure.from_bytes(self._data, self._location)
             return self._structure
 
+    def _reachable_tags(self, tag: str) -> tuple[str, ...] | None:
+        """The checked tags a document of this root may hold (harness.sep.checks.reachable_tags), once per root."""
+        from harness.sep.checks import reachable_tags
+
+        namespace, _, local = tag[1:].rpartition("}") if tag.startswith("{") else ("", "", tag)
+        tags = reachable_tags(self.structure(), local) if namespace == SEP_NS else None
+        self._reachable[tag] = tags
+        return tags
+
     def list_shape(self) -> Any:
         """Which children repeat, by element and by type (:class:`harness.sep.view.ListShape`), built once."""
         if self._list_shape is None:
@@ -268,15 +278,20 @@ class SchemaSet:
 
     def validate(self, root: etree._Element, expected_root: str | None = None) -> list[Finding]:
         """Schema findings (readable, with line and path) followed by our own checks' findings."""
-        root = _as_element(root)
+        if root.__class__ is not etree._Element:
+            root = _as_element(root)
         with self._lock:
-            ok = bool(self._lxml.validate(root))
-            lxml_log = list(self._lxml.error_log) if not ok else []
-        findings: list[Finding] = []
-        if not ok:
-            findings = self._explain(root, lxml_log)
-        findings.extend(_own_checks()(root, expected_root, self._globals))
-        return findings
+            lxml_log = None if self._lxml.validate(root) else list(self._lxml.error_log)
+        # Once the structure exists (the engine builds it for its resource views), the own checks visit only
+        # the elements that can have a check; `csip-harness validate` never builds it, to start fast.
+        tag = root.tag
+        tags = self._reachable.get(tag, _UNKNOWN) if tag.__class__ is str else None
+        if tags is _UNKNOWN:
+            tags = self._reachable_tags(tag) if self._structure is not None else None
+        own = (_OWN_CHECKS or _own_checks())(root, expected_root, self._globals, tags, tag)
+        if lxml_log is None:
+            return own
+        return self._explain(root, lxml_log) + own
 
     # -- stage two -----------------------------------------------------------
 
@@ -328,6 +343,7 @@ class SchemaSet:
 
 
 _OWN_CHECKS: Any = None
+_UNKNOWN: Any = object()  # a root tag not met yet
 
 
 def _own_checks() -> Any:
