@@ -420,3 +420,22 @@ def test_a_clock_off_by_an_hour_is_a_warning_in_core_005(pki: TestPki, tmp_path:
     assert record.verdict == PASSED, record.reason
     [warning] = warnings_of(record)
     assert warning.startswith("should: resource.currentTime: expected a time within 60 s of the harness clock")
+
+
+def test_a_list_that_ignores_s_fails_when_read_page_by_page(pki: TestPki, tmp_path: Path) -> None:
+    case = tmp_path / "testcases" / "LAB-010.yaml"
+    case.parent.mkdir(parents=True)
+    case.write_text(PAGED)
+    client = pki.clients["client"]
+    with start_reference_server(pki, defects=["edev-not-scoped", "list-ignores-start"], extra_enddevices=7,
+                                preregister=[(client.cert, 111115)]) as server:
+        session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
+                                            ca=str(pki.ca), profile=str(PROFILE), unattended=True))
+        try:
+            record = session.run(load_case(case))
+        finally:
+            session.close()
+    paged = record.steps[1]
+    assert paged.verdict == FAILED and len(paged.exchanges) == 2  # stopped at the first repeated page
+    assert paged.message.endswith("resource: expected the items from s=3 on (list paging, 2030.5 list query s), "
+                                  "saw the same items as the page before, at s=0")

@@ -285,7 +285,7 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     exchanges: list[Exchange] = []
     views: list[dict[str, Any]] = []
     findings: list[Any] = []
-    start = 0
+    start = previous = 0
     for _ in range(_MAX_PAGES):
         exchange = await ctx.transport.exchange(dataclasses.replace(request, url=_page_target(request.url, start,
                                                                                               size)))
@@ -299,9 +299,16 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
         if problems or check.view is None:
             check.findings = findings
             return _Outcome(exchanges, check, problems, expected)
+        items = {k: v for k, v in check.view.items() if k not in _LIST_ATTRIBUTES}
+        if views and start and items and items == {k: v for k, v in views[-1].items() if k not in _LIST_ATTRIBUTES}:
+            # The page at s=start holds exactly what the previous page held: s was not applied (2030.5 6.6).
+            repeat = Mismatch("resource", f"the items from s={start} on (list paging, 2030.5 list query s)",
+                              f"the same items as the page before, at s={previous}")
+            check.findings = findings
+            return _Outcome(exchanges, check, [repeat], expected)
         views.append(check.view)
-        read = sum(len(v) if isinstance(v, list) else 1 for k, v in check.view.items() if k not in _LIST_ATTRIBUTES)
-        start += read
+        read = sum(len(v) if isinstance(v, list) else 1 for v in items.values())
+        previous, start = start, start + read
         try:
             total = int(str(views[0].get("all", "0")))
         except ValueError:
