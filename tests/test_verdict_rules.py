@@ -50,6 +50,20 @@ def run(base_url: str, reference: ReferenceProcess, pki: TestPki, case_ids: list
         session.close()
 
 
+def run_inline(text: str, server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> TestRecord:
+    """Run a case written in the test against a reference server, as the harness's own client."""
+    case = tmp_path / "testcases" / "LAB-010.yaml"
+    case.parent.mkdir(parents=True, exist_ok=True)
+    case.write_text(text)
+    client = pki.clients["client"]
+    session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
+                                        ca=str(pki.ca), profile=str(PROFILE), unattended=True))
+    try:
+        return session.run(load_case(case))
+    finally:
+        session.close()
+
+
 @pytest.fixture
 def fresh_reference(pki: TestPki) -> Iterator[ReferenceProcess]:
     """A clean reference server of the test's own, so what one test leaves behind cannot reach another."""
@@ -391,20 +405,16 @@ steps:
 """
 
 
+def paged_run(pki: TestPki, tmp_path: Path, *defects: str) -> TestRecord:
+    client = pki.clients["client"]
+    with start_reference_server(pki, defects=["edev-not-scoped", *defects], extra_enddevices=7,
+                                preregister=[(client.cert, 111115)]) as server:
+        return run_inline(PAGED, server, pki, tmp_path)
+
+
 def test_a_list_read_page_by_page_is_judged_whole_and_a_bad_own_body_is_an_error(pki: TestPki,
                                                                                   tmp_path: Path) -> None:
-    case = tmp_path / "testcases" / "LAB-010.yaml"
-    case.parent.mkdir(parents=True)
-    case.write_text(PAGED)
-    client = pki.clients["client"]
-    with start_reference_server(pki, defects=["edev-not-scoped"], extra_enddevices=7,
-                                preregister=[(client.cert, 111115)]) as server:
-        session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
-                                            ca=str(pki.ca), profile=str(PROFILE), unattended=True))
-        try:
-            record = session.run(load_case(case))
-        finally:
-            session.close()
+    record = paged_run(pki, tmp_path)
     paged, same, own = record.steps[1], record.steps[2], record.steps[3]
     assert paged.verdict == PASSED and same.verdict == PASSED, record.reason
     assert [e.url.rsplit("?", 1)[1] for e in paged.exchanges] == ["s=0&l=3", "s=3&l=3", "s=6&l=3"]
@@ -423,18 +433,7 @@ def test_a_clock_off_by_an_hour_is_a_warning_in_core_005(pki: TestPki, tmp_path:
 
 
 def test_a_list_that_ignores_s_fails_when_read_page_by_page(pki: TestPki, tmp_path: Path) -> None:
-    case = tmp_path / "testcases" / "LAB-010.yaml"
-    case.parent.mkdir(parents=True)
-    case.write_text(PAGED)
-    client = pki.clients["client"]
-    with start_reference_server(pki, defects=["edev-not-scoped", "list-ignores-start"], extra_enddevices=7,
-                                preregister=[(client.cert, 111115)]) as server:
-        session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
-                                            ca=str(pki.ca), profile=str(PROFILE), unattended=True))
-        try:
-            record = session.run(load_case(case))
-        finally:
-            session.close()
+    record = paged_run(pki, tmp_path, "list-ignores-start")
     paged = record.steps[1]
     assert paged.verdict == FAILED and len(paged.exchanges) == 2  # stopped at the first repeated page
     assert paged.message.endswith("resource: expected the items from s=3 on (list paging, 2030.5 list query s), "
