@@ -471,7 +471,7 @@ def _is_value_validator(validator: Any) -> bool:
     """Whether an error came from checking an element's text (simple type, facet or range check)."""
     kind = type(validator).__name__
     return kind in {"XsdAtomicBuiltin", "XsdAtomicRestriction", "XsdUnion", "XsdList", "function"} or (
-        kind.startswith("Xsd") and kind.endswith("Facet")
+        kind.startswith("Xsd") and kind.endswith(("Facet", "Facets"))  # XsdPatternFacets: a pattern mismatch
     )
 
 

@@ -167,6 +167,17 @@ def test_real_server_documents_validate(bundled: SchemaSet, name: str) -> None:
     assert bundled.validate(doc, expected_root=name) == []
 
 
+def test_official_schema_agrees_on_the_samples(bundled: SchemaSet, official: SchemaSet) -> None:
+    # Only with CSIP_OFFICIAL_SCHEMA: the same schema findings, word for word, on every sample and real document.
+    documents = [etree.parse(str(SAMPLES / f"{name}.xml")).getroot() for name in GLOBAL_ELEMENTS]
+    documents += [parse(text) for text in REAL_SERVER_DOCUMENTS.values()]
+    for doc in documents:
+        assert official.is_valid(doc)
+        assert schema_findings(official.validate(doc)) == schema_findings(bundled.validate(doc)) == []
+    broken = parse(time_doc("<currentTime>noon</currentTime>\n<quality>7</quality>"))
+    assert schema_findings(official.validate(broken)) == schema_findings(bundled.validate(broken)) != []
+
+
 def test_each_link_has_its_own_type(bundled: SchemaSet) -> None:
     # A TimeLink's type is TimeLink (extending Link): Link itself cannot stand in for it. One fault,
     # one finding, at the TimeLink (xmlschema reports it from DeviceCapability's content model too).
