@@ -708,6 +708,37 @@ def test_schema_with_local_include(tmp_path: Path) -> None:
     assert finding.path == "/{urn:t}Part"
 
 
+def test_a_restriction_relying_on_a_wildcard_still_loads(tmp_path: Path) -> None:
+    # SchemaSet first tries a copy without optional wildcards; here that copy cannot compile (Narrow
+    # restricts Open's attribute wildcard to an attribute Open does not declare), so the schema alone decides.
+    path = tmp_path / "open.xsd"
+    path.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:o" xmlns="urn:o" '
+        'elementFormDefault="qualified">'
+        '<xs:complexType name="Open"><xs:anyAttribute processContents="lax"/></xs:complexType>'
+        '<xs:complexType name="Narrow"><xs:complexContent><xs:restriction base="Open">'
+        '<xs:attribute name="a" type="xs:int"/></xs:restriction></xs:complexContent></xs:complexType>'
+        '<xs:element name="N" type="Narrow"/></xs:schema>'
+    )
+    schema = SchemaSet.from_path(path)
+    assert schema.is_valid(parse('<N xmlns="urn:o" a="1"/>'))
+    [finding] = schema_findings(schema.validate(parse('<N xmlns="urn:o" a="one"/>')))
+    assert finding.path == "/{urn:o}N" and "a='one'" in finding.message
+
+
+def test_foreign_content_is_valid_past_the_fast_gate(bundled: SchemaSet) -> None:
+    # The fast copy rejects foreign elements and attributes and the revision slots; the schema accepts them.
+    doc = parse(f"""
+<Time {NS} xmlns:acme="urn:acme:ext" acme:zone="x">
+  <acme:note>lax</acme:note>
+  <currentTime>1</currentTime><dstEndTime>0</dstEndTime><dstOffset>0</dstOffset><dstStartTime>0</dstStartTime>
+  <quality>7</quality><tzOffset>0</tzOffset>
+  <Time_r2_3><leapSecondsPending>1</leapSecondsPending></Time_r2_3>
+</Time>""")
+    assert bundled.is_valid(doc)
+    assert bundled.validate(doc, expected_root="Time") == []
+
+
 # --- start-up cost ---------------------------------------------------------------------------------
 
 
