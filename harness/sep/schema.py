@@ -193,7 +193,11 @@ class SchemaSet:
             self._lxml = etree.XMLSchema(doc)
         except (etree.XMLSchemaParseError, SchemaLoadError) as exc:
             raise SchemaLoadError(f"schema {where} is not a valid XML Schema: {exc}") from exc
-        self._gate = _gate_schema(doc)
+        # The fast gate (see _gate_schema) is built on the second validation: a one-document run
+        # (csip-harness validate FILE) would spend more building it than it saves.
+        self._schema_doc = doc
+        self._gate: etree.XMLSchema | None = None
+        self._validations = 0
         self._globals = frozenset(_global_element_names(doc, location, set()))
         self._xmlschema: Any = None  # xmlschema.XMLSchema, built on first invalid document
         self._structure: Any = None  # harness.sep.structure.SchemaStructure, built on first structure()
@@ -257,19 +261,28 @@ class SchemaSet:
         """Fast schema gate using lxml only."""
         root = _as_element(root)
         with self._lock:
-            return bool((self._gate is not None and self._gate.validate(root)) or self._lxml.validate(root))
+            gate = self._next_gate()
+            return bool((gate is not None and gate.validate(root)) or self._lxml.validate(root))
 
     def validate(self, root: etree._Element, expected_root: str | None = None) -> list[Finding]:
         """Schema findings (readable, with line and path) followed by our own checks' findings."""
         root = _as_element(root)
         with self._lock:
-            ok = bool((self._gate is not None and self._gate.validate(root)) or self._lxml.validate(root))
+            gate = self._next_gate()
+            ok = bool((gate is not None and gate.validate(root)) or self._lxml.validate(root))
             lxml_log = list(self._lxml.error_log) if not ok else []
         findings: list[Finding] = []
         if not ok:
             findings = self._explain(root, lxml_log)
         findings.extend(_own_checks()(root, expected_root))
         return findings
+
+    def _next_gate(self) -> etree.XMLSchema | None:
+        """The fast gate for this validation, if there is one (call with the lock held)."""
+        self._validations += 1
+        if self._validations == 2:
+            self._gate = _gate_schema(self._schema_doc)
+        return self._gate
 
     # -- stage two -----------------------------------------------------------
 
