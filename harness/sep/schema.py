@@ -258,7 +258,7 @@ class SchemaSet:
         return element_name in self._globals
 
     def is_valid(self, root: etree._Element) -> bool:
-        """Fast schema gate using lxml only."""
+        """The schema's verdict, from lxml alone (the fast gate of :meth:`validate`)."""
         root = _as_element(root)
         with self._lock:
             gate = self._next_gate()
@@ -333,8 +333,10 @@ class SchemaSet:
         return _dedupe(findings)
 
 
-# The revision slots (<Type>_r2_3) the 2030.5-2018 schema puts in every type: optional, and rarely sent.
-_SLOT_NAME = re.compile(r"_r\d+_\d+$")
+# The optional <Type>_r2_3 slots the 2030.5-2018 schema puts in every type for later revisions: rarely
+# sent, so the fast gate leaves them out, and listing them among the allowed children of a finding would
+# bury the names an engineer is looking for.
+_REVISION_SLOT = re.compile(r"_r\d+_\d+$")
 
 
 def _gate_schema(doc: etree._Element) -> etree.XMLSchema | None:
@@ -355,7 +357,7 @@ def _gate_schema(doc: etree._Element) -> etree.XMLSchema | None:
         tag = etree.QName(node).localname
         optional = node.get("minOccurs") == "0"
         if (tag == "anyAttribute" or (tag == "any" and optional)
-                or (tag == "element" and optional and _SLOT_NAME.search(node.get("name") or ""))):
+                or (tag == "element" and optional and _REVISION_SLOT.search(node.get("name") or ""))):
             node.getparent().remove(node)  # type: ignore[union-attr]
             removed += 1
     if not removed:
@@ -420,11 +422,6 @@ def _without_echoes(pairs: list[tuple[Any, Finding]]) -> list[Finding]:
                 continue  # the same fault, reported again by an ancestor
         out.append(finding)
     return out
-
-
-# The optional <Type>_r2_3 slots the 2030.5-2018 schema reserves for later revisions: listing them
-# among the allowed children would bury the names an engineer is looking for.
-_REVISION_SLOT = re.compile(r"_r\d+_\d+$")
 
 
 def _names(components: Any, hide_slots: bool = False) -> list[str]:
@@ -507,10 +504,13 @@ def _substitution_message(elem: etree._Element, declared_repr: str) -> str:
     given = elem.get(XSI_TYPE, "")
     declared = re.match(r"Xsd\w+\(name='([^']*)'", declared_repr)
     if declared is None:
-        # Every 2030.5 global element has an anonymous type (its named type plus schemaVer), and no
-        # named type derives from an anonymous one.
-        return (f'in {name}: xsi:type="{given}" cannot replace the anonymous type of global element {name}; '
-                "a document's root element takes no xsi:type")
+        # No named type derives from an anonymous one. Every 2030.5 global element has an anonymous type
+        # (its named type plus schemaVer), so this is the fate of any xsi:type on a document's root.
+        if elem.getparent() is None:
+            return (f'in {name}: xsi:type="{given}" cannot replace the anonymous type of global element {name}; '
+                    "a document's root element takes no xsi:type")
+        return f'in {name}: xsi:type="{given}" cannot replace the anonymous type declared for {name}'
+
     base = _strip_ns(declared.group(1))
     return f'in {name}: expected xsi:type to name {base} or a type derived from it, saw xsi:type="{given}"'
 

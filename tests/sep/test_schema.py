@@ -726,6 +726,22 @@ def test_a_restriction_relying_on_a_wildcard_still_loads(tmp_path: Path) -> None
     assert finding.path == "/{urn:o}N" and "a='one'" in finding.message
 
 
+def test_xsi_type_on_a_local_element_of_anonymous_type(tmp_path: Path) -> None:
+    path = tmp_path / "anon.xsd"
+    path.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:a" xmlns="urn:a" '
+        'elementFormDefault="qualified"><xs:complexType name="Named"/>'
+        '<xs:element name="Outer"><xs:complexType><xs:sequence><xs:element name="inner">'
+        "<xs:complexType/></xs:element></xs:sequence></xs:complexType></xs:element></xs:schema>"
+    )
+    doc = parse(f'<Outer xmlns="urn:a" {XSI}>\n<inner xsi:type="Named"/>\n</Outer>')
+    [finding] = schema_findings(SchemaSet.from_path(path).validate(doc))
+    assert (finding.line, finding.path) == (2, "/{urn:a}Outer/{urn:a}inner")
+    assert finding.message == (
+        'in {urn:a}inner: xsi:type="Named" cannot replace the anonymous type declared for {urn:a}inner'
+    )
+
+
 def test_foreign_content_is_valid_past_the_fast_gate(bundled: SchemaSet) -> None:
     # The fast copy rejects foreign elements and attributes and the revision slots; the schema accepts them.
     doc = parse(f"""
