@@ -11,8 +11,10 @@ interleaved over several rounds, medians kept:
   ours      parse_xml(bytes) + SchemaSet.bundled().validate(root, expected_root)  (what a step does)
   ours-pre  SchemaSet.bundled().validate(root, expected_root) on pre-parsed trees
   ours-gate SchemaSet.bundled().is_valid(root): the schema stage alone, on pre-parsed trees
+  other     with --schema FILE: lxml XMLSchema(FILE).validate(tree) on the same pre-parsed trees, e.g. an
+            earlier bundled schema or the official sep.xsd, to see what the schema's size costs lxml
 
-Run: python bench/bench_validation.py [--rounds 7] [--seconds 0.6]
+Run: python bench/bench_validation.py [--rounds 7] [--seconds 0.6] [--schema FILE]
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.6, help="time per path per round")
+    parser.add_argument("--schema", type=Path, help="also time raw lxml validation with this XSD (same documents)")
     args = parser.parse_args(argv)
 
     corpus = collect_corpus()
@@ -142,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     paths: dict[str, Callable[[], None]] = {
         "raw": raw, "raw-full": raw_full, "ours": full, "ours-pre": pre, "ours-gate": gate
     }
+    if args.schema is not None:
+        other_schema = etree.XMLSchema(etree.parse(str(args.schema)))
+        assert all(other_schema.validate(t) for t in raw_trees), f"corpus must be valid against {args.schema}"
+
+        def other() -> None:
+            for tree in raw_trees:
+                other_schema.validate(tree)
+
+        paths["other"] = other
     rates: dict[str, list[float]] = {name: [] for name in paths}
     for fn in paths.values():
         fn()  # warm-up: lazy imports, caches
@@ -166,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
           f"pre-parsed trees ({median['raw']:.0f} docs/s) {median['ours-pre'] / median['raw']:.2f}x")
     print(f"SUMMARY validation ours-schema-gate {median['ours-gate']:.0f} docs/s "
           f"ratio {median['ours-gate'] / median['raw']:.2f}x (the schema stage alone, without our own checks)")
+    if "other" in median:
+        print(f"SUMMARY validation raw-lxml-other {median['other']:.0f} docs/s with {args.schema} "
+              f"(bundled / that {median['raw'] / median['other']:.2f}x)")
     return 0
 
 

@@ -167,6 +167,17 @@ def test_real_server_documents_validate(bundled: SchemaSet, name: str) -> None:
     assert bundled.validate(doc, expected_root=name) == []
 
 
+def test_official_schema_agrees_on_the_samples(bundled: SchemaSet, official: SchemaSet) -> None:
+    # Only with CSIP_OFFICIAL_SCHEMA: the same schema findings, word for word, on every sample and real document.
+    documents = [etree.parse(str(SAMPLES / f"{name}.xml")).getroot() for name in GLOBAL_ELEMENTS]
+    documents += [parse(text) for text in REAL_SERVER_DOCUMENTS.values()]
+    for doc in documents:
+        assert official.is_valid(doc)
+        assert schema_findings(official.validate(doc)) == schema_findings(bundled.validate(doc)) == []
+    broken = parse(time_doc("<currentTime>noon</currentTime>\n<quality>7</quality>"))
+    assert schema_findings(official.validate(broken)) == schema_findings(bundled.validate(broken)) != []
+
+
 def test_each_link_has_its_own_type(bundled: SchemaSet) -> None:
     # A TimeLink's type is TimeLink (extending Link): Link itself cannot stand in for it. One fault,
     # one finding, at the TimeLink (xmlschema reports it from DeviceCapability's content model too).
@@ -697,6 +708,53 @@ def test_schema_with_local_include(tmp_path: Path) -> None:
     assert schema.knows("Part") and schema.knows("Whole")
     [finding] = schema_findings(schema.validate(parse('<Part xmlns="urn:t">x</Part>')))
     assert finding.path == "/{urn:t}Part"
+
+
+def test_a_restriction_relying_on_a_wildcard_still_loads(tmp_path: Path) -> None:
+    # SchemaSet first tries a copy without optional wildcards; here that copy cannot compile (Narrow
+    # restricts Open's attribute wildcard to an attribute Open does not declare), so the schema alone decides.
+    path = tmp_path / "open.xsd"
+    path.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:o" xmlns="urn:o" '
+        'elementFormDefault="qualified">'
+        '<xs:complexType name="Open"><xs:anyAttribute processContents="lax"/></xs:complexType>'
+        '<xs:complexType name="Narrow"><xs:complexContent><xs:restriction base="Open">'
+        '<xs:attribute name="a" type="xs:int"/></xs:restriction></xs:complexContent></xs:complexType>'
+        '<xs:element name="N" type="Narrow"/></xs:schema>'
+    )
+    schema = SchemaSet.from_path(path)
+    assert schema.is_valid(parse('<N xmlns="urn:o" a="1"/>'))
+    [finding] = schema_findings(schema.validate(parse('<N xmlns="urn:o" a="one"/>')))
+    assert finding.path == "/{urn:o}N" and "a='one'" in finding.message
+
+
+def test_xsi_type_on_a_local_element_of_anonymous_type(tmp_path: Path) -> None:
+    path = tmp_path / "anon.xsd"
+    path.write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:a" xmlns="urn:a" '
+        'elementFormDefault="qualified"><xs:complexType name="Named"/>'
+        '<xs:element name="Outer"><xs:complexType><xs:sequence><xs:element name="inner">'
+        "<xs:complexType/></xs:element></xs:sequence></xs:complexType></xs:element></xs:schema>"
+    )
+    doc = parse(f'<Outer xmlns="urn:a" {XSI}>\n<inner xsi:type="Named"/>\n</Outer>')
+    [finding] = schema_findings(SchemaSet.from_path(path).validate(doc))
+    assert (finding.line, finding.path) == (2, "/{urn:a}Outer/{urn:a}inner")
+    assert finding.message == (
+        'in {urn:a}inner: xsi:type="Named" cannot replace the anonymous type declared for {urn:a}inner'
+    )
+
+
+def test_foreign_content_is_valid_past_the_fast_gate(bundled: SchemaSet) -> None:
+    # The fast copy rejects foreign elements and attributes and the revision slots; the schema accepts them.
+    doc = parse(f"""
+<Time {NS} xmlns:acme="urn:acme:ext" acme:zone="x">
+  <acme:note>lax</acme:note>
+  <currentTime>1</currentTime><dstEndTime>0</dstEndTime><dstOffset>0</dstOffset><dstStartTime>0</dstStartTime>
+  <quality>7</quality><tzOffset>0</tzOffset>
+  <Time_r2_3><leapSecondsPending>1</leapSecondsPending></Time_r2_3>
+</Time>""")
+    assert bundled.is_valid(doc)
+    assert bundled.validate(doc, expected_root="Time") == []
 
 
 # --- start-up cost ---------------------------------------------------------------------------------

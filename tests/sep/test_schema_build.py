@@ -3,6 +3,8 @@ notation is checked, and the schema holds the whole IEEE 2030.5-2018 resource mo
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +130,35 @@ def test_model_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(ModelError) as caught:
         parse_model(HEADER + text, "m")
     assert message in str(caught.value)
+
+
+def test_built_package_ships_the_schema_and_its_model(project_root: Path, tmp_path: Path) -> None:
+    build, egg = tmp_path / "build", tmp_path / "egg"
+    egg.mkdir()
+    built = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", "import setuptools; setuptools.setup()", "-q",
+         "egg_info", "--egg-base", str(egg), "build_py", "--build-lib", str(build)],
+        cwd=project_root, capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stderr
+    schema_dir = build / "harness" / "sep" / "schema"
+    assert sorted(p.name for p in schema_dir.iterdir()) == ["harness2030_5.model", "harness2030_5.xsd"]
+    env = {**os.environ, "PYTHONPATH": str(build)}
+    check = subprocess.run([sys.executable, "-m", "harness.sep.schema_build", "--check"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert check.returncode == 0, check.stderr
+    xsd, model = schema_dir / "harness2030_5.xsd", schema_dir / "harness2030_5.model"
+    assert check.stdout.strip() == f"{xsd} matches {model}"  # the built copy, not the checkout's
+
+
+def test_no_text_of_the_official_schema_is_ours(official_path: Path) -> None:
+    # Only with CSIP_OFFICIAL_SCHEMA: no sentence of the official file's documentation (nor its notice)
+    # appears in what we ship.
+    ours = re.sub(r"\s+", " ", (XSD_PATH.read_text(encoding="utf-8") + MODEL_PATH.read_text(encoding="utf-8")))
+    official = etree.parse(str(official_path)).getroot()
+    sentences = set()
+    for doc in official.iter(XS + "documentation"):
+        for sentence in re.split(r"(?<=[.;:])\s+", re.sub(r"\s+", " ", doc.text or "")):
+            if len(sentence.split()) >= 6:
+                sentences.add(sentence.strip())
+    assert len(sentences) > 500
+    assert [s for s in sentences if s in ours] == []
