@@ -111,6 +111,9 @@ def _classify(exc: Exception) -> str:
     return PROTOCOL
 
 
+_CHECKED_KEPT = 4096  # allowed URLs remembered; the memo is dropped whole when full
+
+
 class HttpTransport:
     """Sends 2030.5 requests over HTTP/1.1, HTTPS with mutual TLS when a context is given.
 
@@ -133,6 +136,8 @@ class HttpTransport:
         max_body: int = 1_048_576,
     ) -> None:
         self._allowed = frozenset(origin(url) for url in allowed_origins)
+        # URLs whose origin was found allowed, parsed: most exchanges of a run repeat a few URLs.
+        self._checked: dict[str, httpx.URL] = {}
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
@@ -163,6 +168,9 @@ class HttpTransport:
 
     def _refusal(self, url: str) -> tuple[httpx.URL | None, str | None]:
         """The parsed URL when its origin is allowed, else None and why the request is not sent."""
+        parsed = self._checked.get(url)
+        if parsed is not None:
+            return parsed, None  # a URL already sent once: parsing it again would give the same answer
         allowed = ", ".join(self.allowed_origins) or "none"
         try:
             parsed = httpx.URL(url)
@@ -171,6 +179,9 @@ class HttpTransport:
             return None, (f"{FOREIGN_HOST} refused: {url!r} was not requested: {exc}; requests go only to the "
                           f"origins named for this run ({allowed})")
         if target in self._allowed:
+            if len(self._checked) >= _CHECKED_KEPT:
+                self._checked.clear()
+            self._checked[url] = parsed
             return parsed, None
         return None, (f"{FOREIGN_HOST} refused: {url} was not requested: its origin {target} is not one named for "
                       f"this run ({allowed}), and the harness connects, and presents its client certificate, "
