@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from harness.sep.enums import ENUMERATIONS, Enumeration
-from harness.sep.schema import CHECK, SEP_NS, WARNING, XSI_TYPE, Finding, element_path
+from harness.sep.findings import CHECK, SEP_NS, WARNING, XSI_TYPE, Finding, element_path
 
 __all__ = ["own_checks"]
 

@@ -22,10 +22,23 @@ import os
 import pathlib
 import re
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
+
+from harness.sep.checks import own_checks, reachable_tags
+from harness.sep.findings import (
+    CHECK,
+    FAILURE,
+    PARSE,
+    SCHEMA,
+    SEP_NS,
+    WARNING,
+    XSI_TYPE,
+    Finding,
+    display_name,
+    element_path,
+)
 
 if TYPE_CHECKING:
     from harness.sep.structure import SchemaStructure
@@ -44,9 +57,7 @@ __all__ = [
     "element_path",
 ]
 
-SEP_NS = "urn:ieee:std:2030.5:ns"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
-XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 BUNDLED_NAME = "bundled CSIP schema"
 # Generated from schema/harness2030_5.model by harness.sep.schema_build (our own text; see README "Schema").
@@ -62,42 +73,6 @@ class SchemaLoadError(ValueError):
     """A schema file is missing, unreadable, not XML, or not a valid XML Schema."""
 
 
-# Kinds of finding (DESIGN.md "Findings and the rules of a verdict").
-PARSE = "parse"  # the bytes are not acceptable XML: refused DOCTYPE, not UTF-8, not well-formed
-SCHEMA = "schema"  # the schema stage: the bundled 2030.5 schema or the one given with --schema
-CHECK = "check"  # our own checks of what the schema cannot express
-# Severities: a failure fails the step; a warning is shown in the report and never fails anything.
-FAILURE = "failure"
-WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One observation about a document: what was expected and what was seen, where, of which kind and severity."""
-
-    message: str  # human readable: what was expected, what was seen
-    line: int | None  # source line in the document, when known
-    path: str | None  # XPath-like path e.g. "/DeviceCapability/TimeLink"
-    kind: str  # PARSE, SCHEMA or CHECK
-    severity: str = FAILURE  # FAILURE or WARNING
-
-
-_SEP_PREFIX = "{" + SEP_NS + "}"
-
-
-def display_name(tag: Any) -> str:
-    """How findings name an element: "Time" for 2030.5's, "{urn:acme:ext}foo" for any other namespace.
-
-    A name without namespace is shown as "{}foo", so a child that lost its xmlns is not mistaken for
-    the 2030.5 element of the same name.
-    """
-    if not isinstance(tag, str):
-        return str(tag)
-    if tag.startswith(_SEP_PREFIX):
-        return tag[len(_SEP_PREFIX):]
-    return tag if tag.startswith("{") else "{}" + tag
-
-
 # xmlschema sometimes puts component reprs in its reasons, e.g.
 # "XsdComplexType(name='DateTimeInterval') cannot substitute ...": keep the name only.
 _XSD_TYPE_REPR_RE = re.compile(r"Xsd\w*Type\(name='([^']*)'[^)]*\)")
@@ -109,27 +84,6 @@ def _strip_ns(text: str) -> str:
     text = _SEP_NS_RE.sub("", text).replace("{http://www.w3.org/2001/XMLSchema-instance}", "xsi:")
     text = _XSD_TYPE_REPR_RE.sub(r"type \1", text)
     return _XSD_REPR_RE.sub(r"\1", text)
-
-
-def element_path(el: etree._Element) -> str:
-    """XPath-like path of an element, e.g. "/EndDeviceList/EndDevice[2]/sFDI".
-
-    Steps are named as :func:`display_name` does: local names in the 2030.5 namespace, Clark notation
-    otherwise ("/Time/{urn:acme:ext}foo").
-    """
-    parts: list[str] = []
-    node: etree._Element | None = el
-    while node is not None:
-        name = display_name(node.tag)
-        parent = node.getparent()
-        if parent is not None:
-            # Index only when needed, so the common path stays short and readable.
-            same = [c for c in parent if c.tag == node.tag]
-            if len(same) > 1:
-                name = f"{name}[{same.index(node) + 1}]"
-        parts.append(name)
-        node = parent
-    return "/" + "/".join(reversed(parts))
 
 
 class _NoNetworkResolver(etree.Resolver):
@@ -257,8 +211,6 @@ class SchemaSet:
 
     def _reachable_tags(self, tag: str) -> tuple[str, ...] | None:
         """The checked tags a document of this root may hold (harness.sep.checks.reachable_tags), once per root."""
-        from harness.sep.checks import reachable_tags
-
         namespace, _, local = tag[1:].rpartition("}") if tag.startswith("{") else ("", "", tag)
         tags = reachable_tags(self.structure(), local) if namespace == SEP_NS else None
         self._reachable[tag] = tags
@@ -297,7 +249,7 @@ class SchemaSet:
         tags = self._reachable.get(tag, _UNKNOWN) if tag.__class__ is str else None
         if tags is _UNKNOWN:
             tags = self._reachable_tags(tag) if self._structure is not None else None
-        own = (_OWN_CHECKS or _own_checks())(root, expected_root, self._globals, tags, tag)
+        own = own_checks(root, expected_root, self._globals, tags, tag)
         if lxml_log is None:
             return own
         return self._explain(root, lxml_log) + own
@@ -393,22 +345,7 @@ def _gate_schema(doc: etree._Element) -> etree.XMLSchema | None:
         return None
 
 
-_OWN_CHECKS: Any = None
 _UNKNOWN: Any = object()  # a root tag not met yet
-
-
-def _own_checks() -> Any:
-    """harness.sep.checks.own_checks, imported on first use and then cached.
-
-    Imported late because checks imports Finding/element_path from this module; cached because an
-    import statement on every validation is measurable on the hot path.
-    """
-    global _OWN_CHECKS
-    if _OWN_CHECKS is None:
-        from harness.sep.checks import own_checks
-
-        _OWN_CHECKS = own_checks
-    return _OWN_CHECKS
 
 
 def _as_element(root: Any) -> etree._Element:
