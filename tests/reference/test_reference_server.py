@@ -20,6 +20,7 @@ from harness.reference.process import ReferenceProcess, spawn_reference_server, 
 from harness.sep import MEDIA_TYPE_XML, NS
 from harness.sep.identity import certificate_der, has_valid_check_digit, lfdi, sfdi
 from harness.sep.safexml import local_name, parse_xml
+from harness.sep.schema import SchemaSet
 from harness.sep.tls import client_context
 
 Q = f"{{{NS}}}"
@@ -499,7 +500,7 @@ def test_every_linked_resource_resolves(client: httpx.Client) -> None:
 
 
 def test_every_resource_is_schema_valid(client: httpx.Client) -> None:
-    schema = pytest.importorskip("harness.sep.schema").SchemaSet.bundled()
+    schema = SchemaSet.bundled()
     findings = {href: schema.validate(root) for href, root in _crawl(client).items()}
     assert {href: f for href, f in findings.items() if f} == {}
 
@@ -643,6 +644,8 @@ def test_defect_changes_the_behaviour_it_names(
 def test_invalid_dercontrol_fails_the_schema(
     defect_servers: dict[str, ReferenceProcess], reference_pki: TestPki
 ) -> None:
-    schema = pytest.importorskip("harness.sep.schema").SchemaSet.bundled()
+    schema = SchemaSet.bundled()
     with tls_client(reference_pki, defect_servers["invalid-dercontrol"]) as http:
-        assert schema.validate(root_of(http.get("/derp/1/derc/1")))
+        findings = schema.validate(root_of(http.get("/derp/1/derc/1")))
+    assert [(f.kind, f.path) for f in findings] == [("schema", "/DERControl/description")]
+    assert "expected mRID" in findings[0].message
