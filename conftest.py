@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +32,17 @@ def reference_server(pki: TestPki) -> Iterator[ReferenceProcess]:
 def project_root() -> Path:
     """The checkout's root directory."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def built_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package as a wheel would hold it (setuptools' build_py into a fresh directory), built once."""
+    where = tmp_path_factory.mktemp("built")
+    build, egg = where / "build", where / "egg"
+    egg.mkdir()
+    built = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", "import setuptools; setuptools.setup()", "-q",
+         "egg_info", "--egg-base", str(egg), "build_py", "--build-lib", str(build)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stderr
+    return build

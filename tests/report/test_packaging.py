@@ -11,15 +11,9 @@ from pathlib import Path
 from .conftest import Bundle
 
 
-def test_report_renders_from_the_built_package_alone(failed_bundle: Bundle, project_root: Path,
+def test_report_renders_from_the_built_package_alone(failed_bundle: Bundle, built_package: Path,
                                                      tmp_path: Path) -> None:
-    build, egg = tmp_path / "build", tmp_path / "egg"
-    egg.mkdir()
-    built = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", "import setuptools; setuptools.setup()", "-q",
-         "egg_info", "--egg-base", str(egg), "build_py", "--build-lib", str(build)],
-        cwd=project_root, capture_output=True, text=True, timeout=120, check=False)
-    assert built.returncode == 0, built.stderr
+    build = built_package
     assert (build / "harness" / "report" / "templates" / "report.html.j2").is_file()
     assert (build / "harness" / "report" / "schema" / "results.schema.json").is_file()
     # Run from elsewhere with only the built package first on the path: no checkout directory to lean on.
