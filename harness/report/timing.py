@@ -1,0 +1,78 @@
+"""Where a run's time went: waiting on the DUT, DUT-side actions, and the harness itself.
+
+A vendor whose suite is slow needs to know whether to look at the device or at the harness. The figures
+come from the records alone (results.json), so a re-rendered report or a merged parallel run gives the same
+split as the run itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Seconds spent, summed over the tests of a run.
+
+    tests_s: the tests' own durations (run_case from start to verdict); dut_s: inside exchanges, from the
+    request's first byte to the response's last (network, TLS and the DUT's processing); actions_s: DUT-side
+    actions (setup and action steps: the vendor's admin API, commands, operator prompts); waits_s: steps that
+    waited on the DUT's clock (an event window); harness_s: the rest of tests_s (building requests, parsing,
+    schema, checks, evidence). wall_s is the run's wall time when known; under parallel workers the tests'
+    sum may exceed it.
+    """
+
+    tests: int
+    tests_s: float
+    dut_s: float
+    actions_s: float
+    waits_s: float
+    harness_s: float
+    wall_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures, rounded to milliseconds."""
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    def line(self) -> str:
+        """One line for the terminal: the split with each part's share of the tests' time."""
+
+        def share(value: float) -> str:
+            return f"{value:.2f} s ({value / self.tests_s:.0%})" if self.tests_s > 0 else f"{value:.2f} s"
+
+        parts = [f"waiting on the DUT {share(self.dut_s)}"]
+        if self.actions_s:
+            parts.append(f"DUT-side actions {share(self.actions_s)}")
+        if self.waits_s:
+            parts.append(f"waiting on the DUT's clock {share(self.waits_s)}")
+        parts.append(f"harness {share(self.harness_s)}")
+        wall = f", {self.wall_s:.2f} s wall" if self.wall_s is not None else ""
+        return f"{self.tests} test(s) took {self.tests_s:.2f} s{wall}: " + ", ".join(parts)
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def time_split(tests: Iterable[Mapping[str, Any]], wall_s: float | None = None) -> TimeSplit:
+    """The split of the tests' time (results.json `tests` entries, format 2 or 3).
+
+    A test's `actions` hold its setup actions and those of its action steps (each once); a step's
+    `waited_s`, when present, is time spent waiting on the DUT's clock.
+    """
+    count = 0
+    tests_s = dut_s = actions_s = waits_s = 0.0
+    for test in tests:
+        count += 1
+        tests_s += _number(test.get("duration_s"))
+        actions_s += sum(_number(a.get("duration_s")) for a in test.get("actions") or ())
+        for step in test.get("steps") or ():
+            dut_s += sum(_number(e.get("elapsed_s")) for e in step.get("exchanges") or ())
+            waits_s += _number(step.get("waited_s"))
+    harness_s = max(0.0, tests_s - dut_s - actions_s - waits_s)
+    return TimeSplit(count, tests_s, dut_s, actions_s, waits_s, harness_s, wall_s)
