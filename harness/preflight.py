@@ -75,8 +75,9 @@ _CERTIFICATE_ALERTS = {
                                             "certificate (IEEE 2030.5 devices use ECDSA P-256)"),
     "SSLV3_ALERT_CERTIFICATE_UNKNOWN": ("certificate_unknown", "it refused the certificate without saying why"),
     "TLSV1_ALERT_ACCESS_DENIED": ("access_denied", "it accepts the certificate but denies this client access"),
-    "TLSV1_ALERT_DECRYPT_ERROR": ("decrypt_error", "the handshake signature did not verify; is the key the "
-                                  "certificate's own?"),
+    "TLSV1_ALERT_DECRYPT_ERROR": ("decrypt_error", "a signature did not verify, most often because the "
+                                  "certificate comes from a CA that has the name of one the DUT trusts but another "
+                                  "key"),
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": ("certificate_required", "it received no client certificate"),
 }
 _VERSION_REASONS = {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE",
