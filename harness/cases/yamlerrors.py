@@ -69,19 +69,42 @@ def _block_end(exc: yaml.MarkedYAMLError, source: str) -> str:
 def _dash_without_space(exc: yaml.MarkedYAMLError, source: str) -> tuple[int, int, str] | None:
     """`-name: a` meant as a list item: the line (1-based), column and message, when the error follows one."""
     problem = exc.problem_mark
-    if problem is None or "expected <block end>" not in (exc.problem or ""):
+    if problem is None or not ("expected <block end>" in (exc.problem or "")
+                               or exc.problem == "mapping values are not allowed here"):
         return None
     lines = source.splitlines()
-    for index in range(problem.line - 1, -1, -1):
-        text = lines[index] if index < len(lines) else ""
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue
-        if re.match(r"\s*-[^\s-]", text):
+    above = next((index for index in range(problem.line - 1, -1, -1)
+                  if lines[index].strip() and not lines[index].lstrip().startswith("#")), None)
+    for index in (problem.line, above):  # the line the parser stopped at, then the one before it
+        text = lines[index] if index is not None and index < len(lines) else ""
+        if re.match(r"\s*-[A-Za-z_]", text):
             word = text.strip().split()[0]
             return (index + 1, _indent(text) + 1, f"no space after this '-' ({word!r}), so it is read as a key, "
                     f"not a list item; write '- {word[1:]}'")
-        return None
     return None
+
+
+def _quote_running_on(exc: yaml.MarkedYAMLError, source: str) -> tuple[int, int, str] | None:
+    """A quote left open on an earlier line runs on to a later quote, and the error follows on that line:
+    the location and message of the quote that was probably never closed."""
+    problem = exc.problem_mark
+    if problem is None:
+        return None
+    last = None
+    try:
+        for token in yaml.scan(source):
+            if token.start_mark.index >= problem.index:
+                break
+            if isinstance(token, yaml.ScalarToken) and token.style in ("'", '"'):
+                last = token
+    except yaml.YAMLError:
+        pass  # the scan stops at the same error; the tokens before it are what counts
+    if last is None or last.start_mark.line == last.end_mark.line or last.end_mark.line != problem.line:
+        return None
+    quote = last.style
+    return (last.start_mark.line + 1, last.start_mark.column + 1,
+            f"the quoted value that opens here with {quote} runs on to line {last.end_mark.line + 1}, column "
+            f"{last.end_mark.column}; the closing {quote} is probably missing on this line")
 
 
 def _mapping_values(exc: yaml.MarkedYAMLError, source: str) -> str:
@@ -110,10 +133,9 @@ def explain_yaml_error(exc: yaml.MarkedYAMLError, source: str) -> tuple[int | No
     context_text = exc.context or ""
     mark = exc.problem_mark or exc.context_mark
     message = problem_text or str(exc)
-    dash = _dash_without_space(exc, source)
-    if dash is not None:
-        line, column, message = dash
-        return line, column, message
+    for explained in (_dash_without_space(exc, source), _quote_running_on(exc, source)):
+        if explained is not None:
+            return explained
     if "expected <block end>" in problem_text:
         message = _block_end(exc, source)
     elif problem_text == "mapping values are not allowed here":
@@ -145,7 +167,9 @@ def explain_yaml_error(exc: yaml.MarkedYAMLError, source: str) -> tuple[int | No
         mark = exc.context_mark or mark
         message = ("this line has no ': ' after its key; write 'key: value' (or, if it continues the value above, "
                    "indent it further or quote that value)")
-    elif match := _ESCAPE.search(problem_text):
+    elif (match := _ESCAPE.search(problem_text)) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        mark = yaml.Mark(mark.name, mark.index - 1, mark.line, mark.column - 1, None, None)  # at the backslash
         message = (f"inside double quotes a backslash starts an escape, and '\\{match['char']}' is not one; write the "
                    "value in single quotes (where a backslash is an ordinary character) or double the backslash")
     elif "sequence entries are not allowed here" in problem_text:
