@@ -144,6 +144,11 @@ def test_values_from_the_profile_are_named_by_their_key_file_and_line(usage_pki:
     profile.write_text("role: server\nbase_url: http://127.0.0.1:9\n")
     done = cli("run", "--dut", "http://127.0.0.1:9", "--profile", str(profile))
     assert_usage_error(done, "add --plain-http (or tls: {plain_http: true} in the profile)")
+    # The profile may ask for plain HTTP itself; the run then goes ahead (and its pre-flight finds no listener).
+    profile.write_text("role: server\nbase_url: http://127.0.0.1:9\ntls: {plain_http: true}\n")
+    done = cli("run", "--profile", str(profile), "--dut", "http://127.0.0.1:9", "--cases", str(CASE),
+               "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "pre-flight: nothing is listening at 127.0.0.1:9" in done.stdout, done.stdout
 
 
 def pytest_run(tmp_path: Path, *args: str, ini: str = "") -> subprocess.CompletedProcess[str]:
