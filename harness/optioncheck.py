@@ -180,7 +180,7 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
-    from harness.sep.identity import AmbiguousCertificates, certificate_der
+    from harness.sep.identity import AmbiguousCertificates, load_certificates, select_certificate
 
     identity = profile.identity
     labels = {key: name_of(options, key) if getattr(options, key) else _profile_name(profile, ["identity", key])
@@ -195,7 +195,8 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
     if identity.cert:
         data = _check_file(labels["cert"], identity.cert, "a client certificate (PEM)")
         try:
-            leaf = x509.load_der_x509_certificate(certificate_der(data))
+            leaf = x509.load_der_x509_certificate(select_certificate(load_certificates(data),
+                                                                     where=str(identity.cert)).der)
         except AmbiguousCertificates as exc:
             raise SessionConfigError(f"{labels['cert']} {identity.cert}: {exc}") from None
         except ValueError as exc:

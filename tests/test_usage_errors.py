@@ -194,8 +194,13 @@ def test_under_pytest_the_pytest_option_and_the_ini_key_are_named(usage_pki: Tes
 
 def test_plain_http_runs_when_asked_for(reference_server: ReferenceProcess, tmp_path: Path) -> None:
     """--plain-http lets an http:// DUT through: the case talks plain HTTP; with no listener, the pre-flight says so."""
+    case = tmp_path / "testcases" / "LAB-001.yaml"
+    case.parent.mkdir()
+    case.write_text('id: LAB-001\ntitle: DeviceCapability\nversion: "1"\nrole: server\nprocedure: {doc: lab, '
+                    'version: "1"}\nsteps:\n  - name: GET dcap\n    request: {method: GET, path: /dcap}\n'
+                    '    expect: {status: 200}\n')
     out = tmp_path / "out"
-    done = cli("run", "--dut", reference_server.http_url, "--plain-http", "--cases", str(CASE), "--out", str(out))
+    done = cli("run", "--dut", reference_server.http_url, "--plain-http", "--cases", str(case), "--out", str(out))
     assert done.returncode in (0, 1) and "pre-flight" not in done.stdout, done.stdout + done.stderr
     test = json.loads((out / "results.json").read_text())["tests"][0]
     exchanges = [exchange for step in test["steps"] for exchange in step["exchanges"]]
