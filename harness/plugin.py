@@ -88,10 +88,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def check_options_early(config: pytest.Config) -> None:
     """Refuse bad csip options as a pytest usage error (exit code 4) before the banner and collection.
 
-    Only when the run names a DUT (option, ini key or the profile's base_url); never for --help or
-    --collect-only, which contact no DUT.
+    Only when the run names a DUT (option, ini key or the profile's base_url); never for --help,
+    --collect-only, --fixtures or --markers, which contact no DUT.
     """
-    if config.option.help or config.option.collectonly:
+    if any(getattr(config.option, name, False) for name in ("help", "collectonly", "showfixtures",
+                                                            "show_fixtures_per_test", "markers")):
         return
     try:
         options = _run_options(config)

@@ -161,8 +161,11 @@ class HarnessSession:
         """
         if not self._preflown:
             self._preflown = True
-            self.preflight_failure = reach_dut(self.profile.base_url, self.ssl_context,
-                                               timeout=self.profile.connect_timeout, names=self.options.given_as)
+            try:
+                self.preflight_failure = reach_dut(self.profile.base_url, self.ssl_context,
+                                                   timeout=self.profile.connect_timeout, names=self.options.given_as)
+            except Exception as exc:  # a harness fault: every case an error saying so, never a crash
+                self.preflight_failure = f"the pre-flight check itself failed: {type(exc).__name__}: {exc}"
         return self.preflight_failure
 
     def run(self, case: Case, nodeid: str | None = None) -> TestRecord:
