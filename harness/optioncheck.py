@@ -245,7 +245,7 @@ def check_run_options(options: RunOptions) -> DutProfile:
         raise SessionConfigError(f"{name_of(options, 'dut')}: expected the DUT address, e.g. "
                                  f"{name_of(options, 'dut')} https://HOST:PORT (or base_url in the profile), saw none")
     label = f"{name_of(options, 'dut')} {options.dut}" if options.dut else _profile_name(profile, ["base_url"])
-    plain_name = name_of(options, "plain_http") + (" (or tls: {plain_http: true} in the profile)")
+    plain_name = name_of(options, "plain_http") + " (or tls: {plain_http: true} in the profile)"
     problem = address_problem(profile.base_url, plain_http=_plain_http(options, profile), plain_http_name=plain_name)
     if problem:
         raise SessionConfigError(f"{label}: {problem}")
