@@ -222,6 +222,12 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     return pytest_args + list(args.pytest_args or ())
 
 
+def _reference_profile() -> Path:
+    from harness.paths import project_dir
+
+    return project_dir("fixtures") / "profiles" / "reference-server.yaml"
+
+
 def _verdict_exit(out: Path, pytest_status: int) -> int:
     try:
         summary = json.loads((out / "results.json").read_text())["summary"]
@@ -290,6 +296,15 @@ def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) 
 def _cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
+    from harness.optioncheck import STYLE_VARIABLE, SessionConfigError, check_cli_run
+
+    try:
+        check_cli_run(args, _reference_profile() if args.reference else None)
+    except SessionConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The plugin, and the xdist workers, name options as this command spells them (--cert, not --csip-cert).
+    os.environ[STYLE_VARIABLE] = "cli"
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     pytest_args = _pytest_args(args, out)
@@ -298,10 +313,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if status is None:
             return 2
     else:
-        if not args.dut:
-            print("error: give --dut https://HOST:PORT (with --cert, --key, --ca) or --reference", file=sys.stderr)
-            return 2
         pytest_args += ["--csip-dut", args.dut]
+        if args.plain_http:
+            pytest_args.append("--csip-plain-http")
         for name in ("cert", "key", "ca", "profile", "http_url"):
             value = getattr(args, name)
             if value:
@@ -366,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tls-verify", dest="tls_verify", choices=["full", "chain", "none"],
                      help="how the DUT's certificate is verified: full (chain and host name, the default), chain "
                           "(the chain to --ca, not the host name) or none; recorded in the results")
+    run.add_argument("--plain-http", dest="plain_http", action="store_true",
+                     help="allow an http:// --dut: test over plain HTTP, without TLS (refused otherwise)")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
@@ -443,10 +459,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        # Still inside the try: the last buffered lines are written here, not at interpreter exit.
+        sys.stdout.flush()
+        return status
     except BrokenPipeError:
-        # `csip-harness actions | head`: the reader left; stop quietly, as a Unix filter does.
-        sys.stderr.close()
+        # `csip-harness defects | head -1`: the reader left; stop quietly, as a Unix filter does. Python
+        # flushes stdout once more at exit; pointing it at /dev/null keeps that flush from failing too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 0
 
 

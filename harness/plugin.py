@@ -10,6 +10,7 @@ import pytest
 
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
+from harness.optioncheck import check_run_options, names_for_pytest, resolve_profile
 from harness.report.allure_handoff import allure_active, hand_off
 from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
@@ -52,6 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--csip-unattended", dest="csip_unattended", action="store_true", default=False,
                     help="no person at the terminal: operator actions count only when pre-acknowledged")
     parser.addini("csip_unattended", "run unattended (see --csip-unattended)", type="bool", default=False)
+    group.addoption("--csip-plain-http", dest="csip_plain_http", action="store_true", default=False,
+                    help="allow an http:// DUT address: test over plain HTTP, without TLS (refused otherwise)")
+    parser.addini("csip_plain_http", "allow an http:// DUT address (see --csip-plain-http)", type="bool",
+                  default=False)
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -77,6 +82,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LOAD_ERRORS_KEY] = []
     config.pluginmanager.register(_RunHooks(config), "csip-harness-run")
     config.addinivalue_line("markers", "csip_function_set(name): the IEEE 2030.5 function set a case covers")
+    check_options_early(config)
+
+
+def check_options_early(config: pytest.Config) -> None:
+    """Refuse bad csip options as a pytest usage error (exit code 4) before the banner and collection.
+
+    Only when the run names a DUT (option, ini key or the profile's base_url); never for --help,
+    --collect-only, --fixtures or --markers, which contact no DUT.
+    """
+    if any(getattr(config.option, name, False) for name in ("help", "collectonly", "showfixtures",
+                                                            "show_fixtures_per_test", "markers")):
+        return
+    try:
+        options = _run_options(config)
+        if options.dut or options.profile and resolve_profile(options).base_url:
+            check_run_options(options)
+    except SessionConfigError as exc:
+        raise pytest.UsageError(f"csip-harness: {exc}") from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -122,7 +145,17 @@ def _run_options(config: pytest.Config) -> RunOptions:
         **{name: option(config, name) for name in _OPTIONS},
         variables=variables,
         unattended=bool(config.getoption("csip_unattended") or config.getini("csip_unattended")),
+        plain_http=bool(config.getoption("csip_plain_http") or config.getini("csip_plain_http")),
+        given_as=_given_as(config),
     )
+
+
+def _given_as(config: pytest.Config) -> dict[str, str]:
+    """How each option reached this run: its command-line name, or its ini key in the ini file."""
+    keys = [*_OPTIONS, "plain_http", "unattended", "var"]
+    on_line = {key: bool(config.getoption(f"csip_{key}")) for key in keys}
+    in_ini = {key: bool(config.getini("csip_vars" if key == "var" else f"csip_{key}")) for key in keys}
+    return names_for_pytest(on_line, in_ini, str(config.inipath) if config.inipath else None)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -5,28 +5,30 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from harness.actions.runner import ActionRunner, describe_mapping
-from harness.cases.model import Case, DutProfile
-from harness.cases.profile import load_profile
+from harness.cases.model import Case
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
+from harness.optioncheck import (  # noqa: F401  (resolve_profile, default_profile_path: imported from here too)
+    SessionConfigError,
+    check_run_options,
+    default_profile_path,
+    resolve_profile,
+)
+from harness.preflight import reach_dut
 from harness.redact import mask_test_record
 from harness.report.bundle import write_derived
 from harness.report.html import file_sha256
 from harness.report.writer import ResultsWriter, iso_time
-from harness.results import ERROR, TestRecord
+from harness.results import ERROR, NOT_RUN, StepRecord, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
-from harness.sep.tls import client_context, verify_mode
+from harness.sep.tls import client_context
 from harness.transport.http import HttpTransport
-
-
-class SessionConfigError(ValueError):
-    """The run cannot start: a missing or contradictory option."""
 
 
 @dataclasses.dataclass
@@ -44,6 +46,9 @@ class RunOptions:
     variables: dict[str, str] = dataclasses.field(default_factory=dict)
     unattended: bool = False
     tls_verify: str | None = None  # full, chain or none; None: the profile's (default full)
+    plain_http: bool = False  # an http:// DUT address is used only when asked for (harness.optioncheck)
+    # How the user gave each option (`--cert`, `--csip-cert`, `csip_cert in pytest.ini`), for messages.
+    given_as: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -65,36 +70,6 @@ def harness_version() -> str:
         return "unknown"
 
 
-def default_profile_path() -> Path:
-    """The bundled generic server profile used when no --csip-profile is given."""
-    return Path(str(resources.files("harness.cases").joinpath("default-server-profile.yaml")))
-
-
-def resolve_profile(options: RunOptions) -> DutProfile:
-    """Load the profile and apply command-line overrides (DUT address, identity)."""
-    profile = load_profile(options.profile or default_profile_path())
-    identity = profile.identity
-    identity = dataclasses.replace(
-        identity,
-        cert=Path(options.cert) if options.cert else identity.cert,
-        key=Path(options.key) if options.key else identity.key,
-        ca=Path(options.ca) if options.ca else identity.ca,
-    )
-    tls_verify = profile.tls_verify
-    if options.tls_verify:
-        try:
-            tls_verify = verify_mode(options.tls_verify)
-        except ValueError as exc:
-            raise SessionConfigError(f"--csip-tls-verify (or csip_tls_verify): {exc}") from None
-    return dataclasses.replace(
-        profile,
-        base_url=options.dut or profile.base_url,
-        http_url=options.http_url or profile.http_url,
-        identity=identity,
-        tls_verify=tls_verify,
-    )
-
-
 def load_schema(path: str | None) -> Any:
     """The bundled CSIP schema, or the file given with --schema."""
     from harness.sep.schema import SchemaSet
@@ -108,29 +83,16 @@ class HarnessSession:
     def __init__(self, options: RunOptions) -> None:
         self.options = options
         self.started = time.time()
-        self.profile = resolve_profile(options)
-        if not self.profile.base_url:
-            raise SessionConfigError(
-                "expected the DUT address (--csip-dut https://HOST:PORT or base_url in the profile), saw none"
-            )
-        for name in ("cert", "key"):
-            value = getattr(self.profile.identity, name)
-            if self.profile.base_url.startswith("https") and not value:
-                raise SessionConfigError(f"expected a client {name} for mutual TLS (--csip-{name}), saw none")
-            if value and not Path(value).is_file():
-                raise SessionConfigError(f"expected the client {name} file {value}, saw no such file")
-        if self.profile.identity.cert:
-            # The client LFDI/SFDI come from the certificate's leaf; a file with unrelated leaves is refused here.
-            try:
-                certificate_der(self.profile.identity.cert)
-            except (OSError, ValueError) as exc:
-                raise SessionConfigError(f"client certificate (--csip-cert): {exc}") from None
+        self.profile = check_run_options(options)
         self.schema = load_schema(options.schema)
         self.loop = asyncio.new_event_loop()
         context = None
-        if self.profile.base_url.startswith("https"):
+        if self.profile.base_url.lower().startswith("https"):
             identity = self.profile.identity
             context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.tls_verify)
+        self.ssl_context = context
+        self.preflight_failure: str | None = None
+        self._preflown = False
         # The DUT's own addresses and those the profile names: nothing else gets a request or our certificate.
         origins = [self.profile.base_url, *filter(None, [self.profile.http_url]), *self.profile.allowed_origins]
         try:
@@ -192,9 +154,27 @@ class HarnessSession:
             "schema": {"name": self.schema.name, "sha256": self.schema.sha256},
         }
 
+    def preflight(self) -> str | None:
+        """Reach the DUT once with the run's TLS context (harness.preflight.reach_dut); why not, or None.
+
+        Called by run() before the first case; the answer is kept, so the DUT is reached once per session.
+        """
+        if not self._preflown:
+            self._preflown = True
+            try:
+                self.preflight_failure = reach_dut(self.profile.base_url, self.ssl_context,
+                                                   timeout=self.profile.connect_timeout, names=self.options.given_as)
+            except Exception as exc:  # a harness fault: every case an error saying so, never a crash
+                self.preflight_failure = f"the pre-flight check itself failed: {type(exc).__name__}: {exc}"
+        return self.preflight_failure
+
     def run(self, case: Case, nodeid: str | None = None) -> TestRecord:
-        """Run one case on the session loop and record it."""
-        record = self.loop.run_until_complete(run_case(case, self.context))
+        """Run one case on the session loop and record it; after a failed pre-flight, record it as an error."""
+        failure = self.preflight()
+        if failure:
+            record = preflight_error_record(case, failure)
+        else:
+            record = self.loop.run_until_complete(run_case(case, self.context))
         record.nodeid = nodeid
         # Before anything shows it: results.json, raw exchanges, the report, the terminal and junit.xml.
         mask_test_record(record, self.masker)
@@ -221,3 +201,15 @@ def collection_error_record(case_id: str, file: str, message: str) -> TestRecord
     """A results entry for a test-case file that could not be loaded."""
     return TestRecord(id=case_id, title="(test case file could not be loaded)", role="unknown",
                       verdict=ERROR, reason=message, file=file, started=time.time())
+
+
+def preflight_error_record(case: Case, failure: str) -> TestRecord:
+    """The record of a case not run because the pre-flight could not reach the DUT: an error, with why."""
+    reason = f"pre-flight: {failure}"
+    return TestRecord(
+        id=case.id, title=case.title, role=case.role, verdict=ERROR, reason=reason, file=str(case.file),
+        case_sha256=case.sha256, case_version=case.version, procedure=dict(case.procedure),
+        function_sets=list(case.function_sets), requirements=list(case.requirements), started=time.time(),
+        steps=[StepRecord(index=step.index, name=step.name, verdict=NOT_RUN, ref=step.ref, line=step.line,
+                          message="not run: the pre-flight check of the DUT failed") for step in case.steps],
+    )

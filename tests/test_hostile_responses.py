@@ -83,9 +83,11 @@ SCENARIOS: dict[str, Expect] = {
     "reset": Expect(ERROR, ("protocol failure", "reset by peer")),
     "silent": Expect(ERROR, ("timeout", "within 2.0 s", "read timeout")),
     "garbage": Expect(ERROR, ("protocol failure", "status line")),
-    "tcp-silent": Expect(ERROR, ("timeout", "within 2.0 s", "connection")),
-    "tls-garbage": Expect(ERROR, ("tls failure",)),
+    # Caught by the pre-flight, before the case sends anything: every step is not run.
+    "tcp-silent": Expect(ERROR, ("pre-flight", "did not answer the TLS handshake within 2 s")),
+    "tls-garbage": Expect(ERROR, ("pre-flight", "answered with something that is not TLS")),
 }
+PREFLIGHT_SCENARIOS = {"tcp-silent", "tls-garbage"}
 
 
 @dataclass
@@ -187,6 +189,9 @@ def test_cli_survives_and_judges(scenario: str, cli_runs: dict[str, CliRun]) -> 
         assert test["verdict"] == expect.verdict, test["reason"]
         for word in expect.reason:
             assert word in test["reason"], f"{word!r} not in {test['reason']!r}"
+        if scenario in PREFLIGHT_SCENARIOS:
+            assert all(step["verdict"] == NOT_RUN and not step["exchanges"] for step in test["steps"])
+            continue
         first, *rest = test["steps"]
         assert first["verdict"] == expect.verdict and first["message"] == test["reason"]
         assert all(step["verdict"] == NOT_RUN for step in rest)

@@ -91,7 +91,9 @@ def test_each_mode_verifies_what_it_says_and_is_recorded(
                                               profile_verify=profile_verify, option=option)
     assert seen == verdict, reason
     if verdict == ERROR:
-        assert "tls failure" in reason and "CERTIFICATE_VERIFY_FAILED" in reason and words in reason
+        # Found by the pre-flight before the case runs, in a sentence naming the options that fix it.
+        assert reason.startswith("pre-flight: the DUT's certificate is not trusted") and words in reason
+        assert "CERTIFICATE_VERIFY_FAILED" in reason and "--csip-tls-verify" in reason
     assert results["run"]["tls"]["verify"] == mode and schema_errors(results) == []
     assert f"<strong>{mode}</strong> — " in html
     # Anything short of full is flagged twice: in the run identity and at the top of the report.
@@ -142,7 +144,7 @@ def test_a_wrong_mode_is_refused_where_it_was_written(pki: TestPki, tmp_path: Pa
     profile.write_text("role: server\ntls: {verify: false}\n")
     assert load_profile(profile).tls_verify == "none" and not load_profile(profile).verify_tls
     client = pki.clients["client"]
-    with pytest.raises(SessionConfigError, match=r"--csip-tls-verify .*expected TLS verification full, chain or "
+    with pytest.raises(SessionConfigError, match=r"--csip-tls-verify: expected TLS verification full, chain or "
                                                  r"none \(or true/false\), saw 'sometimes'"):
         HarnessSession(RunOptions(dut="https://127.0.0.1:9", cert=str(client.cert), key=str(client.key),
                                   ca=str(pki.ca), profile=str(profile), tls_verify="sometimes"))

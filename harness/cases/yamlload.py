@@ -8,15 +8,20 @@ from typing import Any
 
 import yaml
 
+from harness.cases.yamlerrors import explain_yaml_error
+
 
 class YamlFileError(ValueError):
-    """A YAML file that cannot be used, with the file and line where the problem is."""
+    """A YAML file that cannot be used, with the file, line and (for syntax errors) column of the problem."""
 
-    def __init__(self, file: str | Path, line: int | None, message: str) -> None:
+    def __init__(self, file: str | Path, line: int | None, message: str, column: int | None = None) -> None:
         self.file = str(file)
         self.line = line
+        self.column = column
         self.message = message
         where = f"{self.file}:{line}" if line else self.file
+        if line and column:
+            where += f":{column}"
         super().__init__(f"{where}: {message}")
 
 
@@ -76,7 +81,13 @@ def load_yaml(path: str | Path, text: str | None = None) -> Any:
         source = path.read_text(encoding="utf-8") if text is None else text
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlFileError(path, None, f"cannot read the file: {exc}") from None
-    loader = _StrictLoader(source)
+    try:
+        loader = _StrictLoader(source)  # reads the whole text: a control character is refused here
+    except yaml.reader.ReaderError as exc:
+        line, column = _position(source, exc.position)
+        raise YamlFileError(path, line, f"invalid YAML: a control character (U+{exc.character:04X}) is not allowed "
+                                        "in YAML; remove it, or write it as an escape inside double quotes", column
+                            ) from None
     loader.name = str(path)
     try:
         if not loader.check_data():
@@ -86,13 +97,18 @@ def load_yaml(path: str | Path, text: str | None = None) -> Any:
             raise YamlFileError(path, None, "expected one YAML document, saw several")
         return data
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise YamlFileError(path, line, f"invalid YAML: {exc.problem or exc}") from None
+        line, column, message = explain_yaml_error(exc, source)
+        raise YamlFileError(path, line, f"invalid YAML: {message}", column) from None
     except yaml.YAMLError as exc:
         raise YamlFileError(path, None, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _position(source: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset in source."""
+    before = source[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def line_of(data: Any, path: Iterable[Any]) -> int | None:

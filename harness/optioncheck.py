@@ -1,0 +1,313 @@
+"""The run's options checked before anything runs: one usage error, naming the option as the user gave it.
+
+Every problem a user can fix by changing what they typed is found here, before pytest collects or the DUT
+is contacted: the profile (its load error, with file and line), the DUT address, the TLS verification mode,
+and the client identity of IEEE 2030.5 §6.11 mutual TLS (the files exist, parse, belong together, and the
+certificate is one the DUT could accept: harness.preflight.client_certificate_problems).
+
+An option is named the way it reached the run: `--cert` for `csip-harness run`, `--csip-cert` on the pytest
+command line, `csip_cert in pytest.ini` from the ini file, `identity.cert in dut.yaml:7` from the profile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from harness.cases.model import DutProfile
+from harness.cases.profile import load_profile
+from harness.cases.yamlload import YamlFileError, line_of
+from harness.preflight import client_certificate_problems
+
+if TYPE_CHECKING:
+    import argparse
+
+    from harness.session import RunOptions
+
+
+class SessionConfigError(ValueError):
+    """The run cannot start: a missing, malformed or contradictory option. str() is the one-line message."""
+
+
+# The options a run takes, as `csip-harness run` spells them; pytest spells each `--csip-` + the same words.
+OPTION_KEYS = ("dut", "profile", "schema", "out", "cert", "key", "ca", "http_url", "tls_verify", "plain_http",
+               "var", "unattended")
+CLI_NAMES = {key: "--" + key.replace("_", "-") for key in OPTION_KEYS}
+PYTEST_NAMES = {key: "--csip-" + key.replace("_", "-") for key in OPTION_KEYS}
+# Set by `csip-harness run` for the pytest run it starts (and the xdist workers it spawns inherit it), so the
+# plugin names options, also in pre-flight messages, the way the user typed them.
+STYLE_VARIABLE = "CSIP_HARNESS_OPTION_STYLE"
+
+
+def option_style() -> dict[str, str]:
+    """The names of the options in this process: the CLI's under `csip-harness run`, else pytest's."""
+    return dict(CLI_NAMES if os.environ.get(STYLE_VARIABLE) == "cli" else PYTEST_NAMES)
+
+
+def default_profile_path() -> Path:
+    """The bundled generic server profile used when no --csip-profile is given."""
+    return Path(str(resources.files("harness.cases").joinpath("default-server-profile.yaml")))
+
+
+def name_of(options: RunOptions, key: str) -> str:
+    """How the user gave option key (see the module docstring); the pytest option when nothing says."""
+    return options.given_as.get(key) or PYTEST_NAMES[key]
+
+
+def _profile_name(profile: DutProfile, path: list[str]) -> str:
+    """`identity.cert in dut.yaml:7`: a profile key, with the file and line it is written at."""
+    file = profile.file or "the profile"
+    raw: Any = profile.raw
+    line = None
+    if path[0] in raw:
+        line = line_of(raw[path[0]], path[1:]) if len(path) > 1 else None
+        line = line or getattr(raw[path[0]], "line", None)
+    return f"{'.'.join(path)} in {file}{f':{line}' if line else ''}"
+
+
+def resolve_profile(options: RunOptions) -> DutProfile:
+    """Load the profile and apply command-line overrides (DUT address, identity, TLS verification).
+
+    Raises SessionConfigError naming the profile option when the profile cannot be loaded (with its file and
+    line) and the verification option when its value is not full, chain or none.
+    """
+    from harness.sep.tls import verify_mode
+
+    path = Path(options.profile) if options.profile else default_profile_path()
+    if options.profile and not path.is_file():
+        raise SessionConfigError(f"{name_of(options, 'profile')} {options.profile}: expected a DUT profile (YAML), "
+                                 f"saw {'a directory' if path.is_dir() else 'no such file'}")
+    try:
+        profile = load_profile(path)
+    except YamlFileError as exc:
+        raise SessionConfigError(f"{name_of(options, 'profile')}: {exc}") from None
+    identity = dataclasses.replace(
+        profile.identity,
+        cert=Path(options.cert) if options.cert else profile.identity.cert,
+        key=Path(options.key) if options.key else profile.identity.key,
+        ca=Path(options.ca) if options.ca else profile.identity.ca,
+    )
+    tls_verify = profile.tls_verify
+    if options.tls_verify:
+        try:
+            tls_verify = verify_mode(options.tls_verify)
+        except ValueError as exc:
+            raise SessionConfigError(f"{name_of(options, 'tls_verify')}: {exc}") from None
+    return dataclasses.replace(
+        profile,
+        base_url=options.dut or profile.base_url,
+        http_url=options.http_url or profile.http_url,
+        identity=identity,
+        tls_verify=tls_verify,
+    )
+
+
+def address_problem(url: str, *, plain_http: bool, plain_http_name: str) -> str | None:
+    """What is wrong with a DUT address, as `expected …, saw …`; None when it is a usable https:// URL.
+
+    An http:// address is usable only with plain_http (the user asked for plain HTTP explicitly); the
+    message for it names plain_http_name. The port must be a number from 1 to 65535, the host non-empty.
+    """
+    text = url.strip()
+    if "://" not in text:
+        return f"expected an address with its scheme, e.g. https://{text or 'HOST:PORT'}, saw no scheme"
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in ("https", "http"):
+        return f"expected an https:// address, saw the scheme {scheme + '://'!r}"
+    split = urlsplit(text)
+    netloc = split.netloc.rpartition("@")[2]
+    host, port = netloc, ""
+    if netloc.startswith("["):
+        host, _, rest = netloc[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif ":" in netloc:
+        host, _, port = netloc.rpartition(":")
+    if not host:
+        return f"expected a host name or IP address after {scheme}://, saw none"
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"expected a port number from 1 to 65535 after {host}:, saw {port!r}"
+    if split.query or split.fragment:
+        return "expected the DUT's base address without a query or fragment, saw " + repr(
+            "?" + split.query if split.query else "#" + split.fragment)
+    from harness.transport.http import origin
+
+    try:
+        origin(text)
+    except ValueError as exc:
+        return str(exc)
+    if scheme == "http" and not plain_http:
+        return ("expected https:// (IEEE 2030.5 runs over TLS), saw http://; to test this DUT over plain HTTP "
+                f"anyway, add {plain_http_name}")
+    return None
+
+
+def _plain_http(options: RunOptions, profile: DutProfile) -> bool:
+    return bool(options.plain_http or profile.raw.get("tls", {}).get("plain_http"))
+
+
+def _check_file(label: str, path: Path, what: str) -> bytes:
+    if not path.exists():
+        raise SessionConfigError(f"{label} {path}: expected {what}, saw no such file")
+    if not path.is_file():
+        raise SessionConfigError(f"{label} {path}: expected {what}, saw a directory")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SessionConfigError(f"{label} {path}: expected {what}, but it cannot be read: "
+                                 f"{exc.strerror or exc}") from None
+
+
+def _what_is(data: bytes, exc: Exception) -> str:
+    """What a file that did not parse seems to hold instead, for `expected …, saw …`."""
+    if b"PRIVATE KEY-----" in data and b"CERTIFICATE-----" not in data:
+        return "a private key"
+    if b"CERTIFICATE-----" in data and b"PRIVATE KEY-----" not in data:
+        return "a certificate"
+    if b"-----BEGIN" not in data:
+        return "no PEM block (DER or another format)" if data.strip() else "an empty file"
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"a malformed PEM ({detail[:120]})"
+
+
+def _check_identity(options: RunOptions, profile: DutProfile) -> None:
+    """The client certificate, its key and the CA: present when needed, readable, well-formed, together."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    from harness.sep.identity import AmbiguousCertificates, load_certificates, select_certificate
+
+    identity = profile.identity
+    labels = {key: name_of(options, key) if getattr(options, key) else _profile_name(profile, ["identity", key])
+              for key in ("cert", "key", "ca")}
+    https = (profile.base_url or "").lower().startswith("https")
+    for key, what in (("cert", "certificate"), ("key", "private key")):
+        if https and not getattr(identity, key):
+            raise SessionConfigError(
+                f"{name_of(options, key)}: expected the client {what} (PEM) the harness presents to the DUT for "
+                f"mutual TLS, saw none; give {name_of(options, 'cert')} FILE and {name_of(options, 'key')} FILE "
+                "(or identity: {cert: …, key: …} in the profile)")
+    if identity.cert:
+        data = _check_file(labels["cert"], identity.cert, "a client certificate (PEM)")
+        try:
+            leaf = x509.load_der_x509_certificate(select_certificate(load_certificates(data),
+                                                                     where=str(identity.cert)).der)
+        except AmbiguousCertificates as exc:
+            raise SessionConfigError(f"{labels['cert']} {identity.cert}: {exc}") from None
+        except ValueError as exc:
+            raise SessionConfigError(f"{labels['cert']} {identity.cert}: expected a PEM or DER certificate, "
+                                     f"saw {_what_is(data, exc)}") from None
+        problems = client_certificate_problems(leaf)
+        if problems:
+            raise SessionConfigError(f"{labels['cert']} {identity.cert}: {'; '.join(problems)}; give a valid "
+                                     f"client certificate with {name_of(options, 'cert')}")
+        if identity.key:
+            key_data = _check_file(labels["key"], identity.key, "the client certificate's private key (PEM)")
+            try:
+                private = serialization.load_pem_private_key(key_data, password=None)
+            except TypeError:
+                raise SessionConfigError(f"{labels['key']} {identity.key}: expected an unencrypted private key, "
+                                         "saw one protected by a passphrase; the harness cannot ask for it "
+                                         "(decrypt it with `openssl pkey -in KEY -out PLAIN`)") from None
+            except (ValueError, UnsupportedAlgorithm) as exc:
+                raise SessionConfigError(f"{labels['key']} {identity.key}: expected a PEM private key, saw "
+                                         f"{_what_is(key_data, exc)}") from None
+            spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            if private.public_key().public_bytes(*spki) != leaf.public_key().public_bytes(*spki):
+                raise SessionConfigError(
+                    f"{labels['key']} {identity.key}: expected the private key of the certificate "
+                    f"{identity.cert} ({labels['cert']}), saw the key of another certificate; give the key that "
+                    "was made with that certificate")
+    if identity.ca and profile.tls_verify != "none":
+        data = _check_file(labels["ca"], identity.ca, "the CA certificate(s) that issued the DUT's certificate (PEM)")
+        try:
+            x509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise SessionConfigError(f"{labels['ca']} {identity.ca}: expected one or more PEM CA certificates, "
+                                     f"saw {_what_is(data, exc)}") from None
+
+
+def check_run_options(options: RunOptions) -> DutProfile:
+    """The run's profile with the options applied, once every option has been checked.
+
+    Raises SessionConfigError with one line naming the option as the user gave it (RunOptions.given_as) when
+    the profile cannot be loaded, the DUT address is missing or malformed (or plain http:// without the
+    plain-HTTP option), the verification mode is unknown, or the client identity is missing, unreadable,
+    malformed, mismatched or unusable for TLS client authentication (expired, not yet valid, wrong key usage).
+    """
+    profile = resolve_profile(options)
+    if not profile.base_url:
+        raise SessionConfigError(f"{name_of(options, 'dut')}: expected the DUT address, e.g. "
+                                 f"{name_of(options, 'dut')} https://HOST:PORT (or base_url in the profile), saw none")
+    label = f"{name_of(options, 'dut')} {options.dut}" if options.dut else _profile_name(profile, ["base_url"])
+    plain_name = name_of(options, "plain_http") + " (or tls: {plain_http: true} in the profile)"
+    problem = address_problem(profile.base_url, plain_http=_plain_http(options, profile), plain_http_name=plain_name)
+    if problem:
+        raise SessionConfigError(f"{label}: {problem}")
+    if profile.http_url:
+        label = (f"{name_of(options, 'http_url')} {options.http_url}" if options.http_url
+                 else _profile_name(profile, ["http_url"]))
+        problem = address_problem(profile.http_url, plain_http=True, plain_http_name="")
+        if problem or not profile.http_url.lower().startswith("http://"):
+            raise SessionConfigError(f"{label}: {problem or 'expected the plain-HTTP address http://HOST[:PORT]'}")
+    _check_identity(options, profile)
+    if options.schema and not Path(options.schema).is_file():
+        raise SessionConfigError(f"{name_of(options, 'schema')} {options.schema}: expected an XML schema file, "
+                                 "saw no such file")
+    return profile
+
+
+def cli_run_options(args: argparse.Namespace) -> RunOptions:
+    """RunOptions from `csip-harness run` arguments, named as the CLI spells them.
+
+    Raises SessionConfigError for a malformed --var.
+    """
+    from harness.session import RunOptions, parse_variables
+
+    return RunOptions(dut=args.dut, profile=args.profile, schema=args.schema, cert=args.cert, key=args.key,
+                      ca=args.ca, http_url=args.http_url, tls_verify=args.tls_verify,
+                      plain_http=bool(getattr(args, "plain_http", False)),
+                      variables=parse_variables(args.var or [], CLI_NAMES["var"]), unattended=args.unattended,
+                      given_as=dict(CLI_NAMES))
+
+
+def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = None) -> None:
+    """Check `csip-harness run`'s options before pytest starts; raise SessionConfigError with one line.
+
+    With --reference the run makes its own DUT and identity: only the profile (reference_profile unless
+    --profile), --var, --schema and --cases are checked. Without it, --dut is required and everything is
+    checked as check_run_options does.
+    """
+    options = cli_run_options(args)
+    if args.cases and not Path(args.cases).exists():
+        raise SessionConfigError(f"--cases {args.cases}: expected a test-case file or directory, saw no such file")
+    if args.reference:
+        if options.profile is None and reference_profile is not None:
+            options = dataclasses.replace(options, profile=str(reference_profile))
+        resolve_profile(options)
+        if options.schema and not Path(options.schema).is_file():
+            raise SessionConfigError(f"--schema {options.schema}: expected an XML schema file, saw no such file")
+        return
+    if not args.dut:
+        raise SessionConfigError("expected the DUT: give --dut https://HOST:PORT (with --cert, --key, --ca) or "
+                                 "--reference, saw neither")
+    check_run_options(options)
+
+
+def names_for_pytest(given_on_command_line: Mapping[str, bool], ini_keys: Mapping[str, bool],
+                 ini_file: str | None) -> dict[str, str]:
+    """The names of the options of a pytest run: the command-line option, or `csip_KEY in pytest.ini`.
+
+    given_on_command_line and ini_keys say, per option key, where its value came from.
+    """
+    names = option_style()
+    for key in OPTION_KEYS:
+        if not given_on_command_line.get(key) and ini_keys.get(key):
+            ini_name = "csip_vars" if key == "var" else f"csip_{key}"
+            names[key] = f"{ini_name} in {Path(ini_file).name if ini_file else 'the ini file'}"
+    return names
