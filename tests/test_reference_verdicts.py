@@ -66,6 +66,12 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "list-wrong-results": (2, "EndDeviceList: expected results to equal the number of items"),
     },
 }
+PROOFS.update({
+    "CORE-009": {
+        "der-put-not-stored": (8, "resource.modesSupported: expected hex"),
+        "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
+    },
+})
 USED_DEFECTS = sorted({defect for proofs in PROOFS.values() for defect in proofs})
 
 

@@ -67,6 +67,9 @@ class DerProgram:
     default_mrid: str
     controls: list[DerControl] = field(default_factory=list)
     curves: list[DerCurve] = field(default_factory=list)
+    # False for a group's program (harness.reference.topology): reached through FunctionSetAssignments only,
+    # not listed in the DERProgramList DeviceCapability links.
+    listed: bool = True
 
 
 @dataclass
@@ -88,6 +91,8 @@ class EndDevice:
     subscriptions: dict[int, etree._Element] = field(default_factory=dict)
     next_log_event: int = 1
     next_subscription: int = 1
+    # The device's FunctionSetAssignments (harness.reference.topology.Fsa); none: the one default FSA.
+    fsas: list = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +200,10 @@ class Tree:
     def programs_ordered(self) -> list[DerProgram]:
         """DERPrograms by primacy (lowest value first), then mRID."""
         return sorted(self.programs.values(), key=lambda p: (p.primacy, p.mrid))
+
+    def listed_programs(self) -> list[DerProgram]:
+        """The DERPrograms of the DERProgramList DeviceCapability links (not the groups'), in list order."""
+        return [p for p in self.programs_ordered() if p.listed]
 
 
 def seed_tree(
