@@ -71,6 +71,10 @@ PROOFS.update({
         "der-put-not-stored": (8, "resource.modesSupported: expected hex"),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
     },
+    "CORE-014": {
+        "der-put-returns-200": (6, "status: expected 204, saw 200"),
+        "der-put-not-stored": (8, "resource.modesSupported: expected hex 03900060"),
+    },
 })
 USED_DEFECTS = sorted({defect for proofs in PROOFS.values() for defect in proofs})
 
