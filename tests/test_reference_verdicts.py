@@ -71,6 +71,10 @@ PROOFS.update({
         "der-put-not-stored": (8, "resource.modesSupported: expected hex"),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
     },
+    "BASIC-027": {
+        "logevent-list-oldest-first": (14, "resource.LogEvent[1]: expected items ordered by -createdDateTime"),
+        "post-missing-location": (4, "headers.Location: expected present, saw absent"),
+    },
     "CORE-014": {
         "der-put-returns-200": (6, "status: expected 204, saw 200"),
         "der-put-not-stored": (8, "resource.modesSupported: expected hex 03900060"),

@@ -203,7 +203,7 @@ def _sort_value(item: Any, key: str) -> tuple[int, Any]:
         value = value[0]
     number = _number(value)
     if number is not None:
-        return (0, number)
+        return (0, int(number) if number.is_integer() else number)
     if isinstance(value, str) and re.fullmatch(r"[0-9A-Fa-f]+", value.strip()):
         return (0, int(value.strip(), 16))  # an mRID or another hexBinary key compares as the number it is
     return (1, str(value))
