@@ -75,6 +75,10 @@ PROOFS.update({
         "logevent-list-oldest-first": (14, "resource.LogEvent[1]: expected items ordered by -createdDateTime"),
         "post-missing-location": (4, "headers.Location: expected present, saw absent"),
     },
+    "BASIC-029": {
+        "mup-get-includes-readings": (6, "resource.MirrorMeterReading: expected absent, saw"),
+        "upt-empty": (11, "status: expected 200, saw 404"),
+    },
     "CORE-014": {
         "der-put-returns-200": (6, "status: expected 204, saw 200"),
         "der-put-not-stored": (8, "resource.modesSupported: expected hex 03900060"),
