@@ -79,6 +79,10 @@ PROOFS.update({
         "mup-get-includes-readings": (6, "resource.MirrorMeterReading: expected absent, saw"),
         "upt-empty": (11, "status: expected 200, saw 404"),
     },
+    "CORE-010": {
+        "fsa-derp-list-wrong-order": (8, "resource.DERProgram[0].primacy: expected 4, saw '10'"),
+        "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
+    },
     "CORE-014": {
         "der-put-returns-200": (6, "status: expected 204, saw 200"),
         "der-put-not-stored": (8, "resource.modesSupported: expected hex 03900060"),
