@@ -71,6 +71,10 @@ PROOFS.update({
         "der-put-not-stored": (8, "resource.modesSupported: expected hex"),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
     },
+    "BASIC-002": {
+        "fsa-missing-time-link": (5, "resource.FunctionSetAssignments[0].TimeLink: expected an element with href"),
+        "group-primacy-inverted": (28, "resource.all: expected a number >= 1, saw '0'"),
+    },
     "BASIC-027": {
         "logevent-list-oldest-first": (14, "resource.LogEvent[1]: expected items ordered by -createdDateTime"),
         "post-missing-location": (4, "headers.Location: expected present, saw absent"),

@@ -50,6 +50,8 @@ DEFECTS: dict[str, str] = {
                            "instead of 204",
     "logevent-list-oldest-first": "the LogEventList is ordered by createdDateTime ascending, oldest first",
     "fsa-derp-list-wrong-order": "a group FunctionSetAssignments' DERProgramList is ordered by primacy descending",
+    "group-primacy-inverted": "a group FunctionSetAssignments' DERProgramList serves each program with primacy "
+                              "14 - p: the service point's program the least important",
     "fsa-missing-time-link": "the FunctionSetAssignments of a group topology carry no TimeLink",
 }
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from harness.reference.elements import child
 from harness.reference.routing import GET, Ctx, Route, route
 from harness.reference.topology import Fsa, fsa_programs, ordered_fsas, render_fsa
+from harness.reference.tree import DerProgram
 from harness.server.http import HttpResponse
 
 if TYPE_CHECKING:
@@ -54,8 +56,17 @@ def _fsa(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 
 def _fsa_programs(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     programs = fsa_programs(app.tree, _find(app, ctx), reverse="fsa-derp-list-wrong-order" in app.defects)
-    return app.list_response(ctx, "DERProgramList", programs, app.render.der_program, poll_rate=True,
+    return app.list_response(ctx, "DERProgramList", programs, lambda p: _program(app, p), poll_rate=True,
                              subscribable=True)
+
+
+def _program(app: ReferenceApp, program: DerProgram) -> etree._Element:
+    element = app.render.der_program(program)
+    if "group-primacy-inverted" in app.defects and not program.listed:
+        found = child(element, "primacy")
+        if found is not None:  # the defect: the service point's program made the least important
+            found.text = str(14 - program.primacy)
+    return element
 
 
 _FSA = "/edev/{edev}/fsa"
