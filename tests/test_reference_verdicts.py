@@ -87,6 +87,10 @@ PROOFS.update({
         "fsa-derp-list-wrong-order": (8, "resource.DERProgram[0].primacy: expected 4, saw '10'"),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
     },
+    "CORE-011": {
+        "fsa-derp-list-wrong-order": (21, "resource.DERProgram[1]: expected items ordered by primacy"),
+        "wrong-lfdi": (3, "resource.lFDI: expected hex"),
+    },
     "CORE-014": {
         "der-put-returns-200": (6, "status: expected 204, saw 200"),
         "der-put-not-stored": (8, "resource.modesSupported: expected hex 03900060"),

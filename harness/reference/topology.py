@@ -4,7 +4,8 @@ The CSIP Implementation Guide groups DERs by where they sit on the grid (system,
 substation, feeder, segment, transformer, service point); each group that a utility controls has its own
 DERProgram, of a primacy that grows with the group's distance from the DER (the service point's program wins).
 An EndDevice reaches the programs of every group on its path to the root through its FunctionSetAssignments
-(IEEE 2030.5-2018 §10.5.4: a DERProgram applies to the EndDevices whose FunctionSetAssignments link it).
+(IEEE 2030.5-2018 FunctionSetAssignments: a DERProgram applies to the EndDevices whose FunctionSetAssignments
+link it).
 
 The figures of the SunSpec CSIP Conformance Test Procedures v1.3 built here:
 
@@ -166,12 +167,14 @@ def ordered_fsas(device: EndDevice) -> list[Fsa]:
 
 
 def fsa_programs(tree: Tree, fsa: Fsa, *, reverse: bool = False) -> list[DerProgram]:
-    """The DERPrograms of an FSA's DERProgramList, in DERProgramList order: primacy ascending, then mRID.
+    """The DERPrograms of an FSA's DERProgramList, in DERProgramList order: primacy ascending, then mRID descending.
 
-    IEEE 2030.5-2018 §10.10 (DER program): the DERProgramList is ordered by primacy, lowest value (highest
-    priority) first. reverse gives the wrong order the fsa-derp-list-wrong-order defect serves.
+    IEEE 2030.5-2018 DER function set: a DERProgramList is ordered by primacy, the lowest value (highest
+    priority) first, then by mRID (descending, as the secondary mRID key of the DERControlList). reverse gives
+    the wrong order the fsa-derp-list-wrong-order defect serves.
     """
-    programs = sorted((tree.programs[i] for i in fsa.programs), key=lambda p: (p.primacy, p.mrid))
+    by_mrid = sorted((tree.programs[i] for i in fsa.programs), key=lambda p: p.mrid, reverse=True)
+    programs = sorted(by_mrid, key=lambda p: p.primacy)  # stable: equal primacies stay mRID descending
     return programs[::-1] if reverse else programs
 
 
