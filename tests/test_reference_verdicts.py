@@ -211,7 +211,9 @@ def test_a_step_needing_an_undeclared_capability_is_not_applicable_and_the_case_
     assert record.steps[2].message == "the DUT profile does not declare: time-synchronised"
 
 
-def test_a_client_role_profile_makes_server_cases_not_applicable(servers: Servers, pki: TestPki, tmp_path: Path) -> None:
+def test_a_client_role_profile_makes_server_cases_not_applicable(
+    servers: Servers, pki: TestPki, tmp_path: Path
+) -> None:
     profile = tmp_path / "profile.yaml"
     profile.write_text("role: client\ncapabilities: [time]\n")
     record = run(servers[None], pki, "CORE-005", tmp_path / "out", profile)
