@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from harness.reference.controls import control_base
 from harness.reference.metering import Mirror
 from harness.sep.identity import certificate_der, lfdi, sfdi, with_check_digit
+
+if TYPE_CHECKING:
+    from harness.reference.topology import Fsa
 
 DEFAULT_PIN = 111115
 
@@ -91,8 +95,8 @@ class EndDevice:
     subscriptions: dict[int, etree._Element] = field(default_factory=dict)
     next_log_event: int = 1
     next_subscription: int = 1
-    # The device's FunctionSetAssignments (harness.reference.topology.Fsa); none: the one default FSA.
-    fsas: list = field(default_factory=list)
+    # The device's FunctionSetAssignments (harness.reference.topology); none: the one default FSA.
+    fsas: list[Fsa] = field(default_factory=list)
 
 
 @dataclass
