@@ -11,6 +11,8 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "configure-time": ("PUT", "/admin/time"),
     "create-derprograms": ("POST", "/admin/programs/ensure"),
     "create-dercontrol": ("POST", "/admin/programs/controls"),
+    "build-topology": ("PUT", "/admin/topology"),
+    "create-fsa": ("PUT", "/admin/end-devices/fsa"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

@@ -194,6 +194,45 @@ def _op_hrefs(arg: Any, seen: Any, path: str) -> list[Mismatch]:
                      f"{got[first]!r} (hrefs: {got})")]
 
 
+def _sort_value(item: Any, key: str) -> tuple[int, Any]:
+    """The value of a dotted key inside a list item, comparable across items: numbers by value, hex by value."""
+    value: Any = item
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    number = _number(value)
+    if number is not None:
+        return (0, int(number) if number.is_integer() else number)
+    if isinstance(value, str) and re.fullmatch(r"[0-9A-Fa-f]+", value.strip()):
+        return (0, int(value.strip(), 16))  # an mRID or another hexBinary key compares as the number it is
+    return (1, str(value))
+
+
+def _op_sorted_by(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    """The items are in the order the keys give: each key a dotted path in the item, '-' first for descending.
+
+    This is how a list's ordering as 2030.5 defines it is checked on a DUT whose values the case does not
+    know (a DERProgramList by primacy then mRID, a LogEventList by createdDateTime newest first). Items equal
+    on every key may come in any order.
+    """
+    keys = [str(k) for k in _as_list(arg)]
+    items = _as_list(seen)
+    for i in range(1, len(items)):
+        for key in keys:
+            name, descending = (key[1:], True) if key.startswith("-") else (key, False)
+            before, after = _sort_value(items[i - 1], name), _sort_value(items[i], name)
+            if before == after:
+                continue
+            if (before > after) != descending:
+                order = ", ".join(keys)
+                shown = [[_sort_value(item, k.lstrip("-"))[1] for k in keys] for item in items]
+                return [Mismatch(f"{path}[{i}]", f"items ordered by {order} ('-' descending)",
+                                 f"item {i - 1} before item {i} by {key}: {_show(shown)}")]
+            break
+    return []
+
+
 OPERATORS: dict[str, Operator] = {
     "hrefs": _op_hrefs,
     "uri": _op_uri,
@@ -210,6 +249,7 @@ OPERATORS: dict[str, Operator] = {
     "equals": _op_equals,
     "contains": _op_contains,
     "any_order": _op_any_order,
+    "sorted_by": _op_sorted_by,
 }
 
 
@@ -225,7 +265,7 @@ def match(expected: Any, seen: Any, path: str = "resource") -> list[Mismatch]:
         return [] if seen is None else [Mismatch(path, "absent", _show(seen))]
     if isinstance(expected, dict):
         if _is_operator_dict(expected):
-            lenient = ("present", "count", "not", "hrefs")
+            lenient = ("present", "count", "not", "hrefs", "sorted_by")
             if seen is None and not any(key in expected for key in lenient):
                 return [Mismatch(path, " and ".join(f"{k} {v}" for k, v in expected.items()), "absent")]
             return [m for key, arg in expected.items() for m in OPERATORS[key](arg, seen, path)]
@@ -260,7 +300,7 @@ def check_spec(spec: Any, path: str = "resource") -> None:
                         re.compile(str(arg))
                     except re.error as exc:
                         raise MatcherSpecError(f"{path}.regex", f"invalid regular expression: {exc}") from None
-                if key in ("contains", "any_order", "one_of") and not isinstance(arg, list):
+                if key in ("contains", "any_order", "one_of", "sorted_by") and not isinstance(arg, list):
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
                 if key == "hrefs" and not isinstance(arg, list) and not _whole_reference(arg):
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")

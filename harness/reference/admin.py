@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
-from harness.reference import clock
+from harness.reference import clock, topology
 from harness.reference.controls import control_base
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
@@ -53,6 +53,8 @@ class AdminApp:
             "configure-time": self.configure_time,
             "create-derprograms": self.ensure_programs,
             "create-dercontrol": self.ensure_control,
+            "build-topology": self.build_topology,
+            "create-fsa": self.assign_fsas,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -148,9 +150,9 @@ class AdminApp:
         return 200, {"quality": self.tree.time_quality, "tz_offset": self.tree.tz_offset}
 
     def ensure_programs(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        while len(self.tree.programs) < params["count"]:
+        while len(self.tree.listed_programs()) < params["count"]:
             self.tree.add_program(clock.now())
-        return 200, {"programs": len(self.tree.programs)}
+        return 200, {"programs": len(self.tree.listed_programs())}
 
     def find_program(self, name: str) -> DerProgram:
         """The DERProgram named by its mRID (any case), its description, or its index (AdminError 404 if none)."""
@@ -189,6 +191,28 @@ class AdminApp:
             raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
         program.controls.append(control)
         return 201, self._control_answer(program, control, created=True)
+
+    def build_topology(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Build a CSIP figure's group programs and assign an EndDevice to one of its service points."""
+        device = None
+        if "lfdi" in params:
+            device = self.tree.device_by_lfdi(params["lfdi"])
+            if device is None:
+                raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
+        try:
+            fsas = topology.build_topology(self.tree, params["topology"], device, params.get("service_point"))
+        except topology.TopologyError as exc:
+            raise AdminError(422, str(exc)) from None
+        base = f"/edev/{device.index}/fsa" if device is not None else None
+        return 200, {"fsa_list": base, "fsas": [f"{base}/{f.index}" for f in fsas]}
+
+    def assign_fsas(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Give an EndDevice count FunctionSetAssignments, each with a DERProgramList of its own."""
+        device = self.tree.device_by_lfdi(params["lfdi"])
+        if device is None:
+            raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
+        fsas = topology.assign_fsas(self.tree, device, params["count"])
+        return 200, {"fsa_list": f"/edev/{device.index}/fsa", "count": len(fsas)}
 
     @staticmethod
     def _control_answer(program: DerProgram, control: DerControl, *, created: bool) -> dict[str, Any]:

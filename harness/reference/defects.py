@@ -44,6 +44,15 @@ DEFECTS: dict[str, str] = {
     "event-status-always-scheduled": "DERControl EventStatus stays 0 Scheduled, dated at creation, whatever the clock",
     "ended-event-listed": "a DERControl whose interval has ended stays in the DERControlList",
     "dercontrol-list-wrong-order": "DERControlList start-time ties go by creationTime ascending, not descending",
+    "der-put-not-stored": "PUTs of DERCapability, DERSettings, DERStatus and DERAvailability are answered 204 "
+                          "and dropped: a GET serves the server's own values",
+    "der-put-returns-200": "PUTs of DERCapability, DERSettings, DERStatus and DERAvailability are answered 200 "
+                           "instead of 204",
+    "logevent-list-oldest-first": "the LogEventList is ordered by createdDateTime ascending, oldest first",
+    "fsa-derp-list-wrong-order": "a group FunctionSetAssignments' DERProgramList is ordered by primacy descending",
+    "group-primacy-inverted": "a group FunctionSetAssignments' DERProgramList serves each program with primacy "
+                              "14 - p: the service point's program the least important",
+    "fsa-missing-time-link": "the FunctionSetAssignments of a group topology carry no TimeLink",
 }
 
 

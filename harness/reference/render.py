@@ -65,7 +65,7 @@ class Renderer:
         time_link = None if "dcap-missing-time-link" in self.defects else link("TimeLink", "/tm")
         return el(
             "DeviceCapability",
-            link("DERProgramListLink", "/derp", len(self.tree.programs)),
+            link("DERProgramListLink", "/derp", len(self.tree.listed_programs())),
             time_link,
             link("UsagePointListLink", "/upt", len(self.visible_mirrors(scope, usage_points=True))),
             link("EndDeviceListLink", "/edev", len(self.visible_end_devices(scope))),
@@ -131,7 +131,7 @@ class Renderer:
             el("sFDI", text=sfdi_value),
             el("changedTime", text=device.changed_time),
             el("enabled", text=device.enabled),
-            link("FunctionSetAssignmentsListLink", f"{base}/fsa", 1),
+            link("FunctionSetAssignmentsListLink", f"{base}/fsa", len(device.fsas) or 1),
             link("RegistrationLink", f"{base}/rg"),
             link("SubscriptionListLink", f"{base}/sub", len(device.subscriptions)),
             href=base,
@@ -195,7 +195,7 @@ class Renderer:
         derp = "/derp-missing" if "fsa-broken-link" in self.defects else "/derp"
         return el(
             "FunctionSetAssignments",
-            link("DERProgramListLink", derp, len(self.tree.programs)),
+            link("DERProgramListLink", derp, len(self.tree.listed_programs())),
             link("TimeLink", "/tm"),
             el("mRID", text=make_mrid("fsa", device.index, 1)),
             el("description", text="CSIP programs"),

@@ -16,6 +16,7 @@ from harness.reference.elements import child_text
 from harness.reference.metering_routes import METERING_ROUTES
 from harness.reference.render import Renderer
 from harness.reference.routing import GET, BadBody, Ctx, Forbidden, Route, RouteHandler, route
+from harness.reference.topology_routes import FSA_ROUTES
 from harness.reference.tree import DEFAULT_PIN, EndDevice, Posted, Tree
 from harness.server.http import HttpResponse
 
@@ -108,6 +109,9 @@ def _registration(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     return app.xml(app.render.registration(app.device(ctx)))
 
 
+_DER_KINDS = frozenset({"DERCapability", "DERSettings", "DERStatus", "DERAvailability"})
+
+
 def _stored(kind: str, render: Callable[[Renderer, EndDevice], etree._Element]) -> RouteHandler:
     """A handler for a resource the client may replace with PUT and read back with GET."""
 
@@ -116,26 +120,15 @@ def _stored(kind: str, render: Callable[[Renderer, EndDevice], etree._Element]) 
         if ctx.request.method == "PUT":
             root = app.body(ctx, kind)
             root.attrib.pop("href", None)
-            device.stored[kind] = root
-            return HttpResponse(204)
+            der = kind in _DER_KINDS
+            if not (der and "der-put-not-stored" in app.defects):
+                device.stored[kind] = root
+            return HttpResponse(200 if der and "der-put-returns-200" in app.defects else 204)
         # What the client last PUT is served back; until then, the server's own default.
         stored = app.render.stored(device, kind, ctx.request.path)
         return app.xml(stored if stored is not None else render(app.render, device))
 
     return handler
-
-
-def _fsa_list(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
-    device = app.device(ctx)
-    return app.list_response(
-        ctx, "FunctionSetAssignmentsList", [device], app.render.fsa, poll_rate=True, subscribable=True
-    )
-
-
-def _fsa(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
-    if ctx.params["fsa"] != "1":
-        raise KeyError(ctx.params["fsa"])
-    return app.xml(app.render.fsa(app.device(ctx)))
 
 
 def _der_list(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
@@ -157,7 +150,10 @@ def _log_events(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
         root.set("href", f"/edev/{device.index}/lel/{index}")
         device.log_events.append((int(child_text(root, "createdDateTime")), root))
         return app.created(f"/edev/{device.index}/lel/{index}")
-    ordered = sorted(device.log_events, key=lambda item: -item[0])
+    # IEEE 2030.5-2018 LogEvent function set: a new LogEvent is added as the first entry of the list, which is
+    # ordered by createdDateTime, newest first (CSIP BASIC-027, LOG.003).
+    sign = 1 if "logevent-list-oldest-first" in app.defects else -1
+    ordered = sorted(device.log_events, key=lambda item: sign * item[0])
     return app.list_response(
         ctx, "LogEventList", ordered, lambda item: item[1], poll_rate=True, subscribable=True,
         time_key=lambda item: item[0],
@@ -197,7 +193,7 @@ def _subscription(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 
 def _program_list(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     return app.list_response(
-        ctx, "DERProgramList", app.tree.programs_ordered(), app.render.der_program, poll_rate=True,
+        ctx, "DERProgramList", app.tree.listed_programs(), app.render.der_program, poll_rate=True,
         subscribable=True,
     )
 
@@ -293,8 +289,7 @@ ROUTES: tuple[Route, ...] = (
     route(_EDEV + "/rg", GET, _registration),
     route(_EDEV + "/di", (*GET, "PUT"), _stored("DeviceInformation", Renderer.device_information)),
     route(_EDEV + "/ps", (*GET, "PUT"), _stored("PowerStatus", Renderer.power_status)),
-    route(_EDEV + "/fsa", GET, _fsa_list),
-    route(_EDEV + "/fsa/{fsa}", GET, _fsa),
+    *FSA_ROUTES,
     route(_EDEV + "/der", GET, _der_list),
     route(_DER, GET, _der),
     route(_DER + "/dercap", (*GET, "PUT"), _stored("DERCapability", Renderer.der_capability)),

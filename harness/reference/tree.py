@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from harness.reference.controls import control_base
 from harness.reference.metering import Mirror
 from harness.sep.identity import certificate_der, lfdi, sfdi, with_check_digit
+
+if TYPE_CHECKING:
+    from harness.reference.topology import Fsa
 
 DEFAULT_PIN = 111115
 
@@ -67,6 +71,9 @@ class DerProgram:
     default_mrid: str
     controls: list[DerControl] = field(default_factory=list)
     curves: list[DerCurve] = field(default_factory=list)
+    # False for a group's program (harness.reference.topology): reached through FunctionSetAssignments only,
+    # not listed in the DERProgramList DeviceCapability links.
+    listed: bool = True
 
 
 @dataclass
@@ -88,6 +95,8 @@ class EndDevice:
     subscriptions: dict[int, etree._Element] = field(default_factory=dict)
     next_log_event: int = 1
     next_subscription: int = 1
+    # The device's FunctionSetAssignments (harness.reference.topology); none: the one default FSA.
+    fsas: list[Fsa] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +204,10 @@ class Tree:
     def programs_ordered(self) -> list[DerProgram]:
         """DERPrograms by primacy (lowest value first), then mRID."""
         return sorted(self.programs.values(), key=lambda p: (p.primacy, p.mrid))
+
+    def listed_programs(self) -> list[DerProgram]:
+        """The DERPrograms of the DERProgramList DeviceCapability links (not the groups'), in list order."""
+        return [p for p in self.programs_ordered() if p.listed]
 
 
 def seed_tree(

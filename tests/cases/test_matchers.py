@@ -127,3 +127,17 @@ def test_hrefs_compare_identity_and_order_only() -> None:
     assert problems({"EndDevice": {"hrefs": ["/edev/1"]}}) == [
         "resource.EndDevice: expected 1 item(s) with hrefs ['/edev/1'], saw 2 item(s) with hrefs "
         "['/edev/1', '/edev/2']"]
+
+
+def test_sorted_by_checks_a_list_order_by_keys_numbers_and_hex_by_value() -> None:
+    programs = {"DERProgram": [{"primacy": "4", "mRID": "0B"}, {"primacy": "4", "mRID": "0A"},
+                               {"primacy": "10", "mRID": "FF"}]}
+    assert match({"DERProgram": {"sorted_by": ["primacy", "-mRID"]}}, programs) == []
+    [mismatch] = match({"DERProgram": {"sorted_by": ["primacy", "mRID"]}}, programs)
+    assert mismatch.path == "resource.DERProgram[1]"
+    assert "ordered by primacy, mRID" in mismatch.expected and "by mRID" in mismatch.seen
+    events = {"LogEvent": [{"createdDateTime": "105"}, {"createdDateTime": "99"}]}
+    assert match({"LogEvent": {"sorted_by": ["-createdDateTime"]}}, events) == []
+    assert match({"LogEvent": {"sorted_by": ["createdDateTime"]}}, events)[0].path == "resource.LogEvent[1]"
+    assert match({"Item": {"sorted_by": ["a.b"]}}, {"Item": [{"a": {"b": "1"}}, {"a": {"b": "2"}}]}) == []
+    assert match({"Item": {"sorted_by": ["a"]}}, {}) == []  # an empty list is in every order
