@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -143,6 +144,7 @@ def _expect(raw: dict[str, Any] | None) -> ExpectSpec:
         body=raw.get("body"),
         schema=raw.get("schema"),
         resource=raw.get("resource"),
+        tls=raw.get("tls"),
     )
 
 
@@ -232,6 +234,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
         save_headers=dict(raw.get("save_headers", {})),
         when=when,
         set=dict(raw.get("set", {})),
+        identity=raw.get("as"),
         raw=raw,
     )
     _check_references(step.set, known | set(step.save) | set(step.save_headers), file, line, label, data,
@@ -257,12 +260,15 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
             option_label = f"{label}, option {number + 1} {option['name']!r}"
             parsed = _request_step(option, number + 1, file, data, set(known), [*where, "choose", number],
                                    option_label)
+            if parsed.identity is None and raw.get("as"):
+                parsed = dataclasses.replace(parsed, identity=raw["as"])  # options act as the choice's identity
             options.append(parsed)
             chosen_sets |= set(parsed.save) | set(parsed.save_headers) | set(parsed.set)
         known.update(chosen_sets)
         return Step(index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
                     requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
-                    request=None, expect=ExpectSpec(), when=when, choose=tuple(options), raw=raw)
+                    request=None, expect=ExpectSpec(), when=when, choose=tuple(options), identity=raw.get("as"),
+                    raw=raw)
     step = _request_step(raw, index + 1, file, data, known, where, label)
     known.update(step.save, step.save_headers, step.set)
     return step
