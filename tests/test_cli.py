@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.cases.loader import load_case
+from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess
 from harness.sep.identity import certificate_der, lfdi, sfdi
@@ -44,14 +46,15 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(out)
     assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
-    assert document["summary"] == {"passed": 5, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
-                                   "total": 5}
-    assert {t["id"] for t in document["tests"]} == {"CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001"}
+    ids = {path.stem for path in (project_dir("testcases") / "server").glob("*.yaml")}
+    assert document["summary"] == {"passed": len(ids), "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
+                                   "total": len(ids)}
+    assert {t["id"] for t in document["tests"]} == ids
     assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
     assert document["run"]["schema"]["name"] == "bundled CSIP schema"
     assert len(document["run"]["schema"]["sha256"]) == 64
     html = (out / "report.html").read_text()
-    assert "CORE-004" in html and '<span class="num">5</span>passed' in html and "<script" not in html
+    assert "CORE-004" in html and f'<span class="num">{len(ids)}</span>passed' in html and "<script" not in html
     assert "http://" not in html.split("<body>")[0]
     junit = ET.parse(out / "junit.xml").getroot()
     properties = {(p.get("name"), p.get("value")) for p in junit.iter("property")}
@@ -77,16 +80,19 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
                "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
                "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
+               *[item for name, value in reference_server.pki_dirs.items() for item in ("--var", f"{name}={value}")],
                "--out", str(out), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
-    assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(
-        ["BASIC-001", "CORE-001", "CORE-002", "CORE-004", "CORE-005"], "passed")
+    cases = {path.stem: load_case(path) for path in (project_root / "testcases" / "server").glob("*.yaml")}
+    assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(cases, "passed")
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
     assert actions["CORE-005"] == [("configure-time", "done", "http")]
     assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http"),
                                    ("create-derprograms", "done", "http")]
-    assert all(a and all(outcome == "done" and kind == "http" for _, outcome, kind in a) for a in actions.values())
+    # Every case that sets something up does so through the profile's http templates.
+    assert all(bool(a) == bool(cases[i].setup) and all(outcome == "done" and kind == "http" for _, outcome, kind in a)
+               for i, a in actions.items())
     basic = tests["BASIC-001"]["actions"][0]
     assert basic["params"]["lfdi"] == lfdi(certificate_der(client.cert)) and basic["params"]["pin"] == 111115
     assert basic["detail"].startswith(f"POST {reference_server.admin_url}/admin/end-devices -> 20")
