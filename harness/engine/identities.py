@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from harness.sep.identity import certificate_der, fingerprint, lfdi, sfdi
 from harness.sep.tls import MANDATORY_CIPHER, client_context
 from harness.transport.http import HttpTransport
@@ -26,6 +29,11 @@ class IdentityFiles:
 
     cert: Path
     key: Path | None
+
+
+def _leaf_curve(cert: Path) -> str | None:
+    key = x509.load_der_x509_certificate(certificate_der(cert)).public_key()
+    return key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else None
 
 
 def identity_variables(cert: Path) -> dict[str, Any]:
@@ -94,7 +102,10 @@ class IdentityBook:
             files = self.files[name]
             context = client_context(files.cert, files.key, self.ca, verify=self.verify)
             context.set_ciphers(MANDATORY_CIPHER)
-            context.set_ecdh_curve("prime256v1")  # OpenSSL: the supported_groups offered become this one curve
+            if _leaf_curve(files.cert) == "secp256r1":
+                # OpenSSL: the supported_groups offered become this one curve. An identity with another key (the
+                # COMM-003 P-384 certificate) keeps the default groups, or OpenSSL would not send its certificate.
+                context.set_ecdh_curve("prime256v1")
             self._contexts[key] = context
         return self._contexts[key]
 

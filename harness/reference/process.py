@@ -69,22 +69,26 @@ class ReferenceProcess:
 
     def stderr_text(self) -> str:
         """What the server wrote to stderr so far."""
-        self._stderr.flush()
-        return self._stderr_path.read_text(errors="replace")
+        if not self._stderr.closed:  # stop() closes it; what was written is still in the file until cleanup
+            self._stderr.flush()
+        try:
+            return self._stderr_path.read_text(errors="replace")
+        except OSError:
+            return "(the server's stderr is gone with its work directory)"
 
     def wait_ready(self, timeout: float = 10.0) -> ReferenceProcess:
         """Block until the server announces its ports; raise ReferenceServerError if it dies or stalls."""
         deadline = time.monotonic() + timeout
         while not self._ready_file.exists():
             if self.process.poll() is not None:
-                message = f"reference server exited with status {self.process.returncode}"
+                message = f"reference server exited with status {self.process.returncode}; stderr:\n"
+                message += self.stderr_text()
                 self.stop()
-                raise ReferenceServerError(f"{message}; stderr:\n{self.stderr_text()}")
+                raise ReferenceServerError(message)
             if time.monotonic() > deadline:
+                message = f"reference server not ready after {timeout} s; stderr:\n{self.stderr_text()}"
                 self.stop()
-                raise ReferenceServerError(
-                    f"reference server not ready after {timeout} s; stderr:\n{self.stderr_text()}"
-                )
+                raise ReferenceServerError(message)
             time.sleep(0.02)
         ready = json.loads(self._ready_file.read_text())
         self.https_port = int(ready["https_port"])
