@@ -22,6 +22,7 @@ from harness.pki import TestPki
 from harness.pki_profiles import CERTIFICATE_PROFILES, POLICY_MAPPINGS_OID
 from harness.reference.certcheck import profile_problems
 from harness.reference.process import ReferenceProcess, spawn_reference_server
+from harness.report.document import schema_errors
 from harness.results import NOT_APPLICABLE, PASSED, TestRecord
 from harness.sep.identity import certificate_der, lfdi
 from harness.session import HarnessSession, RunOptions, SessionConfigError
@@ -170,7 +171,9 @@ def test_each_comm_004_sub_test_keeps_a_packet_trace_listed_and_linked(tmp_path:
     done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--reference", "-k", "COMM-004",
                            "--out", str(out)], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    tests = {t["id"]: t for t in json.loads((out / "results.json").read_text())["tests"]}
+    document = json.loads((out / "results.json").read_text())
+    assert schema_errors(document) == []
+    tests = {t["id"]: t for t in document["tests"]}
     assert sorted(tests) == [f"COMM-004{letter}" for letter in "ABCDEFG"]
     manifest = (out / "MANIFEST.sha256").read_text()
     html = (out / "report.html").read_text()

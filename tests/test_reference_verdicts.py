@@ -76,13 +76,13 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     # COMM-003 is the case that catches a server serving an unregistered certificate (its description says why).
     "COMM-003": {
         "client-cert-not-requested": (1, "tls.client_certificate_requested: expected True, saw False"),
-        "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the handshake ended"),
+        "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the TLS handshake ended"),
         "client-trust-too-wide": (2, REFUSED),
         "unregistered-client-allowed": (8, "option 2 'answered with a list that holds no program': "
                                            "resource.all: expected 0, saw '1'"),
     },
     "COMM-004A": {
-        "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the handshake ended"),
+        "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the TLS handshake ended"),
         "wrong-content-type": (1, "headers.Content-Type: expected application/sep+xml, saw 'text/xml'"),
     },
     "COMM-004B": {"client-chain-length-two-only": (1, "saw the server closed the connection after the handshake")},

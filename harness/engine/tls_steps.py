@@ -17,7 +17,8 @@ from harness.cases.matchers import Mismatch
 from harness.cases.model import ExpectSpec, Step
 from harness.engine.context import RunContext
 from harness.engine.identities import DEFAULT_IDENTITY
-from harness.transport.base import Exchange, Request
+from harness.transport.base import FOREIGN_HOST, Exchange, Request
+from harness.transport.http import HttpTransport
 from harness.transport.pcap import pcap_bytes
 from harness.transport.tlsprobe import ESTABLISHED, LOCAL_REFUSAL, REFUSAL_KIND, probe
 
@@ -51,13 +52,17 @@ async def send(step: Step, ctx: RunContext, request: Request) -> Exchange:
     name = identity_of(step)
     book = ctx.identities
     if probes(step):
+        refusal = ctx.transport.refusal(request.url) if isinstance(ctx.transport, HttpTransport) else None
+        if refusal:  # the probe presents a certificate too: only to the origins the user named
+            return Exchange(request=request, error=refusal, error_kind=FOREIGN_HOST)
         context = book.probe_context(name) if book is not None and name in book else None
         if context is None:
             exchange = Exchange(request=request, error=f"a tls: step needs a certificate for identity {name!r} and "
                                 "an https DUT", error_kind="tls")
             return exchange
         result = await probe(request, context, connect_timeout=ctx.profile.connect_timeout,
-                             read_timeout=ctx.profile.read_timeout, max_body=ctx.profile.max_body)
+                             read_timeout=ctx.profile.read_timeout, total_timeout=ctx.profile.total_timeout,
+                             max_body=ctx.profile.max_body)
         exchange = result.exchange
         if result.local and result.remote and exchange.tls is not None:
             trace = pcap_bytes(result.segments, result.local, result.remote)

@@ -32,6 +32,7 @@ ESTABLISHED = "established"  # handshake completed both ways
 ALERT = "alert"  # the server sent a fatal alert during the handshake
 DISCONNECT = "disconnect"  # the server closed or reset the connection before any response
 LOCAL_REFUSAL = "server-certificate-refused"  # the harness refused the server's certificate
+INCOMPLETE = "incomplete"  # the handshake neither completed nor was refused (a timeout, a connection error)
 # Errors: the connection could not be tried (nothing was judged).
 REFUSAL_KIND = "tls-refused"
 
@@ -171,23 +172,19 @@ class _Connection:
             await asyncio.wait_for(self.writer.wait_closed(), 1)
 
 
-def _http_request(request: Request, host_header: str, target: str) -> bytes:
+def _http_request(request: Request, headers: list[tuple[str, str]], target: str) -> tuple[bytes, h11.Connection]:
+    """The request's bytes, and the h11 connection that sent them (it parses the response to that request)."""
     client = h11.Connection(h11.CLIENT)
-    headers = [("Host", host_header), *request.headers, ("Connection", "close")]
     if request.body:
-        headers.append(("Content-Length", str(len(request.body))))
+        headers = [*headers, ("Content-Length", str(len(request.body)))]
     data = client.send(h11.Request(method=request.method, target=target, headers=headers))
     if request.body:
         data += client.send(h11.Data(data=request.body))
-    return data + client.send(h11.EndOfMessage())
+    return data + client.send(h11.EndOfMessage()), client
 
 
-async def _read_response(conn: _Connection, max_body: int) -> Response | None:
+async def _read_response(conn: _Connection, parser: h11.Connection, max_body: int) -> Response | None:
     """The HTTP/1.1 response, or None when the server closed before sending one."""
-    parser = h11.Connection(h11.CLIENT)
-    # h11 must know a request was sent to parse a response.
-    parser.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
-    parser.send(h11.EndOfMessage())
     head: h11.Response | None = None
     body = bytearray()
     while True:
@@ -220,7 +217,7 @@ async def _read_response(conn: _Connection, max_body: int) -> Response | None:
 
 
 async def probe(request: Request, context: ssl.SSLContext, *, connect_timeout: float = 5.0,
-                read_timeout: float = 10.0, max_body: int = 1_048_576) -> ProbeResult:
+                read_timeout: float = 10.0, total_timeout: float = 30.0, max_body: int = 1_048_576) -> ProbeResult:
     """Send request on a fresh connection with a full handshake; never raises for what the server does.
 
     The exchange's tls holds the negotiated version and suite, the server's chain and handshake_facts(),
@@ -248,16 +245,18 @@ async def probe(request: Request, context: ssl.SSLContext, *, connect_timeout: f
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_hostname=host if context.check_hostname else None)
     conn = _Connection(reader, writer, tls, incoming, outgoing, read_timeout)
-    outcome = ESTABLISHED
+    outcome = INCOMPLETE
+    conn_details: dict[str, Any] = {}
     try:
         await conn.pump(tls.do_handshake)
+        outcome = ESTABLISHED
         conn_details = {"version": tls.version(), "cipher": (tls.cipher() or (None,))[0]}
-        sent = _http_request(request, parts.netloc, target)
-        exchange.sent_headers = [(k, v) for k, v in [("Host", parts.netloc), *request.headers,
-                                                     ("Connection", "close")]]
+        exchange.sent_headers = [("Host", parts.netloc), *request.headers, ("Connection", "close")]
+        sent, parser = _http_request(request, exchange.sent_headers, target)
         tls.write(sent)
         await conn.flush()
-        response = await _read_response(conn, max_body)
+        async with asyncio.timeout(max(total_timeout - (time.perf_counter() - clock), 0.001)):
+            response = await _read_response(conn, parser, max_body)
         if response is None:
             outcome = DISCONNECT
             exchange.error = "the server closed the connection after the handshake without a response"
@@ -265,25 +264,23 @@ async def probe(request: Request, context: ssl.SSLContext, *, connect_timeout: f
         else:
             exchange.response = response
     except ssl.SSLCertVerificationError as exc:
-        outcome, conn_details = LOCAL_REFUSAL, {}
+        outcome = LOCAL_REFUSAL
         exchange.error = f"the harness refused the server's certificate: {exc.verify_message or exc}"
         exchange.error_kind = TLS
     except ssl.SSLError as exc:
-        conn_details = {}
+        stage = "handshake" if outcome != ESTABLISHED else "connection"
         outcome = ALERT if "ALERT" in str(exc).upper() else DISCONNECT
-        exchange.error = f"the handshake ended: {exc}"
+        exchange.error = f"the TLS {stage} ended: {exc}"
         exchange.error_kind = REFUSAL_KIND
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
-        conn_details = {}
         outcome = DISCONNECT
         exchange.error = f"the server closed the connection: {type(exc).__name__}: {exc}"
         exchange.error_kind = REFUSAL_KIND
     except TimeoutError:
-        conn_details = {}
-        exchange.error = f"timeout failure: expected the server's next bytes within {read_timeout} s, saw none"
+        exchange.error = (f"timeout failure: expected the server's next bytes within {read_timeout} s and the "
+                          f"whole response within {total_timeout} s, saw none in time")
         exchange.error_kind = TIMEOUT
     except h11.ProtocolError as exc:
-        conn_details = {}
         exchange.error = f"{PROTOCOL} failure: the response is not HTTP/1.1: {exc}"
         exchange.error_kind = PROTOCOL
     await conn.close()
