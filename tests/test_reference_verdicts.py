@@ -70,7 +70,6 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "list-wrong-results": (2, "EndDeviceList: expected results to equal the number of items"),
     },
     "COMM-002": {
-        "dcap-missing-time-link": (1, "resource.TimeLink: expected an element with href, saw nothing (absent)"),
         "wrong-content-type": (1, "headers.Content-Type: expected application/sep+xml, saw 'text/xml'"),
     },
     # COMM-003 is the case that catches a server serving an unregistered certificate (its description says why).
