@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
-from harness.cases.loader import load_case
+from harness.cases.loader import CaseFileError, load_case
 from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.pki_profiles import CERTIFICATE_PROFILES, POLICY_MAPPINGS_OID
@@ -113,6 +113,13 @@ def test_an_identity_the_profile_does_not_map_makes_the_step_not_applicable(serv
     profile = tmp_path / "profile.yaml"
     profile.write_text("role: server\ncapabilities: [time]\nidentity: {pin: 111115}\n"
                        "actions: {preregister-enddevice: {builtin: {}}}\n")
+    case = tmp_path / "LAB-011.yaml"
+    case.write_text("id: LAB-011\ntitle: t\nrole: server\nprocedure: {doc: d, version: '1'}\nsteps:\n"
+                    "  - name: names another identity's LFDI\n"
+                    "    request: {method: GET, path: /dcap, headers: {X-LFDI: '${identities.other.lfdi}'}}\n"
+                    "    expect: {status: 200}\n")
+    record = run(servers["clean"], pki, case, profile)
+    assert record.verdict == NOT_APPLICABLE and "identity 'other'" in record.reason
     record = run(servers["clean"], pki, CASES / "COMM-004D.yaml", profile)
     assert record.verdict == NOT_APPLICABLE
     assert "identity 'mica-eku-critical'" in record.reason and "identities: in the profile" in record.reason
@@ -120,6 +127,14 @@ def test_an_identity_the_profile_does_not_map_makes_the_step_not_applicable(serv
     record = run(servers["clean"], pki, CASES / "COMM-003.yaml", profile)
     assert record.verdict == PASSED, record.reason
     assert [s.verdict for s in record.steps] == [PASSED] + [NOT_APPLICABLE] * 7
+
+
+def test_a_misspelt_identity_field_is_a_load_error_with_its_line(tmp_path: Path) -> None:
+    case = tmp_path / "LAB-012.yaml"
+    case.write_text("id: LAB-012\ntitle: t\nrole: server\nprocedure: {doc: d, version: '1'}\nsteps:\n"
+                    "  - name: typo\n    request: {method: GET, path: '/x/${identities.other.lfid}'}\n")
+    with pytest.raises(CaseFileError, match=r"LAB-012.yaml:7: .*identities.NAME.FIELD with FIELD one of cert"):
+        load_case(case)
 
 
 def test_an_identity_file_that_does_not_exist_stops_the_run_naming_it(servers: dict, pki: TestPki,

@@ -40,6 +40,8 @@ def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]
 
 # The fields of the built-in variables that have fields (engine.context builds them).
 BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {"client": ("lfdi", "mrid_base", "pin", "sfdi")}
+# The fields of each ${identities.NAME} (engine.identities.identity_variables).
+IDENTITY_FIELDS = ("certificate_sha256", "lfdi", "mrid_base", "sfdi")
 _OFFSET = re.compile(r"^(?P<ref>.+?)\s*[+-]\s*\d+$")
 
 
@@ -72,6 +74,13 @@ def _reference_problem(expression: str, known: set[str]) -> str | None:
                 f"(known: {', '.join(sorted(known))})")
     fields = BUILTIN_FIELDS.get(name)
     rest = reference[len(name):]
+    if name == "identities":
+        # ${identities.NAME.FIELD}: NAME is the profile's to map (unmapped: the step is not applicable).
+        parts = re.fullmatch(r"\.([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)", rest.strip())
+        if not parts or parts.group(2) not in IDENTITY_FIELDS:
+            return (f"${{{expression}}}: expected identities.NAME.FIELD with FIELD one of "
+                    f"{', '.join(IDENTITY_FIELDS)}")
+        return None
     if fields is not None and rest:
         field = re.match(r"\.([A-Za-z_][A-Za-z0-9_]*)", rest)
         if not field or field.group(1) not in fields:

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.cases.matchers import Mismatch
 from harness.cases.model import ExpectSpec, Step
+from harness.cases.variables import references
 from harness.engine.context import RunContext
 from harness.engine.identities import DEFAULT_IDENTITY
 from harness.transport.base import FOREIGN_HOST, Exchange, Request
@@ -35,11 +36,21 @@ def identity_of(step: Step) -> str:
 
 
 def identity_problem(step: Step, ctx: RunContext) -> str | None:
-    """Why the step cannot act as its identity on this DUT (not applicable), or None."""
-    name = identity_of(step)
-    if name == DEFAULT_IDENTITY or ctx.identities is None:
-        return None if name == DEFAULT_IDENTITY else f"no identity {name!r}: the run has no identities"
-    return None if name in ctx.identities else ctx.identities.missing_reason(name)
+    """Why the step cannot act as its identity, or use the `${identities.NAME...}` it names, on this DUT (the step
+    is not applicable), or None."""
+    names = [identity_of(step)]
+    for expression in references(step.raw):
+        parts = expression.split(".")
+        if len(parts) > 1 and parts[0].strip() == "identities":
+            names.append(parts[1].split("[")[0].strip())
+    for name in dict.fromkeys(names):
+        if name == DEFAULT_IDENTITY:
+            continue
+        if ctx.identities is None:
+            return f"no identity {name!r}: the run has no identities"
+        if name not in ctx.identities:
+            return ctx.identities.missing_reason(name)
+    return None
 
 
 def probes(step: Step) -> bool:
