@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dpkt
 import pytest
@@ -206,6 +208,12 @@ def test_each_comm_004_sub_test_keeps_a_packet_trace_listed_and_linked(tmp_path:
         assert server.startswith(b"\x16\x03\x03")  # the server's first record: a TLS 1.2 handshake
         expected = {"A": 2, "B": 3, "C": 4, "D": 3, "E": 3, "F": 3, "G": 1}[case_id[-1]]
         assert _client_certificates(client) == expected, case_id
+        tshark = shutil.which("tshark")
+        if tshark:  # where Wireshark's reader is installed, it dissects the same trace
+            port = str(urlsplit(exchange["url"]).port)
+            shown = subprocess.run([tshark, "-r", str(out / trace), "-d", f"tcp.port=={port},tls"],
+                                   capture_output=True, text=True, timeout=60, check=True).stdout
+            assert "Client Hello" in shown and "Server Hello" in shown, shown
         outcome = exchange["tls"]["outcome"]
         assert outcome == ("established" if case_id[-1] in "ABC" else "disconnect"), (case_id, outcome)
     assert subprocess.run([sys.executable, "-m", "harness.cli", "verify", str(out)], capture_output=True,
