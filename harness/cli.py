@@ -171,10 +171,10 @@ def _cmd_actions(args: argparse.Namespace) -> int:
 def _cmd_pki(args: argparse.Namespace) -> int:
     from harness.pki import make_test_pki
 
-    pki = make_test_pki(args.out, clients=tuple(args.client or ("client", "other")))
+    pki = make_test_pki(args.out, **({"clients": tuple(args.client)} if args.client else {}))
     print(f"CA:      {pki.ca}")
     print(f"server:  {pki.server.cert}  {pki.server.key}")
-    for name, pair in pki.clients.items():
+    for name, pair in pki.identities.items():
         print(f"{name + ':':<8} {pair.cert}  {pair.key}")
     return 0
 
@@ -448,9 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     caps.add_argument("--cases", help="directory of test cases to look in (default: the bundled testcases/)")
     caps.set_defaults(func=_cmd_capabilities)
 
-    pki = commands.add_parser("pki", help="make a test PKI: CA, server and client certificates (ECDSA P-256)")
+    pki = commands.add_parser("pki", help="make a test PKI: CA, server and client certificates (ECDSA P-256) and "
+                                          "the COMM-003/004 certificates")
     pki.add_argument("--out", required=True)
-    pki.add_argument("--client", action="append", help="client certificate name (repeatable)")
+    pki.add_argument("--client", action="append",
+                     help="client certificate name (repeatable; default: client, other, aggregator)")
     pki.set_defaults(func=_cmd_pki)
     return parser
 

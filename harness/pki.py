@@ -25,13 +25,25 @@ class CertPair:
 
 @dataclass(frozen=True)
 class TestPki:
-    """Paths of a generated test PKI: the CA certificate, the server pair and the named client pairs."""
+    """Paths of a generated test PKI: the CA certificate, the server pair and the named client pairs.
+
+    ca is the SERCA (IEEE 2030.5 §6.11 root) that issued the server and the client certificates. clients are
+    valid device certificates (SERCA -> device); certificates are the COMM-003/COMM-004 profiles of
+    CERTIFICATE_PROFILES (longer valid chains and the certificates a server must refuse), each a certificate
+    file holding its whole chain, leaf first, as a TLS client sends it.
+    """
 
     __test__ = False  # not a pytest test class despite the name
 
     ca: Path
     server: CertPair
     clients: dict[str, CertPair] = field(default_factory=dict)
+    certificates: dict[str, CertPair] = field(default_factory=dict)
+
+    @property
+    def identities(self) -> dict[str, CertPair]:
+        """Every client identity by name: the device certificates, then the COMM-003/004 profiles."""
+        return {**self.clients, **self.certificates}
 
 
 # The loopback names the reference server answers on; a server certificate names them all by default.
@@ -119,12 +131,17 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 def make_test_pki(
     out_dir: str | Path,
-    clients: tuple[str, ...] = ("client", "other"),
+    clients: tuple[str, ...] = ("client", "other", "aggregator"),
     *,
     key_dir: str | Path | None = None,
     server_hosts: Sequence[str] = LOOPBACK_HOSTS,
+    profiles: bool = True,
 ) -> TestPki:
     """Create a CA, a server certificate and the named client certificates (ECDSA P-256, PEM).
+
+    By default the clients are `client` (the device the harness acts as), `other` (a second device) and
+    `aggregator`; with profiles (the default) the COMM-003/004 certificates of
+    harness.pki_profiles.CERTIFICATE_PROFILES are made too, under the same CA (the SERCA).
 
     Certificates (`ca.pem`, `server.pem`, `<client>.pem`) go to out_dir; private keys (`ca.key`,
     `server.key`, `<client>.key`, mode 0600, see write_private_key) go to key_dir, or to out_dir when it is
@@ -151,4 +168,11 @@ def make_test_pki(
         return pair
 
     server = leaf("server", server=True)
-    return TestPki(ca=out / "ca.pem", server=server, clients={n: leaf(n, server=False) for n in clients})
+    made = {n: leaf(n, server=False) for n in clients}
+    certificates: dict[str, CertPair] = {}
+    if profiles:
+        from harness.pki_profiles import make_certificate_profiles
+
+        written = make_certificate_profiles(out, keys, ca_cert, ca_key, write_private_key)
+        certificates = {name: CertPair(cert=c, key=k) for name, (c, k) in written.items()}
+    return TestPki(ca=out / "ca.pem", server=server, clients=made, certificates=certificates)

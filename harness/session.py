@@ -12,6 +12,7 @@ from typing import Any
 from harness.actions.runner import ActionRunner, describe_mapping
 from harness.cases.model import Case
 from harness.engine.context import RunContext, builtin_variables
+from harness.engine.identities import build_identity_book
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
 from harness.optioncheck import (  # noqa: F401  (resolve_profile, default_profile_path: imported from here too)
@@ -95,15 +96,11 @@ class HarnessSession:
         self._preflown = False
         # The DUT's own addresses and those the profile names: nothing else gets a request or our certificate.
         origins = [self.profile.base_url, *filter(None, [self.profile.http_url]), *self.profile.allowed_origins]
+        transport_options = {"allowed_origins": origins, "connect_timeout": self.profile.connect_timeout,
+                             "read_timeout": self.profile.read_timeout,
+                             "total_timeout": self.profile.total_timeout, "max_body": self.profile.max_body}
         try:
-            self.transport = HttpTransport(
-                context,
-                allowed_origins=origins,
-                connect_timeout=self.profile.connect_timeout,
-                read_timeout=self.profile.read_timeout,
-                total_timeout=self.profile.total_timeout,
-                max_body=self.profile.max_body,
-            )
+            self.transport = HttpTransport(context, **transport_options)
         except ValueError as exc:
             raise SessionConfigError(f"expected http(s) addresses for the DUT (--csip-dut, --csip-http-url): {exc}"
                                      ) from None
@@ -115,13 +112,19 @@ class HarnessSession:
         self.masker = actions.masker
         for url in (self.profile.base_url, self.profile.http_url):
             self.masker.add_url(url or "")
+        try:
+            identities = build_identity_book(self.profile, self.transport,
+                                             {**self.profile.variables, **options.variables}, transport_options)
+        except ValueError as exc:
+            raise SessionConfigError(f"identities in the DUT profile: {exc}") from None
         self.context = RunContext(
             profile=self.profile,
             base_url=self.profile.base_url,
             transport=self.transport,
             schema=self.schema,
-            builtins=builtin_variables(self.profile, self.profile.base_url),
+            builtins={**builtin_variables(self.profile, self.profile.base_url), "identities": identities.variables()},
             actions=actions,
+            identities=identities,
         )
         self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
 
@@ -189,6 +192,8 @@ class HarnessSession:
     def close(self) -> None:
         """Close the transport and the loop; finish results.json and report.html."""
         try:
+            if self.context.identities is not None:
+                self.loop.run_until_complete(self.context.identities.aclose())
             self.loop.run_until_complete(self.transport.aclose())
         finally:
             self.loop.close()

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from harness.pki import make_test_pki
+from harness.pki_profiles import CERTIFICATE_PROFILES
 from harness.report.manifest import MANIFEST, verify_manifest, write_manifest
 
-KEY_NAMES = {"ca.key", "server.key", "client.key", "other.key"}
-CERT_NAMES = {"ca.pem", "server.pem", "client.pem", "other.pem"}
+# Every identity the run's PKI makes: the device certificates and the COMM-003/004 profiles.
+IDENTITIES = ("client", "other", "aggregator", *CERTIFICATE_PROFILES)
+KEY_NAMES = {"ca.key", "server.key", *(f"{name}.key" for name in IDENTITIES)}
+CERT_NAMES = {"ca.pem", "server.pem", "foreign-ca.pem", *(f"{name}.pem" for name in IDENTITIES)}
 
 
 def mode(path: Path) -> int:
@@ -142,6 +145,6 @@ def test_a_bundle_from_an_older_harness_that_listed_its_keys_fails_verify_naming
     (tmp_path / MANIFEST).write_text(listing)
     problems = {p.file: p.problem for p in verify_manifest(tmp_path)}
     keys = {f"pki/{name}" for name in KEY_NAMES}
-    assert set(problems) == keys | {"pki/server.pem", "pki/client.pem", "pki/other.pem"}
+    assert set(problems) == keys | {f"pki/{name}" for name in CERT_NAMES - {"ca.pem"}}
     assert all(problems[k].startswith("a private key inside the evidence bundle") for k in keys)
     assert pki.clients["client"].key.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -39,6 +40,8 @@ def _requirements(raw: list[str] | None, file: Path, data: Any, where: list[Any]
 
 # The fields of the built-in variables that have fields (engine.context builds them).
 BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {"client": ("lfdi", "mrid_base", "pin", "sfdi")}
+# The fields of each ${identities.NAME} (engine.identities.identity_variables).
+IDENTITY_FIELDS = ("certificate_sha256", "lfdi", "mrid_base", "sfdi")
 _OFFSET = re.compile(r"^(?P<ref>.+?)\s*[+-]\s*\d+$")
 
 
@@ -71,6 +74,13 @@ def _reference_problem(expression: str, known: set[str]) -> str | None:
                 f"(known: {', '.join(sorted(known))})")
     fields = BUILTIN_FIELDS.get(name)
     rest = reference[len(name):]
+    if name == "identities":
+        # ${identities.NAME.FIELD}: NAME is the profile's to map (unmapped: the step is not applicable).
+        parts = re.fullmatch(r"\.([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)", rest.strip())
+        if not parts or parts.group(2) not in IDENTITY_FIELDS:
+            return (f"${{{expression}}}: expected identities.NAME.FIELD with FIELD one of "
+                    f"{', '.join(IDENTITY_FIELDS)}")
+        return None
     if fields is not None and rest:
         field = re.match(r"\.([A-Za-z_][A-Za-z0-9_]*)", rest)
         if not field or field.group(1) not in fields:
@@ -143,6 +153,7 @@ def _expect(raw: dict[str, Any] | None) -> ExpectSpec:
         body=raw.get("body"),
         schema=raw.get("schema"),
         resource=raw.get("resource"),
+        tls=raw.get("tls"),
     )
 
 
@@ -232,6 +243,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
         save_headers=dict(raw.get("save_headers", {})),
         when=when,
         set=dict(raw.get("set", {})),
+        identity=raw.get("as"),
         raw=raw,
     )
     _check_references(step.set, known | set(step.save) | set(step.save_headers), file, line, label, data,
@@ -257,12 +269,15 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
             option_label = f"{label}, option {number + 1} {option['name']!r}"
             parsed = _request_step(option, number + 1, file, data, set(known), [*where, "choose", number],
                                    option_label)
+            if parsed.identity is None and raw.get("as"):
+                parsed = dataclasses.replace(parsed, identity=raw["as"])  # options act as the choice's identity
             options.append(parsed)
             chosen_sets |= set(parsed.save) | set(parsed.save_headers) | set(parsed.set)
         known.update(chosen_sets)
         return Step(index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
                     requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
-                    request=None, expect=ExpectSpec(), when=when, choose=tuple(options), raw=raw)
+                    request=None, expect=ExpectSpec(), when=when, choose=tuple(options), identity=raw.get("as"),
+                    raw=raw)
     step = _request_step(raw, index + 1, file, data, known, where, label)
     known.update(step.save, step.save_headers, step.set)
     return step

@@ -9,7 +9,7 @@ from typing import Any
 from harness.cases.requires import Requirement
 
 # Variables every run provides before the first step (see engine.context).
-BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url")
+BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url", "identities")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class ExpectSpec:
     body: str | None = None
     schema: str | None = None
     resource: dict[str, Any] | None = None
+    tls: str | dict[str, Any] | None = None  # "refused" or facts of the handshake (harness.engine.tls_steps)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Step:
     require: ExpectSpec | None = None
     should: ExpectSpec | None = None
     choose: tuple[Step, ...] = ()
+    identity: str | None = None  # `as:`: the client identity the step acts as (None: the default, client)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,11 @@ class Identity:
 
 @dataclass(frozen=True)
 class DutProfile:
-    """What the DUT is and supports: role, addresses, capabilities, identity, limits, action mappings, waivers."""
+    """What the DUT is and supports: role, addresses, capabilities, identity, limits, action mappings, waivers.
+
+    identities maps the names of further client identities (a second device, an aggregator, the COMM-003/004
+    certificates) to their files; `client` is always identity.
+    """
 
     role: str
     name: str = "device under test"
@@ -151,6 +157,7 @@ class DutProfile:
     variables: dict[str, Any] = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    identities: dict[str, Identity] = field(default_factory=dict)
     file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 

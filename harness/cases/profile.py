@@ -56,6 +56,11 @@ def _allowed_origins(data: dict[str, Any], file: Path) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def _identity_path(base: Path, value: str | None) -> Path | None:
+    # A path holding a run variable (${pki_dir}/other.pem) is resolved when the run starts.
+    return Path(value) if value and "${" in value else _relative(base, value)
+
+
 def load_profile(path: str | Path) -> DutProfile:
     """Load a DUT profile; paths inside it are relative to the profile file."""
     file = Path(path)
@@ -97,6 +102,9 @@ def load_profile(path: str | Path) -> DutProfile:
         variables=dict(data.get("variables", {})),
         plugins=tuple(data.get("plugins", ())),
         waivers=tuple(Waiver(w["case"], w["step"], w["reason"], w.get("by")) for w in data.get("waivers", ())),
+        identities={name: Identity(cert=_identity_path(base, files.get("cert")),
+                                   key=_identity_path(base, files.get("key")))
+                    for name, files in data.get("identities", {}).items()},
         file=file,
         raw=dict(data),
     )

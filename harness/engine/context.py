@@ -9,6 +9,7 @@ from lxml import etree
 
 from harness.actions.runner import ActionRunner
 from harness.cases.model import DutProfile
+from harness.engine.identities import IdentityBook
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
 
@@ -38,6 +39,7 @@ class RunContext:
     schema: Validator
     builtins: dict[str, Any] = field(default_factory=dict)
     actions: ActionRunner | None = None
+    identities: IdentityBook | None = None  # the run's named client identities (None: plain HTTP, client only)
 
     def __post_init__(self) -> None:
         if self.actions is None:

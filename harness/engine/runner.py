@@ -14,6 +14,7 @@ from harness.cases.requires import Requirement, unmet
 from harness.cases.variables import VariableError, substitute
 from harness.engine.checks import ResponseCheck, advisories, check_response
 from harness.engine.context import RunContext
+from harness.engine.tls_steps import advise_tls, identity_problem, judge_tls, probes, send
 from harness.results import (
     ACTION_DONE,
     ERROR,
@@ -29,6 +30,7 @@ from harness.results import (
     body_evidence,
 )
 from harness.sep import MEDIA_TYPE_XML
+from harness.sep.findings import WARNING, Finding
 from harness.sep.safexml import XMLRejected, parse_xml
 from harness.sep.schema import FAILURE
 from harness.transport.base import TOO_LARGE, Exchange, Request
@@ -259,14 +261,32 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     size = step.request.pages if step.request is not None else None
     if size:
         return await _pages(step, ctx, request, expect, expected, size)
-    exchange = await ctx.transport.exchange(request)
+    exchange = await send(step, ctx, request)
+    if probes(step):
+        http_checks, tls_problems = judge_tls(expect, exchange)
+        if step.should is not None and step.should.tls is not None:
+            expected["should_tls"] = step.should.tls
+        if not http_checks or tls_problems:
+            check = ResponseCheck(findings=_tls_warnings(step, exchange))
+            return _Outcome([exchange], check, list(tls_problems), expected)
     if exchange.error or exchange.response is None:
         return _Outcome([exchange], None, [], expected)
-    needs_view = bool(step.save) or step.require is not None or bool(step.should and step.should.resource)
+    needs_view = (bool(step.save) or (step.require is not None and step.require.resource is not None)
+                  or bool(step.should and step.should.resource))
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
     _advise(step, exchange, check, variables)
+    if probes(step):
+        check.findings.extend(_tls_warnings(step, exchange))
     return _Outcome([exchange], check, _problems(check), expected)
+
+
+def _tls_warnings(step: Step, exchange: Exchange) -> list[Finding]:
+    """`should: {tls: ...}` not met: warning findings of kind protocol (never failures)."""
+    if step.should is None:
+        return []
+    return [Finding(message=f"{text} (asked by 'should', not required by the procedure)", line=None,
+                    path="tls", kind="protocol", severity=WARNING) for text in advise_tls(step.should, exchange)]
 
 
 def _advise(step: Step, exchange: Exchange, check: ResponseCheck, variables: dict[str, Any]) -> None:
@@ -287,8 +307,7 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     findings: list[Any] = []
     start = previous = 0
     for _ in range(_MAX_PAGES):
-        exchange = await ctx.transport.exchange(dataclasses.replace(request, url=_page_target(request.url, start,
-                                                                                              size)))
+        exchange = await send(step, ctx, dataclasses.replace(request, url=_page_target(request.url, start, size)))
         exchanges.append(exchange)
         if exchange.error or exchange.response is None:
             return _Outcome(exchanges, None, [], expected)
@@ -369,10 +388,18 @@ async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], 
         record.message = f"step {step.index} {step.name!r}: {message}"
         return record
     check, response = outcome.check, outcome.exchange.response
-    assert response is not None
     record.findings = [_finding(f) for f in check.findings]
+    if response is None:  # a connection the DUT refused, as the step's tls expectation asked
+        tls = outcome.exchange.tls or {}
+        record.observed = {"tls": {k: tls.get(k) for k in ("outcome", "alert", "server_messages")},
+                           "error": outcome.exchange.error}
+        if outcome.problems:
+            record.verdict, record.message = FAILED, _describe(step, outcome.problems)
+        return record
     record.observed = {"status": response.status, "content_type": response.header("content-type"),
                        "resource": check.view}
+    if response.status and outcome.exchange.tls and "outcome" in outcome.exchange.tls:
+        record.observed["tls"] = {k: outcome.exchange.tls.get(k) for k in ("outcome", "version", "cipher")}
     # Saves run even when the step failed: a waived step must still give the next steps their variables.
     problems = outcome.problems + _save(step, outcome, variables, record.saved)
     record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]
@@ -388,7 +415,7 @@ async def _choose_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
     passed_over: list[str] = []
     for option in step.choose:
         label = f"step {step.index} {step.name!r}, option {option.index} {option.name!r}"
-        reason = when_reason(option.when, variables)
+        reason = when_reason(option.when, variables) or identity_problem(option, ctx)
         if reason:
             passed_over.append(f"option {option.index} {option.name!r}: {reason}")
             continue
@@ -439,7 +466,7 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
         record.verdict = NOT_APPLICABLE
         record.message = "the DUT profile does not declare: " + "; ".join(missing)
         return record
-    reason = when_reason(step.when, variables)
+    reason = when_reason(step.when, variables) or identity_problem(step, ctx)
     if reason:
         record.verdict, record.message = NOT_APPLICABLE, reason
         return record
@@ -558,7 +585,7 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
             elif step_record.verdict in (FAILED, ERROR):
                 record.verdict, record.reason = step_record.verdict, step_record.message
                 stopped = "an earlier step did not pass"
-            elif step.choose and step_record.verdict == NOT_APPLICABLE:
+            elif step.choose and step_record.verdict == NOT_APPLICABLE and "passed_over" in step_record.observed:
                 # Every later step depends on the choice: the procedure cannot be carried out on this DUT.
                 record.verdict, record.reason = NOT_APPLICABLE, step_record.message
                 stopped = "no option of an earlier choice applies"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import _ssl
 import argparse
 import asyncio
 import json
 import os
 import secrets
 import signal
+import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from cryptography import x509
 
 from harness.reference import clock
 from harness.reference.admin import AdminApp
 from harness.reference.app import ReferenceApp
+from harness.reference.certcheck import profile_problems
 from harness.reference.defects import DEFECTS, Defects, UnknownDefectError
 from harness.reference.tree import load_preregistration, seed_tree
 from harness.sep.identity import certificate_der, lfdi
@@ -52,6 +58,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_client_trust(context: ssl.SSLContext, ca: Path, defects: Defects) -> None:
+    """Apply the client-authentication defects to the server's TLS context (none: the SERCA alone, required)."""
+    if "client-cert-not-requested" in defects:
+        context.verify_mode = ssl.CERT_NONE
+    if "no-ccm8-suite" in defects:
+        context.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384")
+    if "client-trust-too-wide" in defects:
+        for path in sorted(ca.parent.glob("*.pem")):
+            try:
+                cert = x509.load_pem_x509_certificate(path.read_bytes())
+            except ValueError:
+                continue
+            if cert.issuer == cert.subject:
+                context.load_verify_locations(cafile=str(path))
+
+
+def client_chain_check(defects: Defects) -> Callable[[ssl.SSLObject], bool]:
+    """Whether a client's verified chain is accepted: it meets the 2030.5 certificate profile
+    (harness.reference.certcheck), unless a defect says otherwise."""
+    check_profile = "client-cert-profile-unchecked" not in defects
+    max_length = 2 if "client-chain-length-two-only" in defects else None
+
+    def accept(ssl_object: ssl.SSLObject) -> bool:
+        inner = getattr(ssl_object, "_sslobj", ssl_object)  # get_verified_chain is public from Python 3.13
+        try:
+            chain = inner.get_verified_chain() or []
+        except (AttributeError, ValueError, ssl.SSLError):
+            return True
+        ders = [c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER) for c in chain]
+        if max_length is not None and len(ders) > max_length:
+            return False
+        return not (check_profile and profile_problems(ders))
+
+    return accept
+
+
 def write_ready_file(path: Path, content: dict[str, object]) -> None:
     """Write JSON atomically: a reader sees either no file or the whole file."""
     temporary = path.with_name(path.name + ".tmp")
@@ -68,9 +110,11 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     token = args.admin_token or secrets.token_urlsafe(24)
     admin = await start_http_server(AdminApp(tree, token).handle, args.host, args.admin_port)
     context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
+    configure_client_trust(context, Path(args.ca), defects)
     send_date = "no-date-header" not in defects
     https = await start_http_server(
-        app.handle, args.host, args.port, context, on_error=app.protocol_error, send_date=send_date
+        app.handle, args.host, args.port, context, on_error=app.protocol_error, send_date=send_date,
+        accept_peer=client_chain_check(defects),
     )
     app.https_port = https.port
     plain = await start_http_server(

@@ -53,6 +53,15 @@ DEFECTS: dict[str, str] = {
     "group-primacy-inverted": "a group FunctionSetAssignments' DERProgramList serves each program with primacy "
                               "14 - p: the service point's program the least important",
     "fsa-missing-time-link": "the FunctionSetAssignments of a group topology carry no TimeLink",
+    "no-ccm8-suite": "the TLS server does not offer TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, only AES-GCM suites",
+    "client-chain-length-two-only": "client chains longer than SERCA -> device (with a MICA, or MCA and MICA) are "
+                                    "refused",
+    "client-cert-not-requested": "the TLS server sends no CertificateRequest: clients are not authenticated",
+    "client-cert-profile-unchecked": "client chains are checked by the TLS library only, not against the 2030.5 "
+                                     "certificate profile (policy mappings, name constraints, unlisted critical "
+                                     "extensions, non-P-256 keys are accepted)",
+    "client-trust-too-wide": "the server trusts every self-signed certificate beside its CA file, not only the "
+                             "SERCA: self-signed device certificates and foreign CAs are accepted",
 }
 
 

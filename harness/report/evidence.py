@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import shutil
@@ -110,6 +111,11 @@ class EvidenceWriter:
         folder = f"{EXCHANGES_DIR}/{self._test_dir(str(test.get('id', 'test')))}"
         for step in steps:
             for number, exchange in enumerate(step["exchanges"], start=1):
+                # A probed connection's packet trace (results-reporting RPT-060) beside its exchange file.
+                trace = (exchange.get("tls") or {}).pop("trace_pcap_base64", None)
+                if trace:
+                    exchange["trace"] = f"{folder}/{step['index']}-{number}.pcap"
+                    write_atomically(self.out_dir / exchange["trace"], base64.b64decode(trace))
                 relative = f"{folder}/{step['index']}-{number}.http"
                 write_atomically(self.out_dir / relative, exchange_text(test["id"], step["index"], number, exchange))
                 exchange["evidence"] = relative

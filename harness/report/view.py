@@ -74,6 +74,7 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
                             pretty_body(exchange.get("request_body"))),
         "response": response_text,
         "evidence": exchange.get("evidence"),
+        "trace": exchange.get("trace"),
     }
 
 

@@ -271,8 +271,11 @@ async def start_http_server(
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     on_error: ErrorResponder = plain_error,
     send_date: bool = True,
+    accept_peer: Callable[[ssl.SSLObject], bool] | None = None,
 ) -> RunningServer:
     """Listen on host:port (TLS when ssl_context is given) and answer each request with handler.
+
+    accept_peer, when given, sees each TLS connection once its handshake is done; False drops the connection.
 
     Every response carries a Date header (RFC 9110 §6.6.1: an origin server with a clock sends one) unless the
     handler set its own; send_date=False leaves it out, for a server that plays one without a clock.
@@ -280,6 +283,11 @@ async def start_http_server(
     running: RunningServer
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        if accept_peer is not None and ssl_object is not None and not accept_peer(ssl_object):
+            # Refused after the handshake, before any request is read: the client sees a disconnect.
+            writer.transport.abort()
+            return
         running._connections.add(writer)
         try:
             await _Connection(reader, writer, handler, on_error, max_body, idle_timeout, send_date).serve()

@@ -166,6 +166,10 @@ class HttpTransport:
         """The origins requests may go to, normalised (see origin()), sorted."""
         return sorted(self._allowed)
 
+    def refusal(self, url: str) -> str | None:
+        """Why a request for url is not sent (its origin is not one allowed, see the class), or None."""
+        return self._refusal(url)[1]
+
     def _refusal(self, url: str) -> tuple[httpx.URL | None, str | None]:
         """The parsed URL when its origin is allowed, else None and why the request is not sent."""
         parsed = self._checked.get(url)

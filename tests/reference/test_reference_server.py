@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
@@ -43,7 +44,7 @@ def seeded(pki: TestPki) -> dict[str, object]:
 
 def tls_client(pki: TestPki, server: ReferenceProcess, name: str = "client") -> httpx.Client:
     """An httpx client over mutual TLS 1.2 presenting the named client certificate."""
-    pair = pki.clients[name]
+    pair = pki.identities[name]
     context = client_context(pair.cert, pair.key, pki.ca)
     return httpx.Client(base_url=server.base_url, verify=context, timeout=5.0)
 
@@ -563,6 +564,30 @@ def _post_response(http: httpx.Client) -> httpx.Response:
     return http.post("/rsps/1/rsp", content=RESPONSE.encode(), headers=HEADERS)
 
 
+def _accepted(pki: TestPki, server: ReferenceProcess, name: str) -> bool:
+    """Whether the server answers GET /dcap to a client presenting the named certificate (chain)."""
+    try:
+        with tls_client(pki, server, name) as http:
+            return http.get("/dcap").status_code == 200
+    except (httpx.HTTPError, ssl.SSLError):
+        return False
+
+
+def _handshake(server: ReferenceProcess, pki: TestPki, ciphers: str | None = None, *,
+               certificate: bool = True) -> tuple[bool, bool]:
+    """(whether a TLS 1.2 handshake completes, whether the server sent a CertificateRequest), seen on the wire."""
+    from harness.transport.base import Request
+    from harness.transport.tlsprobe import ESTABLISHED, probe
+
+    pair = pki.clients["client"]
+    context = client_context(pair.cert if certificate else None, pair.key if certificate else None, pki.ca)
+    if ciphers:
+        context.set_ciphers(ciphers)
+    result = asyncio.run(probe(Request("GET", server.base_url + "/dcap"), context))
+    tls = result.exchange.tls or {}
+    return tls.get("outcome") == ESTABLISHED, bool(tls.get("client_certificate_requested"))
+
+
 def _raw_host(host: str) -> Check:
     return lambda http, server, pki: raw_status(raw_exchange(pki, server, get_request("/dcap", host))) == 200
 
@@ -599,6 +624,13 @@ DEFECT_CHECKS: dict[str, Check] = {
     "bad-host-accepted": _raw_host("bad host!"),
     "not-found-200": lambda http, s, p: http.get("/no/such/path").status_code == 200,
     "fsa-broken-link": _fsa_broken,
+    "no-ccm8-suite": lambda http, s, p: not _handshake(s, p, "ECDHE-ECDSA-AES128-CCM8")[0],
+    "client-cert-not-requested": lambda http, s, p: not _handshake(s, p, certificate=False)[1],
+    "client-trust-too-wide": lambda http, s, p: _accepted(p, s, "self-signed") and _accepted(p, s, "wrong-ca"),
+    "client-cert-profile-unchecked": lambda http, s, p: all(
+        _accepted(p, s, name) for name in ("mica-eku-critical", "mica-name-constraints", "mica-policy-mappings",
+                                           "wrong-curve")),
+    "client-chain-length-two-only": lambda http, s, p: not _accepted(p, s, "mica-dev"),
 }
 
 
