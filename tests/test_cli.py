@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cases.loader import load_case
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess
 from harness.sep.identity import certificate_der, lfdi, sfdi
@@ -79,6 +80,7 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
                "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
                "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
+               *[item for name, value in reference_server.pki_dirs.items() for item in ("--var", f"{name}={value}")],
                "--out", str(out), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
@@ -87,7 +89,10 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     assert actions["CORE-005"] == [("configure-time", "done", "http")]
     assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http"),
                                    ("create-derprograms", "done", "http")]
-    assert all(a and all(outcome == "done" and kind == "http" for _, outcome, kind in a) for a in actions.values())
+    # Every case that sets something up does so through the profile's http templates.
+    cases = {path.stem: load_case(path) for path in (project_root / "testcases" / "server").glob("*.yaml")}
+    assert all(bool(a) == bool(cases[i].setup) and all(outcome == "done" and kind == "http" for _, outcome, kind in a)
+               for i, a in actions.items())
     basic = tests["BASIC-001"]["actions"][0]
     assert basic["params"]["lfdi"] == lfdi(certificate_der(client.cert)) and basic["params"]["pin"] == 111115
     assert basic["detail"].startswith(f"POST {reference_server.admin_url}/admin/end-devices -> 20")

@@ -39,6 +39,8 @@ class ReferenceProcess:
         self.admin_port = 0
         self.admin_token = ""
         self.defects: list[str] = []
+        # The run's certificate and private-key directories, for a profile's `identities:` (${pki_dir}).
+        self.pki_dirs: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
@@ -56,8 +58,10 @@ class ReferenceProcess:
         return f"http://{self.host}:{self.admin_port}"
 
     def admin_variables(self) -> dict[str, str]:
-        """The run variables a builtin or http action mapping needs to reach the admin interface."""
-        return {"admin_url": self.admin_url, "admin_token": self.admin_token}
+        """The run variables the reference profile needs: admin_url and admin_token (the admin interface a
+        builtin or http action mapping reaches) and, when started with a TestPki, pki_dir and pki_keys (the
+        directories of its certificates and private keys, which the profile's `identities:` name)."""
+        return {"admin_url": self.admin_url, "admin_token": self.admin_token, **self.pki_dirs}
 
     def admin_options(self, flag: str = "--var") -> list[str]:
         """The admin variables as command-line options: `--var admin_url=…` (or `--csip-var` for pytest)."""
@@ -65,22 +69,26 @@ class ReferenceProcess:
 
     def stderr_text(self) -> str:
         """What the server wrote to stderr so far."""
-        self._stderr.flush()
-        return self._stderr_path.read_text(errors="replace")
+        if not self._stderr.closed:  # stop() closes it; what was written is still in the file until cleanup
+            self._stderr.flush()
+        try:
+            return self._stderr_path.read_text(errors="replace")
+        except OSError:
+            return "(the server's stderr is gone with its work directory)"
 
     def wait_ready(self, timeout: float = 10.0) -> ReferenceProcess:
         """Block until the server announces its ports; raise ReferenceServerError if it dies or stalls."""
         deadline = time.monotonic() + timeout
         while not self._ready_file.exists():
             if self.process.poll() is not None:
-                message = f"reference server exited with status {self.process.returncode}"
-                stderr = self.stderr_text()
+                message = f"reference server exited with status {self.process.returncode}; stderr:\n"
+                message += self.stderr_text()
                 self.stop()
-                raise ReferenceServerError(f"{message}; stderr:\n{stderr}")
+                raise ReferenceServerError(message)
             if time.monotonic() > deadline:
-                stderr = self.stderr_text()
+                message = f"reference server not ready after {timeout} s; stderr:\n{self.stderr_text()}"
                 self.stop()
-                raise ReferenceServerError(f"reference server not ready after {timeout} s; stderr:\n{stderr}")
+                raise ReferenceServerError(message)
             time.sleep(0.02)
         ready = json.loads(self._ready_file.read_text())
         self.https_port = int(ready["https_port"])
@@ -147,7 +155,10 @@ def spawn_reference_server(
         args += ["--registrar", str(path)]
     for name in chosen:
         args += ["--defect", name]
-    return ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
+    process = ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
+    if pki is not None:
+        process.pki_dirs = {"pki_dir": str(pki.ca.parent), "pki_keys": str(pki.server.key.parent)}
+    return process
 
 
 def start_reference_server(pki: TestPki | None = None, *, timeout: float = 10.0, **options: Any) -> ReferenceProcess:
