@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from harness.cases.model import Case
 from harness.report.allure_handoff import allure_active, hand_off
 from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
+from harness.selection import mark_case, register_markers
 from harness.session import (
     HarnessSession,
     RunOptions,
@@ -52,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--csip-unattended", dest="csip_unattended", action="store_true", default=False,
                     help="no person at the terminal: operator actions count only when pre-acknowledged")
     parser.addini("csip_unattended", "run unattended (see --csip-unattended)", type="bool", default=False)
+    group.addoption("--csip-cases", dest="csip_cases", action="append", default=[], metavar="DIR",
+                    help="a directory (or file) of test cases, whatever it is called: every YAML file in it is "
+                         "collected as a case (repeatable); files under a directory named testcases always are")
+    parser.addini("csip_cases", "directories of test cases (see --csip-cases)", type="paths")
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -67,8 +73,39 @@ def option(config: pytest.Config, name: str) -> str | None:
     return str(ini_value)
 
 
-def _is_case_file(file_path: Path) -> bool:
-    return file_path.suffix in (".yaml", ".yml") and "testcases" in file_path.parts
+CASE_DIRS_KEY = pytest.StashKey[tuple[Path, ...]]()
+# A YAML file anywhere else is a case when it reads like one: `id:` and `steps:` at the top level.
+_CASE_KEYS = (re.compile(rb"^id:", re.MULTILINE), re.compile(rb"^steps:", re.MULTILINE))
+
+
+def _case_dirs(config: pytest.Config) -> tuple[Path, ...]:
+    """--csip-cases (relative to where pytest was started) and ini csip_cases (relative to the ini file)."""
+    if CASE_DIRS_KEY not in config.stash:
+        given = [config.invocation_params.dir / p for p in config.getoption("csip_cases") or ()]
+        config.stash[CASE_DIRS_KEY] = tuple(p.resolve() for p in [*given, *config.getini("csip_cases")])
+    return config.stash[CASE_DIRS_KEY]
+
+
+def _is_case_file(file_path: Path, config: pytest.Config) -> bool:
+    """A YAML test case: under a directory named testcases or given with --csip-cases, or shaped like a case.
+
+    Every YAML file in the first two places is collected, so one that cannot be loaded is reported, never
+    skipped in silence; elsewhere only a file with a case's top-level keys is, so DUT profiles and other YAML
+    beside the cases stay out.
+    """
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    if "testcases" in file_path.parts:
+        return True
+    resolved = file_path.resolve()
+    if any(resolved.is_relative_to(folder) for folder in _case_dirs(config)):
+        return True
+    try:
+        with file_path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    return all(key.search(head) for key in _CASE_KEYS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,11 +114,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LOAD_ERRORS_KEY] = []
     config.pluginmanager.register(_RunHooks(config), "csip-harness-run")
     config.addinivalue_line("markers", "csip_function_set(name): the IEEE 2030.5 function set a case covers")
+    register_markers(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect testcases/**/*.yaml as CSIP test cases."""
-    if _is_case_file(file_path):
+    """Collect YAML test cases (see _is_case_file) as CSIP test cases."""
+    if _is_case_file(file_path, parent.config):
         return CaseFile.from_parent(parent, path=file_path)
     return None
 
@@ -216,6 +254,7 @@ class CaseItem(pytest.Item):
         self.record: TestRecord | None = None
         for function_set in case.function_sets:
             self.add_marker(pytest.mark.csip_function_set(function_set))
+        mark_case(self, case)
 
     def setup(self) -> None:
         """Run the case; a harness-side error surfaces as a pytest error, not a failure."""
