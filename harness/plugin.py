@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from harness.cases.model import Case
 from harness.report.allure_handoff import allure_active, hand_off
 from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
-from harness.selection import mark_case, register_markers
+from harness.selection import is_case_file, mark_case, register_markers
 from harness.session import (
     HarnessSession,
     RunOptions,
@@ -75,41 +74,6 @@ def option(config: pytest.Config, name: str) -> str | None:
     return str(ini_value)
 
 
-CASE_DIRS_KEY = pytest.StashKey[tuple[Path, ...]]()
-# A YAML file anywhere else is a case when it reads like one: `id:` and `steps:` at the top level.
-_CASE_KEYS = (re.compile(rb"^id:", re.MULTILINE), re.compile(rb"^steps:", re.MULTILINE))
-
-
-def _case_dirs(config: pytest.Config) -> tuple[Path, ...]:
-    """--csip-cases (relative to where pytest was started) and ini csip_cases (relative to the ini file)."""
-    if CASE_DIRS_KEY not in config.stash:
-        given = [config.invocation_params.dir / p for p in config.getoption("csip_cases") or ()]
-        config.stash[CASE_DIRS_KEY] = tuple(p.resolve() for p in [*given, *config.getini("csip_cases")])
-    return config.stash[CASE_DIRS_KEY]
-
-
-def _is_case_file(file_path: Path, config: pytest.Config) -> bool:
-    """A YAML test case: under a directory named testcases or given with --csip-cases, or shaped like a case.
-
-    Every YAML file in the first two places is collected, so one that cannot be loaded is reported, never
-    skipped in silence; elsewhere only a file with a case's top-level keys is, so DUT profiles and other YAML
-    beside the cases stay out.
-    """
-    if file_path.suffix not in (".yaml", ".yml"):
-        return False
-    if "testcases" in file_path.parts:
-        return True
-    resolved = file_path.resolve()
-    if any(resolved.is_relative_to(folder) for folder in _case_dirs(config)):
-        return True
-    try:
-        with file_path.open("rb") as handle:
-            head = handle.read(1 << 16)
-    except OSError:
-        return False
-    return all(key.search(head) for key in _CASE_KEYS)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Prepare per-run state and the hooks that need it."""
     config.stash[SESSION_KEY] = None
@@ -121,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """Collect YAML test cases (see _is_case_file) as CSIP test cases."""
-    if _is_case_file(file_path, parent.config):
+    if is_case_file(file_path, parent.config):
         return CaseFile.from_parent(parent, path=file_path)
     return None
 

@@ -1,16 +1,18 @@
-"""How pytest selects test cases: the keywords `-k` matches and the markers `-m` matches.
+"""Which files pytest collects as test cases, and how it selects among them.
 
-`-k` matches a case's id, title and function sets (`-k Time` finds CORE-005 "Basic Time"). `-m` matches one
-marker per IEEE 2030.5 function set (`time`, `end_device`, `metering_mirror`: the name in snake_case) and one
-per DUT role (`client`, `aggregator`, `server`: the case's own role and the roles the CSIP catalogue gives its
-procedure), so `-m "time and not aggregator"` selects the Time cases whose procedure is not also an
-aggregator's.
+A YAML file is a case under a directory named testcases or one given with --csip-cases (ini csip_cases), or
+anywhere when it has a case's top-level keys. `-k` matches a case's id, title and function sets (`-k Time`
+finds CORE-005 "Basic Time"). `-m` matches one marker per IEEE 2030.5 function set (`time`, `end_device`,
+`metering_mirror`: the name in snake_case) and one per DUT role (`client`, `aggregator`, `server`: the case's
+own role and the roles the CSIP catalogue gives its procedure), so `-m "time and not aggregator"` selects the
+Time cases whose procedure is not also an aggregator's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,40 @@ FUNCTION_SETS = (
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+CASE_DIRS_KEY = pytest.StashKey[tuple[Path, ...]]()
+# A YAML file anywhere else is a case when it reads like one: `id:` and `steps:` at the top level.
+_CASE_KEYS = (re.compile(rb"^id:", re.MULTILINE), re.compile(rb"^steps:", re.MULTILINE))
+
+
+def _case_dirs(config: pytest.Config) -> tuple[Path, ...]:
+    """--csip-cases (relative to where pytest was started) and ini csip_cases (relative to the ini file)."""
+    if CASE_DIRS_KEY not in config.stash:
+        given = [config.invocation_params.dir / p for p in config.getoption("csip_cases") or ()]
+        config.stash[CASE_DIRS_KEY] = tuple(p.resolve() for p in [*given, *config.getini("csip_cases")])
+    return config.stash[CASE_DIRS_KEY]
+
+
+def is_case_file(file_path: Path, config: pytest.Config) -> bool:
+    """A YAML test case: under a directory named testcases or given with --csip-cases, or shaped like a case.
+
+    Every YAML file in the first two places is collected, so one that cannot be loaded is reported, never
+    skipped in silence; elsewhere only a file with a case's top-level keys is, so DUT profiles and other YAML
+    beside the cases stay out.
+    """
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    if "testcases" in file_path.parts:
+        return True
+    resolved = file_path.resolve()
+    if any(resolved.is_relative_to(folder) for folder in _case_dirs(config)):
+        return True
+    try:
+        with file_path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    return all(key.search(head) for key in _CASE_KEYS)
 
 
 def marker_name(function_set: str) -> str:
