@@ -16,7 +16,9 @@ MISSING = ("expected Debian's chromium at /usr/bin/chromium (or the executable C
            "browser test, saw none; run the tests with tests/run, which installs it, or `apt-get install -y chromium`")
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, as the bundle it shows is: pytest then sets it up first, so that a missing chromium is reported
+# at once, not after a whole run of the suite has been made for nothing.
+@pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Chromium:
     executable = find_chromium()
     if executable is None:
