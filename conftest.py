@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,15 +35,28 @@ def project_root() -> Path:
     return ROOT
 
 
+# What a copy of the source tree leaves out: local environments, VCS data and earlier build output.
+_NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
+                                     "csip-results")
+
+
 @pytest.fixture(scope="session")
 def built_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package as a wheel would hold it (setuptools' build_py into a fresh directory), built once."""
+    """The package installed from its wheel, as `pip install .` installs it: the --target directory.
+
+    Built once per session, offline (`pip wheel --no-deps --no-build-isolation`), from a copy of the source
+    tree so that neither concurrent workers nor the build's own output touch the checkout. The directory
+    also holds the console script, bin/csip-harness.
+    """
     where = tmp_path_factory.mktemp("built")
-    build, egg = where / "build", where / "egg"
-    egg.mkdir()
-    built = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", "import setuptools; setuptools.setup()", "-q",
-         "egg_info", "--egg-base", str(egg), "build_py", "--build-lib", str(build)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    assert built.returncode == 0, built.stderr
-    return build
+    source, wheels, target = where / "source", where / "wheels", where / "site"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    built = subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = wheels.glob("csip_harness-*.whl")
+    installed = subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return target

@@ -88,21 +88,47 @@ def _cmd_defects(args: argparse.Namespace) -> int:
 
 
 def _cmd_cases(args: argparse.Namespace) -> int:
+    """List and check the cases; with --profile, say per case whether a run would run it and why not."""
     from harness.cases.loader import CaseFileError, load_case
+    from harness.cases.plan import plan_case
+    from harness.cases.profile import load_profile
     from harness.paths import project_dir
 
+    profile = None
+    if args.profile:
+        try:
+            profile = load_profile(args.profile)
+        except (OSError, CaseFileError) as exc:
+            print(f"error: --profile: {exc}", file=sys.stderr)
+            return 2
     root = Path(args.cases) if args.cases else project_dir("testcases")
-    status = 0
-    for file in sorted(root.rglob("*.y*ml")):
+    if not root.exists():
+        print(f"error: --cases: expected a directory or file of test cases at {root}, saw none", file=sys.stderr)
+        return 2
+    files = [root] if root.is_file() else sorted(root.rglob("*.y*ml"))
+    counts = {"loaded": 0, "broken": 0, "run": 0, "not applicable": 0}
+    for file in files:
         try:
             case = load_case(file)
         except CaseFileError as exc:
             print(f"ERROR {exc}")
-            status = 1
+            counts["broken"] += 1
             continue
+        counts["loaded"] += 1
         requires = f"  requires: {', '.join(r.text for r in case.requires)}" if case.requires else ""
         print(f"{case.id:<10} {case.role:<7} {case.title}  ({len(case.steps)} steps){requires}")
-    return status
+        if profile is not None:
+            plan = plan_case(case, profile)
+            counts["run" if plan.runs else "not applicable"] += 1
+            print(f"{'':<10} {'would run' if plan.runs else 'not applicable: ' + plan.reason}")
+            for note in plan.notes:
+                print(f"{'':<12} {note}")
+    summary = f"{counts['loaded']} case(s) loaded, {counts['broken']} could not be loaded"
+    if profile is not None:
+        summary += (f"; against {profile.name or args.profile}: {counts['run']} would run, "
+                    f"{counts['not applicable']} not applicable")
+    print(summary)
+    return 1 if counts["broken"] else 0
 
 
 def _bundled_cases(where: str | None) -> list[object]:
@@ -206,7 +232,8 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
 
     cases = Path(args.cases) if args.cases else project_dir("testcases") / args.role
     pytest_args = [str(cases), "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}", "-rfEs"]
-    pytest_args += ["--csip-out", str(out)]
+    # Named as the folder of cases too, so that every YAML file in it is a case whatever the folder is called.
+    pytest_args += ["--csip-out", str(out), "--csip-cases", str(cases)]
     if args.schema:
         pytest_args += ["--csip-schema", args.schema]
     if args.k:
@@ -434,7 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
     defects.set_defaults(func=_cmd_defects)
 
     cases = commands.add_parser("cases", help="list (and check) the test cases")
-    cases.add_argument("--cases", help="directory of test cases (default: the bundled testcases/)")
+    cases.add_argument("--cases", help="directory (or file) of test cases (default: the bundled testcases/); every "
+                                       "YAML file in it must be a case")
+    cases.add_argument("--profile", help="a DUT profile: say per case whether a run would run it or find it not "
+                                         "applicable, and why (nothing is sent)")
     cases.set_defaults(func=_cmd_cases)
 
     actions = commands.add_parser("actions", help="list the DUT-side actions cases may use, with their parameters "

@@ -14,6 +14,7 @@ from harness.optioncheck import check_run_options, names_for_pytest, resolve_pro
 from harness.report.allure_handoff import allure_active, hand_off
 from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
+from harness.selection import is_case_file, mark_case, register_markers
 from harness.session import (
     HarnessSession,
     RunOptions,
@@ -21,11 +22,13 @@ from harness.session import (
     collection_error_record,
     parse_variables,
 )
+from harness.terminal import format_record, progress_writer, show_title
 
 SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
 LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
 OUT_DIR_KEY = pytest.StashKey[Path]()
 BROKEN_KEY = pytest.StashKey[list[CaseFileError]]()
+TITLES_KEY = pytest.StashKey[dict[str, str]]()
 
 _OPTIONS = {
     "dut": "base URL of the device under test, e.g. https://127.0.0.1:8443",
@@ -57,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="allow an http:// DUT address: test over plain HTTP, without TLS (refused otherwise)")
     parser.addini("csip_plain_http", "allow an http:// DUT address (see --csip-plain-http)", type="bool",
                   default=False)
+    group.addoption("--csip-cases", dest="csip_cases", action="append", default=[], metavar="DIR",
+                    help="a directory (or file) of test cases, whatever it is called: every YAML file in it is "
+                         "collected as a case (repeatable); files under a directory named testcases always are")
+    parser.addini("csip_cases", "directories of test cases (see --csip-cases)", type="paths")
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -72,16 +79,13 @@ def option(config: pytest.Config, name: str) -> str | None:
     return str(ini_value)
 
 
-def _is_case_file(file_path: Path) -> bool:
-    return file_path.suffix in (".yaml", ".yml") and "testcases" in file_path.parts
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Prepare per-run state and the hooks that need it."""
     config.stash[SESSION_KEY] = None
     config.stash[LOAD_ERRORS_KEY] = []
     config.pluginmanager.register(_RunHooks(config), "csip-harness-run")
     config.addinivalue_line("markers", "csip_function_set(name): the IEEE 2030.5 function set a case covers")
+    register_markers(config)
     check_options_early(config)
 
 
@@ -103,8 +107,8 @@ def check_options_early(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect testcases/**/*.yaml as CSIP test cases."""
-    if _is_case_file(file_path):
+    """Collect YAML test cases (see _is_case_file) as CSIP test cases."""
+    if is_case_file(file_path, parent.config):
         return CaseFile.from_parent(parent, path=file_path)
     return None
 
@@ -114,6 +118,13 @@ class _RunHooks:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """Under -v, the case's title after its id (pytest's terminal has written the id by now)."""
+        title = self.config.stash.get(TITLES_KEY, {}).get(nodeid)
+        if title:
+            show_title(self.config, title)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """Keep a record of test-case files that failed to load, for results.json."""
@@ -131,6 +142,7 @@ class _RunHooks:
             harness = HarnessSession(_run_options(self.config))
         except (SessionConfigError, CaseFileError, OSError, ValueError) as exc:
             raise pytest.UsageError(f"csip-harness: {exc}") from None
+        harness.context.progress = progress_writer(self.config, harness.masker.prose)
         self.config.stash[SESSION_KEY] = harness
         if harness.writer is not None:
             self.config.stash[OUT_DIR_KEY] = harness.writer.out_dir
@@ -249,6 +261,8 @@ class CaseItem(pytest.Item):
         self.record: TestRecord | None = None
         for function_set in case.function_sets:
             self.add_marker(pytest.mark.csip_function_set(function_set))
+        mark_case(self, case)
+        self.config.stash.setdefault(TITLES_KEY, {})[self.nodeid] = case.title
 
     def setup(self) -> None:
         """Run the case; a harness-side error surfaces as a pytest error, not a failure."""
@@ -279,37 +293,16 @@ class CaseItem(pytest.Item):
         """Tell the lab engineer which step and field failed, what was expected and what was seen."""
         if not isinstance(excinfo.value, CaseFailed | CaseError) or self.record is None:
             return str(super().repr_failure(excinfo))
-        return format_record(self.record)
+        return format_record(self.record, self.config.stash.get(OUT_DIR_KEY, None))
 
     def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         # pytest renders errors raised in setup through this method, not repr_failure: the lab engineer
         # should read the case's reason, not the plugin's traceback.
         if isinstance(excinfo.value, CaseError) and self.record is not None:
-            return format_record(self.record)
+            return format_record(self.record, self.config.stash.get(OUT_DIR_KEY, None))
         return super()._repr_failure_py(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the case lives, for pytest's report."""
         return self.path, 0, f"{self.case.id}: {self.case.title}"
 
-
-def format_record(record: TestRecord) -> str:
-    """A failed or errored case as text: the step, its mismatches, findings and exchanges."""
-    lines = [f"{record.id} {record.title!r}: {record.verdict.upper()}", f"  {record.file}"]
-    for step in record.steps:
-        if step.verdict not in (FAILED, ERROR):
-            continue
-        lines.append(f"  step {step.index} {step.name!r} (line {step.line}): {step.verdict}")
-        for mismatch in step.mismatches:
-            lines.append(f"    {mismatch['path']}: expected {mismatch['expected']}, saw {mismatch['seen']}")
-        for finding in step.findings:
-            lines.append(f"    schema: line {finding.line} {finding.path or ''}: {finding.message}")
-        if not step.mismatches and not step.findings:
-            lines.append(f"    {step.message}")
-        for exchange in step.exchanges:
-            outcome = exchange.status if exchange.status is not None else exchange.error
-            took = f"{exchange.elapsed_s * 1000:.1f} ms"
-            lines.append(f"    exchange: {exchange.method} {exchange.url} -> {outcome} ({took})")
-    if not any(s.verdict in (FAILED, ERROR) for s in record.steps):
-        lines.append(f"  {record.reason}")
-    return "\n".join(lines)

@@ -51,6 +51,8 @@ class ExchangeRecord:
     error_kind: str | None = None
     transport: str = "http"
     http_version: str | None = None
+    # The raw exchange file, relative to the results directory; set when results.json records the test.
+    evidence: str | None = None
 
 
 @dataclass

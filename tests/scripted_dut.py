@@ -11,6 +11,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from types import TracebackType
 
 NS = "urn:ieee:std:2030.5:ns"
@@ -29,10 +30,15 @@ NOT_FOUND = response(b"", status="404 Not Found")
 
 
 class ScriptedDut:
-    """TLS on 127.0.0.1: answers each request path with its scripted bytes (404 otherwise); a context manager."""
+    """TLS on 127.0.0.1: answers each request path with its scripted bytes (404 otherwise); a context manager.
 
-    def __init__(self, context: ssl.SSLContext, routes: dict[str, bytes]) -> None:
+    delays holds, by path, the seconds to wait before answering: a DUT slow to answer.
+    """
+
+    def __init__(self, context: ssl.SSLContext, routes: dict[str, bytes], delays: dict[str, float] | None = None
+                 ) -> None:
         self.routes = routes
+        self.delays = delays or {}
         self.connections = 0
         self.requests: list[str] = []
         self._context = context
@@ -69,6 +75,7 @@ class ScriptedDut:
                 head += chunk
             target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode("latin-1")
             self.requests.append(target)
+            time.sleep(self.delays.get(target.split("?", 1)[0], 0))
             tls.sendall(self.routes.get(target.split("?", 1)[0], NOT_FOUND))
 
     def __enter__(self) -> ScriptedDut:

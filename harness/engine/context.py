@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,9 +30,18 @@ class Validator(Protocol):
         ...
 
 
+def no_progress(message: str) -> None:
+    """The default progress callback: nobody is watching."""
+
+
 @dataclass
 class RunContext:
-    """Everything the step loop needs for one DUT; built once per run."""
+    """Everything the step loop needs for one DUT; built once per run.
+
+    progress receives one line of text whenever the run waits on something it cannot hurry (a DUT slow to
+    answer: "CORE-005 step 2: waiting for the DUT: GET https://…/tm (4 s of 30 s)"), so that a hanging DUT is
+    never silent; the pytest plugin writes it to the terminal.
+    """
 
     profile: DutProfile
     base_url: str
@@ -40,6 +50,7 @@ class RunContext:
     builtins: dict[str, Any] = field(default_factory=dict)
     actions: ActionRunner | None = None
     identities: IdentityBook | None = None  # the run's named client identities (None: plain HTTP, client only)
+    progress: Callable[[str], None] = no_progress
 
     def __post_init__(self) -> None:
         if self.actions is None:

@@ -15,6 +15,7 @@ from harness.cases.variables import VariableError, substitute
 from harness.engine.checks import ResponseCheck, advisories, check_response
 from harness.engine.context import RunContext
 from harness.engine.tls_steps import advise_tls, identity_problem, judge_tls, probes, send
+from harness.engine.waiting import CURRENT_CASE, waiting_for
 from harness.results import (
     ACTION_DONE,
     ERROR,
@@ -250,6 +251,13 @@ def _merge_pages(views: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+async def _send(step: Step, ctx: RunContext, request: Request) -> Exchange:
+    """One exchange with the DUT; while it is outstanding, ctx.progress hears what the step waits for."""
+    limit = request.timeout or ctx.profile.total_timeout
+    return await waiting_for(ctx, step.index, f"the DUT: {request.method} {request.url}", limit,
+                             send(step, ctx, request))
+
+
 async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec) -> _Outcome:
     """Send the step's request (every page of it when `pages` is set) and check what came back."""
     request = _build_request(step, variables, ctx)
@@ -261,7 +269,7 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     size = step.request.pages if step.request is not None else None
     if size:
         return await _pages(step, ctx, request, expect, expected, size)
-    exchange = await send(step, ctx, request)
+    exchange = await _send(step, ctx, request)
     if probes(step):
         http_checks, tls_problems = judge_tls(expect, exchange)
         if step.should is not None and step.should.tls is not None:
@@ -307,7 +315,7 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     findings: list[Any] = []
     start = previous = 0
     for _ in range(_MAX_PAGES):
-        exchange = await send(step, ctx, dataclasses.replace(request, url=_page_target(request.url, start, size)))
+        exchange = await _send(step, ctx, dataclasses.replace(request, url=_page_target(request.url, start, size)))
         exchanges.append(exchange)
         if exchange.error or exchange.response is None:
             return _Outcome(exchanges, None, [], expected)
@@ -555,6 +563,7 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
         started=time.time(),
     )
     clock = time.perf_counter()
+    CURRENT_CASE.set(case.id)  # for progress lines; the task running this case has its own context
     reason = not_applicable_reason(case, ctx)
     if reason:
         record.verdict, record.reason = NOT_APPLICABLE, reason

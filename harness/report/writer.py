@@ -68,6 +68,10 @@ class ResultsWriter:
         """Record one finished test, write its raw exchanges and the file."""
         test = record.to_dict()
         self.evidence.write(test)
+        # The record names its evidence files too, so that the terminal can point at them.
+        for step_record, step in zip(record.steps, test["steps"], strict=True):
+            for exchange_record, exchange in zip(step_record.exchanges, step["exchanges"], strict=True):
+                exchange_record.evidence = exchange.get("evidence")
         if self.identity.observe(test):
             self.run["dut"] = {**self.run.get("dut", {}), **self.identity.fields()}
         self.tests.append(test)

@@ -27,7 +27,10 @@ FLAGS = (
 
 
 def find_chromium() -> str | None:
-    """Debian's chromium, where it is installed."""
+    """The chromium named by CSIP_CHROMIUM when set (None when it is not a file), else Debian's where installed."""
+    named = os.environ.get("CSIP_CHROMIUM")
+    if named:
+        return named if Path(named).is_file() else None
     for path in CHROMIUM_PATHS:
         if Path(path).is_file():
             return path

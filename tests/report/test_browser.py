@@ -1,5 +1,6 @@
 """The report in a real browser: headless Chromium shows the summary and a failed test's diff, and the page
-asks the network for nothing but itself. CI installs Debian's chromium (.ci/run); without it this fails."""
+asks the network for nothing but itself. tests/run (which CI runs) installs Debian's chromium when it is missing;
+without it this fails, never skips."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from .chromium import Chromium, find_chromium
 from .conftest import Bundle
 
-MISSING = ("expected Debian's chromium at /usr/bin/chromium for the report's browser test, saw none; "
-           "install it with `apt-get install -y chromium` (.ci/run does this in CI)")
+MISSING = ("expected Debian's chromium at /usr/bin/chromium (or the executable CSIP_CHROMIUM names) for the report's "
+           "browser test, saw none; run the tests with tests/run, which installs it, or `apt-get install -y chromium`")
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, as the bundle it shows is: pytest then sets it up first, so that a missing chromium is reported
+# at once, not after a whole run of the suite has been made for nothing.
+@pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Chromium:
     executable = find_chromium()
     if executable is None:
