@@ -9,7 +9,7 @@ from typing import Any
 from harness.cases.requires import Requirement
 
 # Variables every run provides before the first step (see engine.context).
-BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url")
+BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url", "dut_time")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,21 @@ class ExpectSpec:
     body: str | None = None
     schema: str | None = None
     resource: dict[str, Any] | None = None
+    # Check each event's EventStatus against its interval at the DUT's time, within this many seconds.
+    event_status: float | None = None
+    list_order: bool = False  # the list's items are in the order 2030.5 defines for it (harness.engine.events)
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """A wait on the DUT's clock: until a TimeType (an expression before substitution), said as `purpose`.
+
+    ``max`` bounds the wait in the DUT's seconds: a target further away is a harness error, never a long hang.
+    """
+
+    until: str
+    purpose: str
+    max: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,7 @@ class Step:
     require: ExpectSpec | None = None
     should: ExpectSpec | None = None
     choose: tuple[Step, ...] = ()
+    wait: WaitSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,7 @@ class DutProfile:
     read_timeout: float = 10.0
     total_timeout: float = 30.0
     max_body: int = 1_048_576
+    time_scale_supported: bool = False  # the DUT runs its clock faster when asked (--time-scale), as the reference does
     actions: dict[str, ActionMapping] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
     plugins: tuple[str, ...] = ()

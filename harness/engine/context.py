@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -9,6 +10,7 @@ from lxml import etree
 
 from harness.actions.runner import ActionRunner
 from harness.cases.model import DutProfile
+from harness.engine.clock import Clock
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
 
@@ -38,6 +40,10 @@ class RunContext:
     schema: Validator
     builtins: dict[str, Any] = field(default_factory=dict)
     actions: ActionRunner | None = None
+    # The run's clock: the DUT's, read from its Time, and ours, scaled by --time-scale (harness.engine.clock).
+    clock: Clock = field(default_factory=Clock)
+    # Told what a step waits for ("BASIC-017 step 6: waiting until ... (12 s left)"); the terminal shows it.
+    progress: Callable[[str], None] = field(default=lambda message: None)
 
     def __post_init__(self) -> None:
         if self.actions is None:

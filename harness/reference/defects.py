@@ -44,6 +44,8 @@ DEFECTS: dict[str, str] = {
     "event-status-always-scheduled": "DERControl EventStatus stays 0 Scheduled, dated at creation, whatever the clock",
     "ended-event-listed": "a DERControl whose interval has ended stays in the DERControlList",
     "dercontrol-list-wrong-order": "DERControlList start-time ties go by creationTime ascending, not descending",
+    "dercontrol-list-latest-first": "the DERControlList is ordered by interval start descending (latest event first)",
+    "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
 }
 
 

@@ -256,6 +256,8 @@ class Renderer:
         kept = [c for c in program.controls if "ended-event-listed" in self.defects or event_status(c, now)]
         if "dercontrol-list-wrong-order" in self.defects:
             return sorted(kept, key=lambda c: (c.start, c.creation_time))
+        if "dercontrol-list-latest-first" in self.defects:
+            return list_order(kept)[::-1]
         return list_order(kept)
 
     def control_status(self, control: DerControl, now: int) -> Status:

@@ -599,6 +599,7 @@ DEFECT_CHECKS: dict[str, Check] = {
     "bad-host-accepted": _raw_host("bad host!"),
     "not-found-200": lambda http, s, p: http.get("/no/such/path").status_code == 200,
     "fsa-broken-link": _fsa_broken,
+    "response-rejected": lambda http, s, p: _post_response(http).status_code == 400,
 }
 
 
@@ -617,6 +618,7 @@ PROVEN_ELSEWHERE = {
     "event-status-always-scheduled": "test_reference_events.py",
     "ended-event-listed": "test_reference_events.py",
     "dercontrol-list-wrong-order": "test_reference_events.py",
+    "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019) and tests/engine/test_event_cases.py",
 }
 
 
