@@ -440,8 +440,10 @@ async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], 
     record.findings = [_finding(f) for f in check.findings]
     record.observed = {"status": response.status, "content_type": response.header("content-type"),
                        "resource": check.view}
-    # A Time just read gives `${dut_time}` to this step's own `set:` (an event start relative to it, say).
-    _set_time_variables(variables, ctx)
+    # A Time just read gives `${dut_time}` to this step's own `set:` (an event start relative to it, say);
+    # `${now}` stays what the request was built with, so a `set:` of it names what was sent.
+    if ctx.clock.dut_read:
+        variables["dut_time"] = int(ctx.clock.dut_now())
     # Saves run even when the step failed: a waived step must still give the next steps their variables.
     problems = outcome.problems + _save(step, outcome, variables, record.saved)
     record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]

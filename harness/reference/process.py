@@ -66,8 +66,9 @@ class ReferenceProcess:
         return [option for name, value in self.admin_variables().items() for option in (flag, f"{name}={value}")]
 
     def stderr_text(self) -> str:
-        """What the server wrote to stderr so far."""
-        self._stderr.flush()
+        """What the server wrote to stderr so far (also once stopped)."""
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self._stderr_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 10.0) -> ReferenceProcess:
@@ -76,13 +77,13 @@ class ReferenceProcess:
         while not self._ready_file.exists():
             if self.process.poll() is not None:
                 message = f"reference server exited with status {self.process.returncode}"
+                stderr = self.stderr_text()  # before stop(), which removes the work directory
                 self.stop()
-                raise ReferenceServerError(f"{message}; stderr:\n{self.stderr_text()}")
+                raise ReferenceServerError(f"{message}; stderr:\n{stderr}")
             if time.monotonic() > deadline:
+                stderr = self.stderr_text()
                 self.stop()
-                raise ReferenceServerError(
-                    f"reference server not ready after {timeout} s; stderr:\n{self.stderr_text()}"
-                )
+                raise ReferenceServerError(f"reference server not ready after {timeout} s; stderr:\n{stderr}")
             time.sleep(0.02)
         ready = json.loads(self._ready_file.read_text())
         self.https_port = int(ready["https_port"])
