@@ -67,8 +67,9 @@ class Clock:
     def observe_time(self, current_time: int, started: float, elapsed: float) -> None:
         """Take a reading of the DUT's Time from an exchange that started at `started` (wall s) and took elapsed s.
 
-        currentTime is read at some point of the exchange; its middle is the best estimate, and whole seconds
-        are truncated, so the DUT's time at that instant is currentTime + 0.5 on average.
+        currentTime is read at some point of the exchange; its middle is the best estimate. Whole seconds are
+        truncated, so the DUT's time then was at least currentTime: estimates built on it are never early, and a
+        wait never ends before the DUT's clock reads its target.
         """
         self.reading = TimeReading(current_time, started + elapsed / 2)
 
@@ -85,7 +86,7 @@ class Clock:
         if self.reading is None:
             raise ClockNotRead("the DUT's clock is not known yet: an earlier step must GET the DUT's Time "
                                "(expect: {schema: Time}) before a step can use the DUT's time")
-        return self.reading.current_time + 0.5 + (wall - self.reading.local) / self.scale
+        return self.reading.current_time + (wall - self.reading.local) / self.scale
 
     def dut_now(self) -> float:
         """The DUT's time now (see dut_at)."""
