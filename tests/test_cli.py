@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.pki import TestPki
-from harness.reference.process import ReferenceProcess
+from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.sep.identity import certificate_der, lfdi, sfdi
 
 VALID_TIME = (
@@ -40,18 +40,22 @@ def results(out: Path) -> dict:
 
 def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = cli("run", "--reference", "--out", str(out))
+    # The event cases wait minutes on the server's clock; at 0.01 the reference's runs 100 times as fast.
+    done = cli("run", "--reference", "--time-scale", "0.01", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(out)
     assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
-    assert document["summary"] == {"passed": 5, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
-                                   "total": 5}
-    assert {t["id"] for t in document["tests"]} == {"CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001"}
+    assert document["summary"] == {"passed": 7, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
+                                   "total": 7}
+    assert {t["id"] for t in document["tests"]} == {"CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001",
+                                                    "BASIC-017", "BASIC-019"}
+    assert document["run"]["time_scale"] == 0.01
     assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
     assert document["run"]["schema"]["name"] == "bundled CSIP schema"
     assert len(document["run"]["schema"]["sha256"]) == 64
     html = (out / "report.html").read_text()
-    assert "CORE-004" in html and '<span class="num">5</span>passed' in html and "<script" not in html
+    assert "CORE-004" in html and '<span class="num">7</span>passed' in html and "<script" not in html
+    assert "(compressed: a development run, not a certification run)" in html
     assert "http://" not in html.split("<body>")[0]
     junit = ET.parse(out / "junit.xml").getroot()
     properties = {(p.get("name"), p.get("value")) for p in junit.iter("property")}
@@ -60,7 +64,7 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
 
 def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--out", str(out))
+    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--time-scale", "0.01", "--out", str(out))
     assert done.returncode == 1
     assert "step 2 'GET Time through the TimeLink; quality is 7'" in done.stdout
     assert "resource.quality: expected 7, saw '3'" in done.stdout
@@ -69,19 +73,24 @@ def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_p
 
 
 def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_templates(
-    reference_server: ReferenceProcess, pki: TestPki, project_root: Path, tmp_path: Path
+    pki: TestPki, project_root: Path, tmp_path: Path
 ) -> None:
     client = pki.clients["client"]
     profile = project_root / "fixtures" / "profiles" / "reference-server-http.yaml"
     out = tmp_path / "out"
-    done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
-               "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
-               "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
-               "--out", str(out), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
+    # Its clock runs 100 times as fast (the profile says it may); the run is told the scale and its origin.
+    with start_reference_server(pki, time_scale=0.01) as reference_server:
+        done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
+                   "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
+                   "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
+                   "--time-scale", "0.01", "--out", str(out), "--", "--csip-time-origin",
+                   repr(reference_server.time_origin), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
     assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(
-        ["BASIC-001", "CORE-001", "CORE-002", "CORE-004", "CORE-005"], "passed")
+        ["BASIC-001", "BASIC-017", "BASIC-019", "CORE-001", "CORE-002", "CORE-004", "CORE-005"], "passed")
+    assert ("create-dercontrol", "done", "http") in [
+        (a["name"], a["outcome"], a["mapping"].split()[0]) for a in tests["BASIC-019"]["actions"]]
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
     assert actions["CORE-005"] == [("configure-time", "done", "http")]
     assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http"),
@@ -257,3 +266,25 @@ def test_a_profile_with_an_unknown_capability_is_a_usage_error(tmp_path: Path) -
     assert done.returncode != 0
     assert f"{tmp_path / 'dut.yaml'}:2: capabilities: unknown capability 'edev-lst'; did you mean 'edev-list'?" in (
         done.stdout + done.stderr)
+
+
+def test_a_time_scale_outside_0_to_1_is_a_usage_error(tmp_path: Path) -> None:
+    done = cli("run", "--reference", "--time-scale", "2", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "--time-scale: expected F with 0 < F <= 1" in done.stderr and "saw 2" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_time_scale_against_a_dut_whose_profile_does_not_allow_it_is_refused_before_any_case_runs(
+    reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    client = pki.clients["client"]
+    profile = tmp_path / "real-dut.yaml"
+    profile.write_text("role: server\ncapabilities: [time]\n")
+    out = tmp_path / "out"
+    done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
+               "--ca", str(pki.ca), "--profile", str(profile), "--time-scale", "0.5", "--out", str(out))
+    assert done.returncode != 0
+    assert "a time scale other than 1 needs a DUT that runs its clock faster" in done.stdout + done.stderr
+    assert "does not say 'time_scale: true'" in done.stdout + done.stderr
+    assert not (out / "results.json").exists()

@@ -57,6 +57,7 @@ def failed_bundle(tmp_path_factory: pytest.TempPathFactory, project_root: Path) 
     shutil.copytree(project_root / "testcases" / "server", cases)
     (cases / "LAB-001.yaml").write_text(DEVICE_INFORMATION_CASE)
     out = base / "out"
-    done = run_cli("run", "--reference", "--defect", "time-wrong-quality", "--cases", str(cases), "--out", str(out))
+    done = run_cli("run", "--reference", "--defect", "time-wrong-quality", "--time-scale", "0.01", "--cases",
+                   str(cases), "--out", str(out))
     assert done.returncode == 1, done.stdout + done.stderr
     return Bundle(out, done.returncode, done.stdout)
