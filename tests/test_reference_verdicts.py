@@ -75,16 +75,24 @@ PROOFS.update({
         "post-missing-location": (10, "headers.Location: expected present, saw absent"),
         "invalid-dercontrol": (8, "in DERControl: expected mRID"),
     },
+    "BASIC-018": {
+        "dderc-ignores-setting": (8, "resource.DERControlBase.opModFixedPFInjectW: expected an element with "
+                                     "displacement, multiplier, saw nothing (absent)"),
+        "event-status-always-scheduled": (14, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
+        "ended-event-listed": (18, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
+        "response-rejected": (12, "status: expected 201, saw 400"),
+    },
     "BASIC-019": {
-        "dercontrol-list-latest-first": (10, "expected DERControlList order (IEEE 2030.5: interval.start ascending, "
+        "dderc-ignores-setting": (8, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dercontrol-list-latest-first": (11, "expected DERControlList order (IEEE 2030.5: interval.start ascending, "
                                              "then creationTime descending, then mRID descending)"),
-        "event-status-always-scheduled": (16, "saw 0 Scheduled"),
-        "ended-event-listed": (20, "saw 1 Active"),
+        "event-status-always-scheduled": (17, "saw 0 Scheduled"),
+        "ended-event-listed": (21, "saw 1 Active"),
     },
 })
 # Cases whose proofs each get a fresh server: under ended-event-listed, events other cases left behind (and the
 # server's own seeded event, once it has ended) would fail them at an earlier step than the one proven.
-FRESH_SERVER = {"BASIC-017", "BASIC-019"}
+FRESH_SERVER = {"BASIC-017", "BASIC-018", "BASIC-019"}
 USED_DEFECTS = sorted({defect for case_id, proofs in PROOFS.items() if case_id not in FRESH_SERVER
                        for defect in proofs})
 # The reference servers' clocks and schedules run 100 times as fast (csip-harness run --time-scale 0.01).

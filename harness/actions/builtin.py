@@ -11,6 +11,7 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "configure-time": ("PUT", "/admin/time"),
     "create-derprograms": ("POST", "/admin/programs/ensure"),
     "create-dercontrol": ("POST", "/admin/programs/controls"),
+    "create-defaultdercontrol": ("PUT", "/admin/programs/default"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

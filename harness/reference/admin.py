@@ -53,6 +53,7 @@ class AdminApp:
             "configure-time": self.configure_time,
             "create-derprograms": self.ensure_programs,
             "create-dercontrol": self.ensure_control,
+            "create-defaultdercontrol": self.set_default_control,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -189,6 +190,19 @@ class AdminApp:
             raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
         program.controls.append(control)
         return 201, self._control_answer(program, control, created=True)
+
+    def set_default_control(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Set a program's DefaultDERControl to the given DERControlBase values (422 if the schema refuses it)."""
+        program = self.find_program(str(params["program"]))
+        previous = program.default_base
+        program.default_base = control_base(params["control"])
+        served = Renderer(self.tree, Defects()).default_der_control(program)
+        problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DefaultDERControl")
+                    if f.severity == FAILURE]
+        if problems:
+            program.default_base = previous
+            raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
+        return 200, {"href": f"/derp/{program.index}/dderc", "program": f"/derp/{program.index}"}
 
     @staticmethod
     def _control_answer(program: DerProgram, control: DerControl, *, created: bool) -> dict[str, Any]:

@@ -45,6 +45,7 @@ DEFECTS: dict[str, str] = {
     "ended-event-listed": "a DERControl whose interval has ended stays in the DERControlList",
     "dercontrol-list-wrong-order": "DERControlList start-time ties go by creationTime ascending, not descending",
     "dercontrol-list-latest-first": "the DERControlList is ordered by interval start descending (latest event first)",
+    "dderc-ignores-setting": "the DefaultDERControl keeps its built-in controls whatever create-defaultdercontrol set",
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
 }
 

@@ -285,12 +285,15 @@ class Renderer:
         )
 
     def default_der_control(self, program: DerProgram) -> etree._Element:
-        """The program's DefaultDERControl: connected, no export limit."""
+        """The program's DefaultDERControl: as set by create-defaultdercontrol, else connected, no export limit."""
+        base = el("DERControlBase", el("opModConnect", text=True), el("opModMaxLimW", text=10000))
+        if program.default_base is not None and "dderc-ignores-setting" not in self.defects:
+            base = copy.deepcopy(program.default_base)
         return el(
             "DefaultDERControl",
             el("mRID", text=program.default_mrid),
             el("description", text="default"),
-            el("DERControlBase", el("opModConnect", text=True), el("opModMaxLimW", text=10000)),
+            base,
             href=f"/derp/{program.index}/dderc",
             subscribable="0",
         )

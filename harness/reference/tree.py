@@ -66,6 +66,7 @@ class DerProgram:
     primacy: int
     default_mrid: str
     controls: list[DerControl] = field(default_factory=list)
+    default_base: etree._Element | None = None  # the DefaultDERControl's DERControlBase, once one was set
     curves: list[DerCurve] = field(default_factory=list)
 
 

@@ -618,7 +618,8 @@ PROVEN_ELSEWHERE = {
     "event-status-always-scheduled": "test_reference_events.py",
     "ended-event-listed": "test_reference_events.py",
     "dercontrol-list-wrong-order": "test_reference_events.py",
-    "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019) and tests/engine/test_event_cases.py",
+    "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
+    "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
 }
 
 
