@@ -46,6 +46,8 @@ DEFECTS: dict[str, str] = {
     "dercontrol-list-wrong-order": "DERControlList start-time ties go by creationTime ascending, not descending",
     "dercontrol-list-latest-first": "the DERControlList is ordered by interval start descending (latest event first)",
     "dderc-ignores-setting": "the DefaultDERControl keeps its built-in controls whatever create-defaultdercontrol set",
+    "overlap-superseded": "an active DERControl is shown 4 Superseded while a higher-priority program's event runs, "
+                          "even one on independent controls",
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
 }
 
