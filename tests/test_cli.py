@@ -45,16 +45,16 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(out)
     assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
-    assert document["summary"] == {"passed": 7, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
-                                   "total": 7}
+    assert document["summary"] == {"passed": 10, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
+                                   "total": 10}
     assert {t["id"] for t in document["tests"]} == {"CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001",
-                                                    "BASIC-017", "BASIC-019"}
+                                                    "BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024"}
     assert document["run"]["time_scale"] == 0.01
     assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
     assert document["run"]["schema"]["name"] == "bundled CSIP schema"
     assert len(document["run"]["schema"]["sha256"]) == 64
     html = (out / "report.html").read_text()
-    assert "CORE-004" in html and '<span class="num">7</span>passed' in html and "<script" not in html
+    assert "CORE-004" in html and '<span class="num">10</span>passed' in html and "<script" not in html
     assert "(compressed: a development run, not a certification run)" in html
     assert "http://" not in html.split("<body>")[0]
     junit = ET.parse(out / "junit.xml").getroot()
@@ -88,7 +88,8 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
     assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(
-        ["BASIC-001", "BASIC-017", "BASIC-019", "CORE-001", "CORE-002", "CORE-004", "CORE-005"], "passed")
+        ["BASIC-001", "BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024", "CORE-001", "CORE-002",
+         "CORE-004", "CORE-005"], "passed")
     assert ("create-dercontrol", "done", "http") in [
         (a["name"], a["outcome"], a["mapping"].split()[0]) for a in tests["BASIC-019"]["actions"]]
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}

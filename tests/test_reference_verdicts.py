@@ -89,6 +89,12 @@ PROOFS.update({
         "event-status-always-scheduled": (17, "saw 0 Scheduled"),
         "ended-event-listed": (21, "saw 1 Active"),
     },
+    "BASIC-020": {
+        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "response-rejected": (18, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
+        "ended-event-listed": (26, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
+    },
     "BASIC-024": {
         "overlap-superseded": (25, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
         "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
@@ -98,7 +104,7 @@ PROOFS.update({
 })
 # Cases whose proofs each get a fresh server: under ended-event-listed, events other cases left behind (and the
 # server's own seeded event, once it has ended) would fail them at an earlier step than the one proven.
-FRESH_SERVER = {"BASIC-017", "BASIC-018", "BASIC-019", "BASIC-024"}
+FRESH_SERVER = {"BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024"}
 USED_DEFECTS = sorted({defect for case_id, proofs in PROOFS.items() if case_id not in FRESH_SERVER
                        for defect in proofs})
 # The reference servers' clocks and schedules run 100 times as fast (csip-harness run --time-scale 0.01).
