@@ -257,7 +257,10 @@ def test_actions_names_the_cases_that_use_each_action() -> None:
     done = cli("actions", "--role", "server")
     assert done.returncode == 0, done.stderr
     block = done.stdout.split("create-derprograms  (server DUT)", 1)[1].split("\n", 3)
-    assert block[2].strip() == "used by: CORE-004"
+    assert block[2].strip() == "used by: BASIC-020, BASIC-024, CORE-004"
+    block = done.stdout.split("create-dercontrol  (server DUT)", 1)[1].split("\n", 3)
+    assert block[2].strip() == ("used by: BASIC-017 step 7, BASIC-018 step 9, BASIC-019 step 10, BASIC-019 step 9, "
+                                "BASIC-020 step 12, BASIC-020 step 13, BASIC-024 step 12, BASIC-024 step 13")
 
 
 def test_a_profile_with_an_unknown_capability_is_a_usage_error(tmp_path: Path) -> None:
