@@ -123,7 +123,7 @@ def servers(pki: TestPki) -> Iterator[dict[str | None, ReferenceProcess]]:
                for name in [None, *USED_DEFECTS]}
     try:
         # Many servers start at once on a shared machine: give each more than the default 10 s.
-        yield {name: process.wait_ready(30) for name, process in started.items()}
+        yield {name: process.wait_ready(60) for name, process in started.items()}
     finally:
         for process in started.values():
             process.stop()
@@ -168,7 +168,7 @@ def test_case_passes_against_the_clean_reference(servers: dict, pki: TestPki, ca
 def test_case_fails_under_its_defect(servers: dict, pki: TestPki, case_id: str, defect: str, tmp_path: Path) -> None:
     step_index, text = PROOFS[case_id][defect]
     if case_id in FRESH_SERVER:
-        with spawn_reference_server(pki, defects=defects_of(defect), time_scale=TIME_SCALE).wait_ready(30) as server:
+        with spawn_reference_server(pki, defects=defects_of(defect), time_scale=TIME_SCALE).wait_ready(60) as server:
             record = run(server, pki, case_id, tmp_path)
     else:
         record = run(servers[defect], pki, case_id, tmp_path)

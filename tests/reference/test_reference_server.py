@@ -528,7 +528,7 @@ def defect_servers(reference_pki: TestPki) -> Iterator[dict[str, ReferenceProces
     }
     try:
         for server in servers.values():
-            server.wait_ready(20)
+            server.wait_ready(60)
         yield servers
     finally:
         for server in servers.values():
