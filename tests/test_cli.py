@@ -45,16 +45,17 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(out)
     assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
-    assert document["summary"] == {"passed": 10, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
-                                   "total": 10}
+    assert document["summary"] == {"passed": 11, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
+                                   "total": 11}
     assert {t["id"] for t in document["tests"]} == {"CORE-001", "CORE-002", "CORE-004", "CORE-005", "BASIC-001",
-                                                    "BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024"}
+                                                    "BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024",
+                                                    "BASIC-025"}
     assert document["run"]["time_scale"] == 0.01
     assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
     assert document["run"]["schema"]["name"] == "bundled CSIP schema"
     assert len(document["run"]["schema"]["sha256"]) == 64
     html = (out / "report.html").read_text()
-    assert "CORE-004" in html and '<span class="num">10</span>passed' in html and "<script" not in html
+    assert "CORE-004" in html and '<span class="num">11</span>passed' in html and "<script" not in html
     assert "(compressed: a development run, not a certification run)" in html
     assert "http://" not in html.split("<body>")[0]
     junit = ET.parse(out / "junit.xml").getroot()
@@ -88,8 +89,8 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
     assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(
-        ["BASIC-001", "BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024", "CORE-001", "CORE-002",
-         "CORE-004", "CORE-005"], "passed")
+        ["BASIC-001", "BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024", "BASIC-025", "CORE-001",
+         "CORE-002", "CORE-004", "CORE-005"], "passed")
     assert ("create-dercontrol", "done", "http") in [
         (a["name"], a["outcome"], a["mapping"].split()[0]) for a in tests["BASIC-019"]["actions"]]
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
@@ -257,10 +258,11 @@ def test_actions_names_the_cases_that_use_each_action() -> None:
     done = cli("actions", "--role", "server")
     assert done.returncode == 0, done.stderr
     block = done.stdout.split("create-derprograms  (server DUT)", 1)[1].split("\n", 3)
-    assert block[2].strip() == "used by: BASIC-020, BASIC-024, CORE-004"
+    assert block[2].strip() == "used by: BASIC-020, BASIC-024, BASIC-025, CORE-004"
     block = done.stdout.split("create-dercontrol  (server DUT)", 1)[1].split("\n", 3)
     assert block[2].strip() == ("used by: BASIC-017 step 7, BASIC-018 step 9, BASIC-019 step 10, BASIC-019 step 9, "
-                                "BASIC-020 step 12, BASIC-020 step 13, BASIC-024 step 12, BASIC-024 step 13")
+                                "BASIC-020 step 12, BASIC-020 step 13, BASIC-024 step 12, BASIC-024 step 13, "
+                                "BASIC-025 step 12, BASIC-025 step 13")
 
 
 def test_a_profile_with_an_unknown_capability_is_a_usage_error(tmp_path: Path) -> None:

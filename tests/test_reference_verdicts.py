@@ -101,10 +101,16 @@ PROOFS.update({
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
         "ended-event-listed": (30, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
     },
+    "BASIC-025": {
+        "overlap-superseded": (25, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
+        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
+        "ended-event-listed": (32, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
+    },
 })
 # Cases whose proofs each get a fresh server: under ended-event-listed, events other cases left behind (and the
 # server's own seeded event, once it has ended) would fail them at an earlier step than the one proven.
-FRESH_SERVER = {"BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024"}
+FRESH_SERVER = {"BASIC-017", "BASIC-018", "BASIC-019", "BASIC-020", "BASIC-024", "BASIC-025"}
 USED_DEFECTS = sorted({defect for case_id, proofs in PROOFS.items() if case_id not in FRESH_SERVER
                        for defect in proofs})
 # The reference servers' clocks and schedules run 100 times as fast (csip-harness run --time-scale 0.01).

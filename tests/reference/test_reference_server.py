@@ -620,7 +620,7 @@ PROVEN_ELSEWHERE = {
     "dercontrol-list-wrong-order": "test_reference_events.py",
     "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
-    "overlap-superseded": "test_reference_verdicts.py (BASIC-024)",
+    "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
 }
 
 
