@@ -80,7 +80,7 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     profile = project_root / "fixtures" / "profiles" / "reference-server-http.yaml"
     out = tmp_path / "out"
     # Its clock runs 100 times as fast (the profile says it may); the run is told the scale and its origin.
-    with start_reference_server(pki, time_scale=0.01) as reference_server:
+    with start_reference_server(pki, time_scale=0.01, timeout=60) as reference_server:
         done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
                    "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
                    "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",

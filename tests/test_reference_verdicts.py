@@ -76,34 +76,34 @@ PROOFS.update({
         "invalid-dercontrol": (8, "in DERControl: expected mRID"),
     },
     "BASIC-018": {
-        "dderc-ignores-setting": (8, "resource.DERControlBase.opModFixedPFInjectW: expected an element with "
+        "dderc-ignores-setting": (7, "resource.DERControlBase.opModFixedPFInjectW: expected an element with "
                                      "displacement, multiplier, saw nothing (absent)"),
         "event-status-always-scheduled": (14, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
         "ended-event-listed": (18, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
         "response-rejected": (12, "status: expected 201, saw 400"),
     },
     "BASIC-019": {
-        "dderc-ignores-setting": (8, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (7, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
         "dercontrol-list-latest-first": (11, "expected DERControlList order (IEEE 2030.5: interval.start ascending, "
                                              "then creationTime descending, then mRID descending)"),
         "event-status-always-scheduled": (17, "saw 0 Scheduled"),
         "ended-event-listed": (21, "saw 1 Active"),
     },
     "BASIC-020": {
-        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
         "response-rejected": (18, "status: expected 201, saw 400"),
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
         "ended-event-listed": (26, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
     },
     "BASIC-024": {
         "overlap-superseded": (25, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
-        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
         "ended-event-listed": (30, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
     },
     "BASIC-025": {
         "overlap-superseded": (25, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
-        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
         "ended-event-listed": (32, "(IEEE 2030.5 EventStatus: the event is after its effective end"),
     },

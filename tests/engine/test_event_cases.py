@@ -62,13 +62,14 @@ def run_steps(steps: str, server: ReferenceProcess, pki: TestPki, tmp_path: Path
 
 @pytest.fixture
 def scaled(pki: TestPki) -> Iterator[ReferenceProcess]:
-    with start_reference_server(pki, time_scale=SCALE, preregister=[(pki.clients["client"].cert, 111115)]) as server:
+    with start_reference_server(pki, time_scale=SCALE, preregister=[(pki.clients["client"].cert, 111115)],
+                                timeout=60) as server:
         yield server
 
 
 @pytest.fixture
 def wrong_order(pki: TestPki) -> Iterator[ReferenceProcess]:
-    with start_reference_server(pki, time_scale=SCALE, defects=["dercontrol-list-wrong-order"]) as server:
+    with start_reference_server(pki, time_scale=SCALE, defects=["dercontrol-list-wrong-order"], timeout=60) as server:
         yield server
 
 
