@@ -28,10 +28,15 @@ class ClockNotRead(LookupError):
 
 @dataclass(frozen=True)
 class TimeReading:
-    """One reading of the DUT's Time: its currentTime and our wall clock (Unix s) at the middle of the exchange."""
+    """One reading of the DUT's Time: its currentTime and our wall clock (Unix s) when the exchange began and ended.
+
+    The DUT read its clock somewhere between the two, and truncated it to whole seconds: at `started` the DUT's
+    time was at most currentTime + 1, at `ended` at least currentTime.
+    """
 
     current_time: int
-    local: float
+    started: float
+    ended: float
 
 
 class Clock:
@@ -65,31 +70,38 @@ class Clock:
         return wall if self.scale == 1 else self.origin + (wall - self.origin) / self.scale
 
     def observe_time(self, current_time: int, started: float, elapsed: float) -> None:
-        """Take a reading of the DUT's Time from an exchange that started at `started` (wall s) and took elapsed s.
-
-        currentTime is read at some point of the exchange; its middle is the best estimate. Whole seconds are
-        truncated, so the DUT's time then was at least currentTime: estimates built on it are never early, and a
-        wait never ends before the DUT's clock reads its target.
-        """
-        self.reading = TimeReading(current_time, started + elapsed / 2)
+        """Take a reading of the DUT's Time from an exchange that started at `started` (wall s) and took elapsed s."""
+        self.reading = TimeReading(current_time, started, started + elapsed)
 
     @property
     def dut_read(self) -> bool:
         """Whether the DUT's Time has been read in this run."""
         return self.reading is not None
 
-    def dut_at(self, wall: float) -> float:
-        """The DUT's time at our wall-clock instant `wall`, from the last reading of its Time.
-
-        Raises ClockNotRead when no step has read the DUT's Time yet.
-        """
+    def _read(self) -> TimeReading:
         if self.reading is None:
             raise ClockNotRead("the DUT's clock is not known yet: an earlier step must GET the DUT's Time "
                                "(expect: {schema: Time}) before a step can use the DUT's time")
-        return self.reading.current_time + (wall - self.reading.local) / self.scale
+        return self.reading
+
+    def dut_at(self, wall: float) -> float:
+        """The earliest time the DUT's clock can read at our wall-clock instant `wall` (from the last reading of
+        its Time): an estimate that is never early, so a wait on it never ends before the DUT's clock reads its
+        target. Raises ClockNotRead when no step has read the DUT's Time yet."""
+        reading = self._read()
+        return reading.current_time + (wall - reading.ended) / self.scale
+
+    def dut_between(self, first: float, last: float) -> tuple[float, float]:
+        """The earliest and latest time the DUT's clock can have read during our wall-clock interval [first, last]
+        (an exchange): the uncertainty of the reading (its exchange's duration and the truncated second) and the
+        interval itself, in the DUT's seconds. Raises ClockNotRead before the DUT's Time was read."""
+        reading = self._read()
+        earliest = reading.current_time + (first - reading.ended) / self.scale
+        latest = reading.current_time + 1 + (last - reading.started) / self.scale
+        return earliest, latest
 
     def dut_now(self) -> float:
-        """The DUT's time now (see dut_at)."""
+        """The DUT's time now (the never-early estimate of dut_at)."""
         return self.dut_at(self._wall())
 
     def real_seconds(self, dut_seconds: float) -> float:

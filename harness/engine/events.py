@@ -62,28 +62,33 @@ def effective_window(event: dict[str, Any]) -> tuple[int, int] | None:
     return start + min(0, shift), start + max(0, shift) + duration + stretch
 
 
-def _allowed(now: float, window: tuple[int, int], tolerance: float) -> tuple[set[int], str]:
-    """The currentStatus values 2030.5 allows at now for an event with this window, and why."""
+def _allowed(earliest: float, latest: float, window: tuple[int, int], tolerance: float) -> tuple[set[int], str]:
+    """The currentStatus values 2030.5 allows at some instant of [earliest, latest] (widened by tolerance) for an
+    event with this window, and why."""
     start, end = window
+    earliest, latest = earliest - tolerance, latest + tolerance
     allowed = {CANCELLED, CANCELLED_RANDOM, SUPERSEDED}
     phases = []
-    if now < start + tolerance:
+    if earliest < start:
         allowed.add(SCHEDULED)
         phases.append(f"before its effective start {start}")
-    if start - tolerance <= now < end + tolerance:
+    if earliest < end and latest >= start:
         allowed.add(ACTIVE)
         phases.append(f"within its effective window [{start}, {end})")
-    if now >= end - tolerance:
+    if latest >= end:
         phases.append(f"after its effective end {end}")
     return allowed, " or ".join(phases)
 
 
-def event_status_mismatches(view: dict[str, Any], dut_time: float, tolerance: float,
+def event_status_mismatches(view: dict[str, Any], dut_time: float | tuple[float, float], tolerance: float,
                             item: str = "DERControl") -> list[Mismatch]:
-    """Where an event's (or each listed event's) EventStatus contradicts its interval at the DUT's time dut_time.
+    """Where an event's (or each listed event's) EventStatus contradicts its interval at the DUT's time: one
+    instant, or the (earliest, latest) the DUT's clock can have read while it answered (Clock.dut_between).
 
     Statuses 2030.5 reserves (5 and up in 2018) are not judged here: the own checks show them as warnings.
     """
+    earliest, latest = dut_time if isinstance(dut_time, tuple) else (dut_time, dut_time)
+    shown = f"{earliest:.0f}" if latest - earliest < 1 else f"{earliest:.0f} to {latest:.0f}"
     out: list[Mismatch] = []
     for path, event in _items(view, item):
         status = event.get("EventStatus") or {}
@@ -93,18 +98,18 @@ def event_status_mismatches(view: dict[str, Any], dut_time: float, tolerance: fl
             out.append(Mismatch(path, "an event with EventStatus.currentStatus and interval start and duration",
                                 f"currentStatus {status.get('currentStatus')!r}, interval {event.get('interval')!r}"))
             continue
-        allowed, phase = _allowed(dut_time, window, tolerance)
+        allowed, phase = _allowed(earliest, latest, window, tolerance)
         if current in STATUS_NAMES and current not in allowed:
-            shown = ", ".join(STATUS_NAMES[s] for s in sorted(allowed))
+            names = ", ".join(STATUS_NAMES[s] for s in sorted(allowed))
             out.append(Mismatch(
                 f"{path}.EventStatus.currentStatus",
-                f"one of {shown} (IEEE 2030.5 EventStatus: the event is {phase} at the DUT's time "
-                f"{dut_time:.0f}, within {tolerance:g} s)",
+                f"one of {names} (IEEE 2030.5 EventStatus: the event is {phase} at the DUT's time "
+                f"{shown}, within {tolerance:g} s)",
                 STATUS_NAMES[current]))
-        if since is not None and since > dut_time + tolerance:
+        if since is not None and since > latest + tolerance:
             out.append(Mismatch(f"{path}.EventStatus.dateTime",
                                 f"the time the status was set, not in the future (IEEE 2030.5 EventStatus.dateTime; "
-                                f"the DUT's time is {dut_time:.0f})", str(since)))
+                                f"the DUT's time is {shown})", str(since)))
     return out
 
 

@@ -303,7 +303,7 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
     _observe_time(expect, exchange, check, ctx)
-    _time_checks(expect, exchange, check, ctx)
+    _time_checks(expect, [exchange], check, ctx)
     _advise(step, exchange, check, variables)
     return _Outcome([exchange], check, _problems(check), expected)
 
@@ -320,8 +320,9 @@ def _observe_time(expect: ExpectSpec, exchange: Exchange, check: ResponseCheck, 
     ctx.clock.observe_time(current, exchange.started, exchange.elapsed)
 
 
-def _time_checks(expect: ExpectSpec, exchange: Exchange, check: ResponseCheck, ctx: RunContext) -> None:
-    """The 2030.5 relations a step asked for: EventStatus against interval and the DUT's time; list order."""
+def _time_checks(expect: ExpectSpec, exchanges: list[Exchange], check: ResponseCheck, ctx: RunContext) -> None:
+    """The 2030.5 relations a step asked for: EventStatus against interval and the DUT's time while it answered
+    (every page of a paged list); list order."""
     if check.view is None or any(m.path == "status" for m in check.mismatches) or (
             expect.event_status is None and not expect.list_order):
         return
@@ -329,7 +330,7 @@ def _time_checks(expect: ExpectSpec, exchange: Exchange, check: ResponseCheck, c
         check.mismatches.extend(list_order_mismatches(check.view, expect.schema))
     if expect.event_status is not None:
         try:
-            dut_time = ctx.clock.dut_at(exchange.started + exchange.elapsed / 2)
+            dut_time = ctx.clock.dut_between(exchanges[0].started, exchanges[-1].started + exchanges[-1].elapsed)
         except ClockNotRead as exc:
             raise StepProblem(ERROR, f"event_status: {exc}") from None
         check.mismatches.extend(event_status_mismatches(check.view, dut_time, expect.event_status))
@@ -384,7 +385,7 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     merged = ResponseCheck(findings=findings, view=_merge_pages(views))
     if expect.resource is not None:
         merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
-    _time_checks(expect, exchanges[-1], merged, ctx)
+    _time_checks(expect, exchanges, merged, ctx)
     return _Outcome(exchanges, merged, _problems(merged), expected)
 
 

@@ -24,14 +24,17 @@ class FakeTime:
         self.value += seconds
 
 
-def test_the_dut_time_is_its_current_time_plus_what_passed_since_the_middle_of_the_exchange() -> None:
-    fake = FakeTime(1000.0)
+def test_the_dut_time_is_never_early_and_its_bounds_cover_the_uncertainty_of_the_reading() -> None:
+    fake = FakeTime(1000.1)
     clock = Clock(wall=fake.wall, sleep=fake.sleep)
-    # The DUT's clock is 5000 s ahead of ours; the Time exchange took 0.2 s, read at its middle.
+    # The DUT's clock is 5000 s ahead of ours; the Time exchange ran from 999.9 to 1000.1.
     clock.observe_time(6000, started=999.9, elapsed=0.2)
-    assert clock.dut_now() == pytest.approx(6000)
+    assert clock.dut_now() == pytest.approx(6000)  # at least currentTime when the answer arrived
     fake.value += 30
     assert clock.dut_now() == pytest.approx(6030)
+    # During an exchange from 1030.1 to 1030.3 the DUT's clock read between 6030 and 6030.4 + 1 (truncation).
+    earliest, latest = clock.dut_between(1030.1, 1030.3)
+    assert earliest == pytest.approx(6030) and latest == pytest.approx(6031.4)
 
 
 def test_with_a_time_scale_the_dut_clock_runs_faster_and_our_expectation_of_it_too() -> None:

@@ -70,3 +70,11 @@ def test_dercontrol_list_order_start_ascending_then_creation_and_mrid_descending
     # Start-time ties: the later-created event comes first (the dercontrol-list-wrong-order defect breaks this).
     [tie] = list_order_mismatches({"DERControl": [ordered[2], ordered[1]]}, "DERControlList")
     assert "creationTime 9" in tie.seen
+
+
+def test_a_range_of_dut_times_accepts_what_any_instant_of_it_allows() -> None:
+    # The DUT answered while its clock read somewhere from 2 s before the start to 3 s after it.
+    assert event_status_mismatches(event(0), (START - 2, START + 3), 0) == []
+    assert event_status_mismatches(event(1), (START - 2, START + 3), 0) == []
+    [mismatch] = event_status_mismatches(event(1), (START - 20, START - 5), 2)
+    assert "at the DUT's time 9980 to 9995" in mismatch.expected
