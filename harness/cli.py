@@ -246,6 +246,8 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args.append("--csip-unattended")
     if args.tls_verify:
         pytest_args += ["--csip-tls-verify", args.tls_verify]
+    if args.time_scale is not None:
+        pytest_args += ["--csip-time-scale", repr(args.time_scale)]
     return pytest_args + list(args.pytest_args or ())
 
 
@@ -302,7 +304,8 @@ def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) 
             stale.unlink()
         profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
         try:
-            server = spawn_reference_server(pki, defects=args.defect or ())
+            scale = args.time_scale if args.time_scale is not None else 1.0
+            server = spawn_reference_server(pki, defects=args.defect or (), time_scale=scale)
             started.append(server)
             server.wait_ready()
         except (ReferenceServerError, ValueError) as exc:
@@ -314,6 +317,8 @@ def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) 
                             "--csip-cert", str(client.cert), "--csip-key", str(client.key),
                             "--csip-ca", str(pki.ca), "--csip-profile", profile]
             pytest_args += server.admin_options("--csip-var")
+            # The same origin on both sides: the harness's idea of the DUT's time agrees with its scaled clock.
+            pytest_args += ["--csip-time-origin", repr(server.time_origin)]
             return int(pytest.main(pytest_args))
     finally:
         shutil.rmtree(keys, ignore_errors=True)
@@ -323,6 +328,10 @@ def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) 
 def _cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
+    if args.time_scale is not None and not 0 < args.time_scale <= 1:
+        print(f"error: --time-scale: expected F with 0 < F <= 1 (0.01 runs the reference server's clock 100 times "
+              f"as fast; 1 is real time), saw {args.time_scale:g}", file=sys.stderr)
+        return 2
     from harness.optioncheck import STYLE_VARIABLE, SessionConfigError, check_cli_run
 
     try:
@@ -409,6 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(the chain to --ca, not the host name) or none; recorded in the results")
     run.add_argument("--plain-http", dest="plain_http", action="store_true",
                      help="allow an http:// --dut: test over plain HTTP, without TLS (refused otherwise)")
+    run.add_argument("--time-scale", dest="time_scale", type=float, metavar="F",
+                     help="0 < F <= 1: the reference server runs its clock and schedules 1/F times as fast, for "
+                          "development runs (recorded in the results; a certification run uses 1). Refused for a "
+                          "DUT whose profile does not say time_scale: true")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")

@@ -20,6 +20,7 @@ from harness.session import (
     RunOptions,
     SessionConfigError,
     collection_error_record,
+    parse_time_scale,
     parse_variables,
 )
 from harness.terminal import format_record, progress_writer, show_title
@@ -41,7 +42,11 @@ _OPTIONS = {
     "http_url": "plain-HTTP address of the DUT (for the redirect checks), e.g. http://127.0.0.1:8080",
     "tls_verify": "how the DUT's certificate is verified: full (chain and host name; the default), chain (the "
                   "chain to the CA, not the host name) or none; overrides the profile's tls: {verify: ...}",
+    "time_scale": "F with 0 < F <= 1: the DUT (the reference server; a profile with time_scale: true) runs its "
+                  "clock and schedules 1/F times as fast, for development runs; 1 (real time) by default",
+    "time_origin": "the instant (Unix s) from which a scaled DUT clock runs faster (set by csip-harness run)",
 }
+_NUMBERS = ("time_scale", "time_origin")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -153,8 +158,15 @@ class _RunHooks:
 def _run_options(config: pytest.Config) -> RunOptions:
     variables = parse_variables(list(config.getini("csip_vars")), "csip_vars")
     variables.update(parse_variables(config.getoption("csip_var") or []))
+    values: dict[str, Any] = {name: option(config, name) for name in _OPTIONS if name not in _NUMBERS}
+    values["time_scale"] = parse_time_scale(option(config, "time_scale"))
+    origin = option(config, "time_origin")
+    try:
+        values["time_origin"] = float(origin) if origin else None
+    except ValueError:
+        raise SessionConfigError(f"--csip-time-origin: expected Unix seconds, saw {origin!r}") from None
     return RunOptions(
-        **{name: option(config, name) for name in _OPTIONS},
+        **values,
         variables=variables,
         unattended=bool(config.getoption("csip_unattended") or config.getini("csip_unattended")),
         plain_http=bool(config.getoption("csip_plain_http") or config.getini("csip_plain_http")),

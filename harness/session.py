@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.actions.runner import ActionRunner, describe_mapping
-from harness.cases.model import Case
+from harness.cases.model import Case, DutProfile
+from harness.engine.clock import Clock
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.identities import build_identity_book
 from harness.engine.runner import run_case
@@ -50,6 +51,8 @@ class RunOptions:
     plain_http: bool = False  # an http:// DUT address is used only when asked for (harness.optioncheck)
     # How the user gave each option (`--cert`, `--csip-cert`, `csip_cert in pytest.ini`), for messages.
     given_as: dict[str, str] = dataclasses.field(default_factory=dict)
+    time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
+    time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -71,6 +74,36 @@ def harness_version() -> str:
         return "unknown"
 
 
+def parse_time_scale(value: str | float | None, where: str = "--csip-time-scale") -> float | None:
+    """A time scale F with 0 < F <= 1 from an option's text; SessionConfigError naming what was seen."""
+    if value is None or value == "":
+        return None
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = -1.0
+    if not 0 < scale <= 1:
+        raise SessionConfigError(f"{where}: expected a time scale F with 0 < F <= 1 (0.01 runs a reference DUT's "
+                                 f"clock 100 times as fast; 1 is real time), saw {value!r}")
+    return scale
+
+
+def run_clock(options: RunOptions, profile: DutProfile) -> Clock:
+    """The run's clock. A time scale other than 1 only for a DUT whose profile says its clock can run faster.
+
+    Against a real DUT the procedure's own times apply: its clock runs at the real rate whatever we ask.
+    """
+    scale = options.time_scale if options.time_scale is not None else 1.0
+    scale = parse_time_scale(scale) or 1.0
+    if scale != 1 and not profile.time_scale_supported:
+        where = f"the profile {profile.file}" if profile.file else "the DUT profile"
+        raise SessionConfigError(
+            f"--csip-time-scale {scale:g}: a time scale other than 1 needs a DUT that runs its clock faster when "
+            f"asked (the reference server: csip-harness run --reference --time-scale F); {where} does not say "
+            "'time_scale: true', so the procedure's own times apply (use 1, or leave the option out)")
+    return Clock(scale, options.time_origin)
+
+
 def load_schema(path: str | None) -> Any:
     """The bundled CSIP schema, or the file given with --schema."""
     from harness.sep.schema import SchemaSet
@@ -85,6 +118,7 @@ class HarnessSession:
         self.options = options
         self.started = time.time()
         self.profile = check_run_options(options)
+        self.clock = run_clock(options, self.profile)
         self.schema = load_schema(options.schema)
         self.loop = asyncio.new_event_loop()
         context = None
@@ -125,6 +159,7 @@ class HarnessSession:
             builtins={**builtin_variables(self.profile, self.profile.base_url), "identities": identities.variables()},
             actions=actions,
             identities=identities,
+            clock=self.clock,
         )
         self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
 
@@ -136,7 +171,7 @@ class HarnessSession:
             "started": iso_time(self.started),
             "transport": "http",
             "encoding": "xml",
-            "time_scale": 1,
+            "time_scale": self.clock.scale,
             "dut": {
                 "url": self.masker.prose(self.profile.base_url) if self.profile.base_url else None,
                 "http_url": self.masker.prose(self.profile.http_url) if self.profile.http_url else None,

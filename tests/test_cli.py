@@ -14,7 +14,7 @@ import pytest
 
 from harness.cases.loader import load_case
 from harness.pki import TestPki
-from harness.reference.process import ReferenceProcess
+from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.sep.identity import certificate_der, lfdi, sfdi
 
 VALID_TIME = (
@@ -42,7 +42,8 @@ def results(out: Path) -> dict:
 
 def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = cli("run", "--reference", "--out", str(out))
+    # The event cases wait minutes on the server's clock; at 0.01 the reference's runs 100 times as fast.
+    done = cli("run", "--reference", "--time-scale", "0.01", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(out)
     assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
@@ -50,11 +51,13 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     assert document["summary"] == {"passed": count, "failed": 0, "error": 0, "skipped": 0, "not_applicable": 0,
                                    "total": count}
     assert {t["id"] for t in document["tests"]} == set(SERVER_CASES)
+    assert document["run"]["time_scale"] == 0.01
     assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
     assert document["run"]["schema"]["name"] == "bundled CSIP schema"
     assert len(document["run"]["schema"]["sha256"]) == 64
     html = (out / "report.html").read_text()
     assert "CORE-004" in html and f'<span class="num">{count}</span>passed' in html and "<script" not in html
+    assert "(compressed: a development run, not a certification run)" in html
     assert "http://" not in html.split("<body>")[0]
     junit = ET.parse(out / "junit.xml").getroot()
     properties = {(p.get("name"), p.get("value")) for p in junit.iter("property")}
@@ -63,7 +66,7 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
 
 def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--out", str(out))
+    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--time-scale", "0.01", "--out", str(out))
     assert done.returncode == 1
     assert "step 2 'GET Time through the TimeLink; quality is 7'" in done.stdout
     assert "resource.quality: expected 7, saw '3'" in done.stdout
@@ -72,19 +75,25 @@ def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_p
 
 
 def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_templates(
-    reference_server: ReferenceProcess, pki: TestPki, project_root: Path, tmp_path: Path
+    pki: TestPki, project_root: Path, tmp_path: Path
 ) -> None:
     client = pki.clients["client"]
     profile = project_root / "fixtures" / "profiles" / "reference-server-http.yaml"
     out = tmp_path / "out"
-    done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
-               "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
-               "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
-               *[item for name, value in reference_server.pki_dirs.items() for item in ("--var", f"{name}={value}")],
-               "--out", str(out), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
+    # Its clock runs 100 times as fast (the profile says it may); the run is told the scale and its origin.
+    with start_reference_server(pki, time_scale=0.01, timeout=60) as reference_server:
+        done = cli("run", "--dut", reference_server.base_url, "--http-url", reference_server.http_url,
+                   "--cert", str(client.cert), "--key", str(client.key), "--ca", str(pki.ca),
+                   "--profile", str(profile), "--var", f"admin_url={reference_server.admin_url}", "--unattended",
+                   *[item for name, value in reference_server.pki_dirs.items()
+                     for item in ("--var", f"{name}={value}")],
+                   "--time-scale", "0.01", "--out", str(out), "--", "--csip-time-origin",
+                   repr(reference_server.time_origin), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
     assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(SERVER_CASES, "passed")
+    assert ("create-dercontrol", "done", "http") in [
+        (a["name"], a["outcome"], a["mapping"].split()[0]) for a in tests["BASIC-019"]["actions"]]
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
     assert actions["CORE-005"] == [("configure-time", "done", "http")]
     assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http"),
@@ -254,7 +263,11 @@ def test_actions_names_the_cases_that_use_each_action() -> None:
     done = cli("actions", "--role", "server")
     assert done.returncode == 0, done.stderr
     block = done.stdout.split("create-derprograms  (server DUT)", 1)[1].split("\n", 3)
-    assert block[2].strip() == "used by: CORE-004"
+    assert block[2].strip() == "used by: BASIC-020, BASIC-024, BASIC-025, CORE-004"
+    block = done.stdout.split("create-dercontrol  (server DUT)", 1)[1].split("\n", 3)
+    assert block[2].strip() == ("used by: BASIC-017 step 7, BASIC-018 step 9, BASIC-019 step 10, BASIC-019 step 9, "
+                                "BASIC-020 step 12, BASIC-020 step 13, BASIC-024 step 12, BASIC-024 step 13, "
+                                "BASIC-025 step 12, BASIC-025 step 13")
 
 
 def test_a_profile_with_an_unknown_capability_is_a_usage_error(tmp_path: Path) -> None:
@@ -264,3 +277,25 @@ def test_a_profile_with_an_unknown_capability_is_a_usage_error(tmp_path: Path) -
     assert done.returncode != 0
     assert f"{tmp_path / 'dut.yaml'}:2: capabilities: unknown capability 'edev-lst'; did you mean 'edev-list'?" in (
         done.stdout + done.stderr)
+
+
+def test_a_time_scale_outside_0_to_1_is_a_usage_error(tmp_path: Path) -> None:
+    done = cli("run", "--reference", "--time-scale", "2", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "--time-scale: expected F with 0 < F <= 1" in done.stderr and "saw 2" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_time_scale_against_a_dut_whose_profile_does_not_allow_it_is_refused_before_any_case_runs(
+    reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path
+) -> None:
+    client = pki.clients["client"]
+    profile = tmp_path / "real-dut.yaml"
+    profile.write_text("role: server\ncapabilities: [time]\n")
+    out = tmp_path / "out"
+    done = cli("run", "--dut", reference_server.base_url, "--cert", str(client.cert), "--key", str(client.key),
+               "--ca", str(pki.ca), "--profile", str(profile), "--time-scale", "0.5", "--out", str(out))
+    assert done.returncode != 0
+    assert "a time scale other than 1 needs a DUT that runs its clock faster" in done.stdout + done.stderr
+    assert "does not say 'time_scale: true'" in done.stdout + done.stderr
+    assert not (out / "results.json").exists()

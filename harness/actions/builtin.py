@@ -13,6 +13,7 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "create-dercontrol": ("POST", "/admin/programs/controls"),
     "build-topology": ("PUT", "/admin/topology"),
     "create-fsa": ("PUT", "/admin/end-devices/fsa"),
+    "create-defaultdercontrol": ("PUT", "/admin/programs/default"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

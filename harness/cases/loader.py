@@ -13,7 +13,7 @@ from typing import Any
 from harness.actions.registry import registry, unknown_action_message
 from harness.cases.capabilities import first_unknown
 from harness.cases.matchers import MatcherSpecError, check_spec
-from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step
+from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step, WaitSpec
 from harness.cases.paths import PathError, split_path
 from harness.cases.requires import Requirement, RequiresSyntaxError, parse_requirement
 from harness.cases.resource_check import ResourceSpecError, check_expectation, check_save_path, node_for
@@ -146,6 +146,7 @@ def _action_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
 def _expect(raw: dict[str, Any] | None) -> ExpectSpec:
     raw = raw or {}
     status = raw.get("status", ())
+    event_status = raw.get("event_status")
     return ExpectSpec(
         status=tuple(status) if isinstance(status, list) else ((status,) if status else ()),
         content_type=raw.get("content_type"),
@@ -154,6 +155,44 @@ def _expect(raw: dict[str, Any] | None) -> ExpectSpec:
         schema=raw.get("schema"),
         resource=raw.get("resource"),
         tls=raw.get("tls"),
+        event_status=None if event_status is None else float(event_status.get("tolerance", DEFAULT_TOLERANCE)),
+        list_order=bool(raw.get("list_order", False)),
+    )
+
+
+# Seconds either side of an event's boundary within which both statuses are accepted (TimeType is whole seconds,
+# and the DUT's time moves while a response travels).
+DEFAULT_TOLERANCE = 2.0
+
+
+def _check_time_features(raw: dict[str, Any], file: Path, data: Any, where: list[Any], label: str) -> None:
+    """`list_order` needs a list whose 2030.5 order the harness knows; both need the resource named."""
+    from harness.engine.events import LIST_ORDERS
+
+    expect = raw.get("expect") or {}
+    if expect.get("list_order") and expect.get("schema") not in LIST_ORDERS:
+        raise CaseFileError(file, line_of(data, [*where, "expect", "list_order"]),
+                            f"{label}: list_order: expected schema to name a list whose 2030.5 order the harness "
+                            f"knows ({', '.join(LIST_ORDERS)}), saw {expect.get('schema')!r}")
+    if "event_status" in expect and not expect.get("schema"):
+        raise CaseFileError(file, line_of(data, [*where, "expect", "event_status"]),
+                            f"{label}: event_status: expected schema to name the event resource or list it is "
+                            f"checked on (DERControl, DERControlList), saw none")
+
+
+def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
+    name = raw["name"]
+    extra = [key for key in ("expect", "save", "save_headers", "set", "should") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, ["steps", index, extra[0]]),
+                            f"step {index + 1} {name!r}: a wait step has no {extra[0]} (only a request step does)")
+    spec = raw["wait"]
+    _check_references(spec, known, file, line, f"step {index + 1} {name!r}", data, ["steps", index, "wait"])
+    return Step(
+        index=index + 1, name=name, line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, ["steps", index, "requires"]),
+        request=None, expect=ExpectSpec(), when=_when(raw, file, data, ["steps", index], known),
+        wait=WaitSpec(until=str(spec["until"]), purpose=spec["for"], max=float(spec.get("max", 3600))), raw=raw,
     )
 
 
@@ -219,6 +258,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
     _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should", "save")}, known,
                       file, line, label, data, where)
     _check_against_schema(raw, file, data, where, label)
+    _check_time_features(raw, file, data, where, label)
     request = raw["request"]
     step = Step(
         index=index,
@@ -257,6 +297,8 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
     label = f"step {index + 1} {raw['name']!r}"
     if "action" in raw:
         return _action_step(raw, index, file, data, known, line)
+    if "wait" in raw:
+        return _wait_step(raw, index, file, data, known, line)
     if "choose" in raw:
         extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
         if extra:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 PRESENT = "present"
 ABSENT = "absent"
+
+# What `near_now` compares with: the run's clock on the DUT's timeline (harness.engine.clock.Clock.now), set by
+# the runner for the case it runs; the wall clock outside a run.
+_NOW: ContextVar[Callable[[], float]] = ContextVar("csip_now", default=time.time)
+
+
+@contextlib.contextmanager
+def judging_time_by(now: Callable[[], float]) -> Iterator[None]:
+    """Within this block, `near_now` compares with now() (the run's clock) instead of the wall clock."""
+    token = _NOW.set(now)
+    try:
+        yield
+    finally:
+        _NOW.reset(token)
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ def _op_check_digit(arg: Any, seen: Any, path: str) -> list[Mismatch]:
 
 def _op_near_now(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     n = _number(seen)
-    now = time.time()
+    now = _NOW.get()()
     if n is not None and abs(n - now) <= float(arg):
         return []
     detail = f"{_show(seen)} ({n - now:+.0f} s from the harness clock)" if n is not None else _show(seen)

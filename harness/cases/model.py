@@ -9,7 +9,7 @@ from typing import Any
 from harness.cases.requires import Requirement
 
 # Variables every run provides before the first step (see engine.context).
-BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url", "identities")
+BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url", "identities", "dut_time")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,21 @@ class ExpectSpec:
     schema: str | None = None
     resource: dict[str, Any] | None = None
     tls: str | dict[str, Any] | None = None  # "refused" or facts of the handshake (harness.engine.tls_steps)
+    # Check each event's EventStatus against its interval at the DUT's time, within this many seconds.
+    event_status: float | None = None
+    list_order: bool = False  # the list's items are in the order 2030.5 defines for it (harness.engine.events)
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """A wait on the DUT's clock: until a TimeType (an expression before substitution), said as `purpose`.
+
+    ``max`` bounds the wait in the DUT's seconds: a target further away is a harness error, never a long hang.
+    """
+
+    until: str
+    purpose: str
+    max: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class Step:
     should: ExpectSpec | None = None
     choose: tuple[Step, ...] = ()
     identity: str | None = None  # `as:`: the client identity the step acts as (None: the default, client)
+    wait: WaitSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,7 @@ class DutProfile:
     read_timeout: float = 10.0
     total_timeout: float = 30.0
     max_body: int = 1_048_576
+    time_scale_supported: bool = False  # the DUT runs its clock faster when asked (--time-scale), as the reference does
     actions: dict[str, ActionMapping] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
     plugins: tuple[str, ...] = ()

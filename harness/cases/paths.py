@@ -1,5 +1,6 @@
 """Paths into a resource view: `EndDeviceListLink.href`, `EndDevice[0].href`, `EndDevice[lFDI=AB12].href`,
-and `EndDevice[*].href` (the href of every item, in list order)."""
+`DERControl[interval.start=1764470000].href` (a selector's key may be a dotted path into the item), and
+`EndDevice[*].href` (the href of every item, in list order)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,19 @@ def _select(value: Any, selector: str, path: str) -> Any:
     if not sep:
         raise PathError(f"expected [index] or [key=value] in {path!r}, saw [{selector}]")
     for item in _as_list(value):
-        if isinstance(item, dict) and str(item.get(key.strip(), "")).lower() == wanted.strip().lower():
+        if isinstance(item, dict) and str(_field(item, key.strip())).lower() == wanted.strip().lower():
             return item
     return _MISSING
+
+
+def _field(item: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key inside an item (`interval.start`), or "" when absent."""
+    value: Any = item
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return ""
+        value = value.get(part, "")
+    return value
 
 
 def lookup(data: Any, path: str) -> Any:

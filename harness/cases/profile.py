@@ -98,6 +98,7 @@ def load_profile(path: str | Path) -> DutProfile:
         read_timeout=float(timeouts.get("read", 10.0)),
         total_timeout=float(timeouts.get("total", 30.0)),
         max_body=int(data.get("max_body", 1_048_576)),
+        time_scale_supported=bool(data.get("time_scale", False)),
         actions=_actions(data, file),
         variables=dict(data.get("variables", {})),
         plugins=tuple(data.get("plugins", ())),

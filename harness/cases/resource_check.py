@@ -173,9 +173,18 @@ def check_save_path(path: str, node: _Node, where: list[Any], label: str) -> Non
             current = found
         for selector in _SELECTOR.findall(match.group("selectors") or ""):
             key = selector.partition("=")[0].strip()
-            if "=" in selector and "${" not in key and current.fields() is not None and current.member(key) is None:
-                raise ResourceSpecError(where, f"{label}: save path {path!r}: [{selector}] selects by {key!r}, "
-                                               f"which {current.type_name} has not{_close(key, current.names())}")
+            if "=" not in selector or "${" in key:
+                continue
+            inner = current
+            for name_part in key.split("."):
+                if inner is None or inner.fields() is None:
+                    break
+                found_part = inner.member(name_part)
+                if found_part is None:
+                    raise ResourceSpecError(where, f"{label}: save path {path!r}: [{selector}] selects by {key!r}, "
+                                                   f"which {inner.type_name} has not"
+                                                   f"{_close(name_part, inner.names())}")
+                inner = found_part
 
 
 def node_for(resource_name: str | None, where: list[Any]) -> _Node | None:

@@ -10,6 +10,7 @@ from lxml import etree
 
 from harness.actions.runner import ActionRunner
 from harness.cases.model import DutProfile
+from harness.engine.clock import Clock
 from harness.engine.identities import IdentityBook
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
@@ -50,6 +51,9 @@ class RunContext:
     builtins: dict[str, Any] = field(default_factory=dict)
     actions: ActionRunner | None = None
     identities: IdentityBook | None = None  # the run's named client identities (None: plain HTTP, client only)
+    # The run's clock: the DUT's, read from its Time, and ours, scaled by --time-scale (harness.engine.clock).
+    clock: Clock = field(default_factory=Clock)
+    # Told what a step waits for ("BASIC-017 step 6: waiting until ... (12 s left)"); the terminal shows it.
     progress: Callable[[str], None] = no_progress
 
     def __post_init__(self) -> None:

@@ -7,13 +7,15 @@ import time
 import traceback
 from typing import Any
 
-from harness.cases.matchers import Mismatch, match
+from harness.cases.matchers import Mismatch, judging_time_by, match
 from harness.cases.model import Case, ExpectSpec, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.requires import Requirement, unmet
 from harness.cases.variables import VariableError, substitute
 from harness.engine.checks import ResponseCheck, advisories, check_response
+from harness.engine.clock import ClockNotRead
 from harness.engine.context import RunContext
+from harness.engine.events import event_status_mismatches, list_order_mismatches
 from harness.engine.tls_steps import advise_tls, identity_problem, judge_tls, probes, send
 from harness.engine.waiting import CURRENT_CASE, waiting_for
 from harness.results import (
@@ -92,6 +94,9 @@ def _substitute(value: Any, variables: dict[str, Any]) -> Any:
     try:
         return substitute(value, variables)
     except VariableError as exc:
+        if exc.unknown and "'dut_time'" in str(exc):
+            raise StepProblem(ERROR, f"{exc}: the DUT's clock is not known yet; an earlier step must GET the "
+                                     "DUT's Time (expect: {schema: Time}) before ${dut_time} is used") from None
         raise StepProblem(ERROR if exc.unknown else FAILED, str(exc)) from None
 
 
@@ -198,6 +203,37 @@ def when_reason(when: Requirement | None, variables: dict[str, Any]) -> str | No
     return f"when: {when.text!r} does not hold ({', '.join(states)})"
 
 
+async def _wait_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord,
+                     case_id: str) -> StepRecord:
+    """Wait until the DUT's clock (from its Time and the offset to ours) reads the step's `until`."""
+    assert step.wait is not None
+    wait = step.wait
+    target = _substitute(wait.until, variables)
+    try:
+        until = float(target)
+    except (TypeError, ValueError):
+        raise StepProblem(ERROR, f"wait: expected a TimeType (seconds) to wait until, saw {target!r}") from None
+    try:
+        left = until - ctx.clock.dut_now()
+    except ClockNotRead as exc:
+        raise StepProblem(ERROR, f"wait: {exc}") from None
+    record.expected = {"until": int(until), "for": wait.purpose, "max_s": wait.max}
+    if left > wait.max:
+        raise StepProblem(ERROR, f"wait for {wait.purpose}: the DUT's clock reads {until - left:.0f}, so the wait "
+                                 f"until {until:.0f} would take {left:.0f} s on the DUT's clock, more than the step "
+                                 f"allows ({wait.max:g} s)")
+    where = f"{case_id} step {step.index}" if case_id else f"step {step.index}"
+    scale = "" if ctx.clock.scale == 1 else f", time scale {ctx.clock.scale:g}"
+
+    def report(seconds_left: float) -> None:
+        ctx.progress(f"{where}: waiting until {wait.purpose} on the DUT's clock ({seconds_left:.0f} s left{scale})")
+
+    waited = await ctx.clock.wait_until(until, report)
+    record.duration_s = round(waited, 6)
+    record.observed = {"dut_time": int(ctx.clock.dut_now()), "waited_s": round(waited, 3)}
+    return record
+
+
 async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
     assert step.action is not None and ctx.actions is not None
     action = await ctx.actions.carry_out(step.action, variables)
@@ -280,9 +316,12 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     if exchange.error or exchange.response is None:
         return _Outcome([exchange], None, [], expected)
     needs_view = (bool(step.save) or (step.require is not None and step.require.resource is not None)
-                  or bool(step.should and step.should.resource))
+                  or bool(step.should and step.should.resource) or expect.event_status is not None
+                  or expect.list_order)
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
+    _observe_time(expect, exchange, check, ctx)
+    _time_checks(expect, [exchange], check, ctx)
     _advise(step, exchange, check, variables)
     if probes(step):
         check.findings.extend(_tls_warnings(step, exchange))
@@ -295,6 +334,32 @@ def _tls_warnings(step: Step, exchange: Exchange) -> list[Finding]:
         return []
     return [Finding(message=f"{text} (asked by 'should', not required by the procedure)", line=None,
                     path="tls", kind="protocol", severity=WARNING) for text in advise_tls(step.should, exchange)]
+def _observe_time(expect: ExpectSpec, exchange: Exchange, check: ResponseCheck, ctx: RunContext) -> None:
+    """A valid Time read from the DUT sets the run's reading of the DUT's clock (harness.engine.clock)."""
+    if expect.schema != "Time" or check.view is None or check.mismatches or any(
+            f.severity == FAILURE for f in check.findings):
+        return
+    try:
+        current = int(str(check.view.get("currentTime")).strip())
+    except ValueError:
+        return
+    ctx.clock.observe_time(current, exchange.started, exchange.elapsed)
+
+
+def _time_checks(expect: ExpectSpec, exchanges: list[Exchange], check: ResponseCheck, ctx: RunContext) -> None:
+    """The 2030.5 relations a step asked for: EventStatus against interval and the DUT's time while it answered
+    (every page of a paged list); list order."""
+    if check.view is None or any(m.path == "status" for m in check.mismatches) or (
+            expect.event_status is None and not expect.list_order):
+        return
+    if expect.list_order and expect.schema:
+        check.mismatches.extend(list_order_mismatches(check.view, expect.schema))
+    if expect.event_status is not None:
+        try:
+            dut_time = ctx.clock.dut_between(exchanges[0].started, exchanges[-1].started + exchanges[-1].elapsed)
+        except ClockNotRead as exc:
+            raise StepProblem(ERROR, f"event_status: {exc}") from None
+        check.mismatches.extend(event_status_mismatches(check.view, dut_time, expect.event_status))
 
 
 def _advise(step: Step, exchange: Exchange, check: ResponseCheck, variables: dict[str, Any]) -> None:
@@ -345,6 +410,7 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     merged = ResponseCheck(findings=findings, view=_merge_pages(views))
     if expect.resource is not None:
         merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
+    _time_checks(expect, exchanges, merged, ctx)
     return _Outcome(exchanges, merged, _problems(merged), expected)
 
 
@@ -408,6 +474,10 @@ async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], 
                        "resource": check.view}
     if response.status and outcome.exchange.tls and "outcome" in outcome.exchange.tls:
         record.observed["tls"] = {k: outcome.exchange.tls.get(k) for k in ("outcome", "version", "cipher")}
+    # A Time just read gives `${dut_time}` to this step's own `set:` (an event start relative to it, say);
+    # `${now}` stays what the request was built with, so a `set:` of it names what was sent.
+    if ctx.clock.dut_read:
+        variables["dut_time"] = int(ctx.clock.dut_now())
     # Saves run even when the step failed: a waived step must still give the next steps their variables.
     problems = outcome.problems + _save(step, outcome, variables, record.saved)
     record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]
@@ -466,8 +536,9 @@ async def _choose_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
     return record
 
 
-async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> StepRecord:
-    """Execute one step: substitute, send, check, save. Never raises for what the DUT does."""
+async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_id: str = "") -> StepRecord:
+    """Execute one step: substitute, send, check, save (or wait, or carry out an action). Never raises for what
+    the DUT does; case_id names the case in what a wait reports through ctx.progress."""
     record = StepRecord(index=step.index, name=step.name, verdict=PASSED, ref=step.ref, line=step.line)
     missing = unmet(list(step.requires), ctx.profile.capabilities)
     if missing:
@@ -481,6 +552,8 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any]) -> St
     try:
         if step.action is not None:
             return await _action_step(step, ctx, variables, record)
+        if step.wait is not None:
+            return await _wait_step(step, ctx, variables, record, case_id)
         if step.choose:
             return await _choose_step(step, ctx, variables, record)
         return await _request_step(step, ctx, variables, record)
@@ -506,7 +579,7 @@ async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record
         return False
     assert ctx.actions is not None
     for call in case.setup:
-        variables["now"] = int(time.time())
+        _set_time_variables(variables, ctx)
         action = await ctx.actions.carry_out(call, variables)
         record.actions.append(action)
         if action.outcome != ACTION_DONE:
@@ -516,6 +589,15 @@ async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record
                                        message="not run: the case's setup did not complete") for s in case.steps]
             return False
     return True
+
+
+def _set_time_variables(variables: dict[str, Any], ctx: RunContext) -> None:
+    """`${now}`: our clock on the DUT's timeline; `${dut_time}`: the DUT's clock, once its Time has been read."""
+    variables["now"] = int(ctx.clock.now())
+    if ctx.clock.dut_read:
+        variables["dut_time"] = int(ctx.clock.dut_now())
+    else:
+        variables.pop("dut_time", None)
 
 
 def _checked(step: Step, record: StepRecord) -> bool:
@@ -547,8 +629,15 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
     """Run every step of a case in order, stopping at the first failure or error.
 
     A case in which no step judged anything the DUT sent is not applicable, with the steps' reasons: a
-    verdict of passed always means something was checked.
+    verdict of passed always means something was checked. Time is judged by the run's clock: each case reads
+    the DUT's Time itself before it uses the DUT's time (a reading from another case is not reused).
     """
+    ctx.clock.reading = None
+    with judging_time_by(ctx.clock.now):
+        return await _run_case(case, ctx)
+
+
+async def _run_case(case: Case, ctx: RunContext) -> TestRecord:
     record = TestRecord(
         id=case.id,
         title=case.title,
@@ -560,7 +649,7 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
         procedure=dict(case.procedure),
         function_sets=list(case.function_sets),
         requirements=list(case.requirements),
-        started=time.time(),
+        started=ctx.clock.wall(),
     )
     clock = time.perf_counter()
     CURRENT_CASE.set(case.id)  # for progress lines; the task running this case has its own context
@@ -581,8 +670,8 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
                 record.steps.append(StepRecord(index=step.index, name=step.name, verdict=NOT_RUN, ref=step.ref,
                                                line=step.line, message=f"not run: {stopped}"))
                 continue
-            variables["now"] = int(time.time())
-            step_record = await run_step(step, ctx, variables)
+            _set_time_variables(variables, ctx)
+            step_record = await run_step(step, ctx, variables, case.id)
             record.steps.append(step_record)
             record.actions.extend(step_record.actions)
             variables.update(step_record.saved)

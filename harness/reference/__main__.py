@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--admin-port", type=int, default=0, help="admin interface port (0: any free port)")
     parser.add_argument("--admin-token", help="bearer token of the admin interface (default: a random one)")
     parser.add_argument("--tz-offset", type=int, default=clock.DEFAULT_TZ_OFFSET, help="Time tzOffset, seconds")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
+                        help="run the clock and schedules 1/F times as fast (0 < F <= 1; 1: real time)")
+    parser.add_argument("--time-origin", type=float, metavar="UNIX_S",
+                        help="the instant from which a scaled clock runs faster (default: the start)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME", help="switch on a defect")
     parser.add_argument("--ready-file", help="write the bound ports here as JSON once listening")
     return parser
@@ -103,6 +107,7 @@ def write_ready_file(path: Path, content: dict[str, object]) -> None:
 
 async def serve(args: argparse.Namespace, defects: Defects) -> None:
     """Bind both listeners, announce the ports, and serve until SIGTERM or SIGINT."""
+    clock.configure(args.time_scale, args.time_origin)
     preregister = [load_preregistration(spec) for spec in args.preregister]
     tree = seed_tree(clock.now(), args.tz_offset, preregister, args.extra_enddevices, time_quality=args.time_quality)
     tree.registrars = {lfdi(certificate_der(path)) for path in args.registrar}
@@ -125,7 +130,8 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     ready = {"https_port": https.port, "http_port": plain.port, "admin_port": admin.port, "admin_token": token,
-             "pid": os.getpid(), "defects": sorted(defects.names)}
+             "pid": os.getpid(), "defects": sorted(defects.names),
+             "time_scale": args.time_scale}
     if args.ready_file:
         write_ready_file(Path(args.ready_file), ready)
     print(json.dumps(ready), flush=True)

@@ -55,6 +55,7 @@ class AdminApp:
             "create-dercontrol": self.ensure_control,
             "build-topology": self.build_topology,
             "create-fsa": self.assign_fsas,
+            "create-defaultdercontrol": self.set_default_control,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -213,6 +214,18 @@ class AdminApp:
             raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
         fsas = topology.assign_fsas(self.tree, device, params["count"])
         return 200, {"fsa_list": f"/edev/{device.index}/fsa", "count": len(fsas)}
+    def set_default_control(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Set a program's DefaultDERControl to the given DERControlBase values (422 if the schema refuses it)."""
+        program = self.find_program(str(params["program"]))
+        previous = program.default_base
+        program.default_base = control_base(params["control"])
+        served = Renderer(self.tree, Defects()).default_der_control(program)
+        problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DefaultDERControl")
+                    if f.severity == FAILURE]
+        if problems:
+            program.default_base = previous
+            raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
+        return 200, {"href": f"/derp/{program.index}/dderc", "program": f"/derp/{program.index}"}
 
     @staticmethod
     def _control_answer(program: DerProgram, control: DerControl, *, created: bool) -> dict[str, Any]:

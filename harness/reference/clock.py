@@ -1,4 +1,10 @@
-"""The reference server's clock: current time and the Time resource's zone and US daylight-saving fields."""
+"""The reference server's clock: current time and the Time resource's zone and US daylight-saving fields.
+
+With a time scale F (0 < F <= 1, `--time-scale`) the clock runs 1/F times as fast as the real one from an origin
+instant (`--time-origin`, Unix s), so everything scheduled on it (event starts and ends, EventStatus changes)
+happens F times sooner in real time: a development run compresses a procedure's minutes. The harness is given
+the same scale and origin, so that its expectation of the DUT's time agrees with this clock.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,27 @@ from dataclasses import dataclass
 DEFAULT_TZ_OFFSET = -18000  # US Eastern standard time, as CORE-005 suggests
 DST_OFFSET = 3600
 
+_scale = 1.0
+_origin = 0.0
+
+
+def configure(scale: float = 1.0, origin: float | None = None) -> None:
+    """Run the clock 1/scale times as fast as the real one from origin (default: now); scale 1 is real time."""
+    global _scale, _origin
+    if not 0 < scale <= 1:
+        raise ValueError(f"expected a time scale F with 0 < F <= 1, saw {scale}")
+    _scale, _origin = scale, time.time() if origin is None else origin
+
+
+def scale() -> float:
+    """The clock's time scale (1: real time)."""
+    return _scale
+
 
 def now() -> int:
-    """Current UTC time as a 2030.5 TimeType (whole seconds since the epoch)."""
-    return int(time.time())
+    """Current UTC time as a 2030.5 TimeType (whole seconds since the epoch), scaled from the origin."""
+    real = time.time()
+    return int(real if _scale == 1 else _origin + (real - _origin) / _scale)
 
 
 def _nth_sunday(year: int, month: int, n: int) -> dt.date:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 SCHEDULED = 0
 ACTIVE = 1
+SUPERSEDED = 4
 
 # The sequence of DERControlBase in the 2030.5-2018 schema: children must appear in this order.
 DER_CONTROL_BASE_ORDER: tuple[str, ...] = (

@@ -62,6 +62,11 @@ DEFECTS: dict[str, str] = {
                                      "extensions, non-P-256 keys are accepted)",
     "client-trust-too-wide": "the server trusts every self-signed certificate beside its CA file, not only the "
                              "SERCA: self-signed device certificates and foreign CAs are accepted",
+    "dercontrol-list-latest-first": "the DERControlList is ordered by interval start descending (latest event first)",
+    "dderc-ignores-setting": "the DefaultDERControl keeps its built-in controls whatever create-defaultdercontrol set",
+    "overlap-superseded": "an active DERControl is shown 4 Superseded while a higher-priority program's event runs, "
+                          "even one on independent controls",
+    "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
 }
 
 

@@ -41,6 +41,8 @@ class ReferenceProcess:
         self.defects: list[str] = []
         # The run's certificate and private-key directories, for a profile's `identities:` (${pki_dir}).
         self.pki_dirs: dict[str, str] = {}
+        self.time_scale = 1.0
+        self.time_origin: float | None = None
 
     @property
     def base_url(self) -> str:
@@ -134,13 +136,20 @@ def spawn_reference_server(
     host: str = "127.0.0.1",
     port: int = 0,
     http_port: int = 0,
+    time_scale: float = 1.0,
+    time_origin: float | None = None,
 ) -> ReferenceProcess:
     """Launch the server without waiting; call wait_ready() on the result (lets tests start many at once).
 
     It starts as a fresh head-end: one DERProgram, no EndDevice and Time quality 3, unless preregister,
     extra_enddevices and time_quality say otherwise; registrars are certificates of registration clients
-    that may register EndDevices in band. Test cases set it up through its admin interface.
+    that may register EndDevices in band. Test cases set it up through its admin interface. With time_scale
+    F < 1 its clock runs 1/F times as fast from time_origin (default: now, Unix s), which the result keeps as
+    `time_origin` for the harness run against it (RunOptions.time_scale and time_origin).
     """
+    if not 0 < time_scale <= 1:
+        raise ValueError(f"expected a time scale F with 0 < F <= 1, saw {time_scale}")
+    origin = time.time() if time_origin is None else time_origin
     chosen = sorted(validate_defects(defects))
     if pki is not None:
         cert, key, ca = cert or pki.server.cert, key or pki.server.key, ca or pki.ca
@@ -148,7 +157,7 @@ def spawn_reference_server(
         raise ValueError("give a TestPki or all of cert, key and ca")
     args = ["--cert", str(cert), "--key", str(key), "--ca", str(ca), "--host", host]
     args += ["--port", str(port), "--http-port", str(http_port), "--extra-enddevices", str(extra_enddevices)]
-    args += ["--time-quality", str(time_quality)]
+    args += ["--time-quality", str(time_quality), "--time-scale", repr(time_scale), "--time-origin", repr(origin)]
     for path, pin in preregister:
         args += ["--preregister", f"{path}:{pin}"]
     for path in registrars:
@@ -158,6 +167,7 @@ def spawn_reference_server(
     process = ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
     if pki is not None:
         process.pki_dirs = {"pki_dir": str(pki.ca.parent), "pki_keys": str(pki.server.key.parent)}
+    process.time_scale, process.time_origin = time_scale, origin
     return process
 
 

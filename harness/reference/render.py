@@ -8,7 +8,15 @@ from lxml import etree
 
 from harness.reference import clock
 from harness.reference.access import Scope
-from harness.reference.controls import ACTIVE, SCHEDULED, Status, effective_window, event_status, list_order
+from harness.reference.controls import (
+    ACTIVE,
+    SCHEDULED,
+    SUPERSEDED,
+    Status,
+    effective_window,
+    event_status,
+    list_order,
+)
 from harness.reference.defects import Defects
 from harness.reference.elements import el, error, link, optional, to_bytes
 from harness.reference.metering import Mirror
@@ -256,6 +264,8 @@ class Renderer:
         kept = [c for c in program.controls if "ended-event-listed" in self.defects or event_status(c, now)]
         if "dercontrol-list-wrong-order" in self.defects:
             return sorted(kept, key=lambda c: (c.start, c.creation_time))
+        if "dercontrol-list-latest-first" in self.defects:
+            return list_order(kept)[::-1]
         return list_order(kept)
 
     def control_status(self, control: DerControl, now: int) -> Status:
@@ -263,9 +273,23 @@ class Renderer:
         if "event-status-always-scheduled" in self.defects:
             return Status(SCHEDULED, control.creation_time)
         status = event_status(control, now)
+        if ("overlap-superseded" in self.defects and status is not None and status.current == ACTIVE
+                and self._overlapped_by_higher_priority(control, now)):
+            return Status(SUPERSEDED, now)
         if status is None:  # ended, yet served under the ended-event-listed defect: still shown active
             return Status(ACTIVE, max(effective_window(control)[0], control.creation_time))
         return status
+
+    def _overlapped_by_higher_priority(self, control: DerControl, now: int) -> bool:
+        """Whether an active event of a program with a lower primacy value runs at now (whatever its controls)."""
+        mine = next(p for p in self.tree.programs.values() if control in p.controls)
+        for program in self.tree.programs.values():
+            if program.primacy < mine.primacy:
+                for other in program.controls:
+                    status = event_status(other, now)
+                    if status is not None and status.current == ACTIVE:
+                        return True
+        return False
 
     def der_program(self, program: DerProgram) -> etree._Element:
         """A DERProgram with its control and curve links."""
@@ -283,12 +307,15 @@ class Renderer:
         )
 
     def default_der_control(self, program: DerProgram) -> etree._Element:
-        """The program's DefaultDERControl: connected, no export limit."""
+        """The program's DefaultDERControl: as set by create-defaultdercontrol, else connected, no export limit."""
+        base = el("DERControlBase", el("opModConnect", text=True), el("opModMaxLimW", text=10000))
+        if program.default_base is not None and "dderc-ignores-setting" not in self.defects:
+            base = copy.deepcopy(program.default_base)
         return el(
             "DefaultDERControl",
             el("mRID", text=program.default_mrid),
             el("description", text="default"),
-            el("DERControlBase", el("opModConnect", text=True), el("opModMaxLimW", text=10000)),
+            base,
             href=f"/derp/{program.index}/dderc",
             subscribable="0",
         )

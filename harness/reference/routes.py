@@ -253,6 +253,8 @@ def _posted_list(
         items = store(app.tree)
         if ctx.request.method == "POST":
             root = app.body(ctx, *roots)
+            if "response-rejected" in app.defects:
+                raise BadBody("the response-rejected defect", 0)
             index = max(items, default=0) + 1
             root.set("href", f"{base}/{index}")
             items[index] = Posted(index, clock.now(), root)

@@ -70,6 +70,7 @@ class DerProgram:
     primacy: int
     default_mrid: str
     controls: list[DerControl] = field(default_factory=list)
+    default_base: etree._Element | None = None  # the DefaultDERControl's DERControlBase, once one was set
     curves: list[DerCurve] = field(default_factory=list)
     # False for a group's program (harness.reference.topology): reached through FunctionSetAssignments only,
     # not listed in the DERProgramList DeviceCapability links.

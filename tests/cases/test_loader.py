@@ -227,3 +227,38 @@ def test_capability_names_are_a_registry() -> None:
     used = {name for file in project_dir("testcases").rglob("*.yaml") for r in load_case(file).requires
             for name in r.names()}
     assert used <= set(known)
+
+
+# --- time and events ----------------------------------------------------------------------------------
+
+TIMED = GOOD + """\
+  - name: wait for the start
+    wait: {until: "${dut_time + 120}", for: "two minutes", max: 300}
+  - name: the list of events
+    request: {method: GET, path: /derp/1/derc}
+    expect: {status: 200, schema: DERControlList, list_order: true, event_status: {tolerance: 3}}
+"""
+
+
+def test_wait_steps_and_event_checks_load(tmp_path: Path) -> None:
+    case = load_case(write(tmp_path, TIMED))
+    wait, listed = case.steps[2], case.steps[3]
+    assert wait.wait is not None and wait.request is None
+    assert (wait.wait.until, wait.wait.purpose, wait.wait.max) == ("${dut_time + 120}", "two minutes", 300)
+    assert listed.expect.list_order and listed.expect.event_status == 3
+
+
+def test_a_wait_step_with_an_expectation_is_refused_at_its_line(tmp_path: Path) -> None:
+    error = load_error(tmp_path, TIMED.replace('max: 300}', 'max: 300}\n    expect: {status: 200}'))
+    assert error.line == 19 and "a wait step has no expect" in str(error)
+
+
+def test_a_wait_without_saying_what_it_waits_for_is_refused(tmp_path: Path) -> None:
+    error = load_error(tmp_path, TIMED.replace(', for: "two minutes"', ""))
+    assert error.line == 18 and "'for' is a required property" in str(error)
+
+
+def test_list_order_on_a_list_whose_order_is_not_known_is_refused(tmp_path: Path) -> None:
+    error = load_error(tmp_path, TIMED.replace("schema: DERControlList", "schema: EndDeviceList"))
+    assert error.line == 21 and "list_order: expected schema to name a list whose 2030.5 order" in str(error)
+    assert "DERControlList" in str(error)

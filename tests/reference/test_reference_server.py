@@ -529,7 +529,7 @@ def defect_servers(reference_pki: TestPki) -> Iterator[dict[str, ReferenceProces
     }
     try:
         for server in servers.values():
-            server.wait_ready(20)
+            server.wait_ready(60)
         yield servers
     finally:
         for server in servers.values():
@@ -631,6 +631,7 @@ DEFECT_CHECKS: dict[str, Check] = {
         _accepted(p, s, name) for name in ("mica-eku-critical", "mica-name-constraints", "mica-policy-mappings",
                                            "wrong-curve")),
     "client-chain-length-two-only": lambda http, s, p: not _accepted(p, s, "mica-dev"),
+    "response-rejected": lambda http, s, p: _post_response(http).status_code == 400,
 }
 
 
@@ -655,6 +656,9 @@ PROVEN_ELSEWHERE = {
     "fsa-derp-list-wrong-order": "test_reference_verdicts.py (CORE-010, CORE-011)",
     "group-primacy-inverted": "test_reference_verdicts.py (BASIC-002)",
     "fsa-missing-time-link": "test_reference_verdicts.py (BASIC-002)",
+    "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
+    "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
+    "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
 }
 
 

@@ -96,7 +96,7 @@ def test_junit_names_each_case_and_its_verdict(failed_bundle: Bundle, project_ro
         found = {p.get("name"): p.get("value") for p in case.iter("property")}
         properties[found["csip_id"]] = found["verdict"]
     assert properties["CORE-005"] == "failed" and properties["CORE-004"] == "passed"
-    server_cases = {path.stem for path in (project_root / "testcases" / "server").glob("*.yaml")}
+    server_cases = {path.stem for path in (failed_bundle.out.parent / "testcases" / "server").glob("*.yaml")}
     assert properties["LAB-001"] == "passed" and set(properties) == server_cases | {"LAB-001"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,12 @@ def test_a_dut_that_dies_after_the_first_case_leaves_the_rest_in_error(pki: Test
 def test_a_harness_killed_mid_run_keeps_results_current_and_reportable(reference_server: ReferenceProcess, pki: TestPki,
                                                                        project_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = run_with_killer(dut_args(reference_server, pki, project_root, out), 2, "self")
+    # Killed during its second case: one that takes no time on the server's clock (the event cases wait minutes).
+    cases = tmp_path / "testcases" / "server"
+    cases.mkdir(parents=True)
+    for case_id in ("BASIC-001", "CORE-001", "CORE-002"):
+        shutil.copy(project_root / "testcases" / "server" / f"{case_id}.yaml", cases)
+    done = run_with_killer([*dut_args(reference_server, pki, project_root, out), "--cases", str(cases)], 2, "self")
     assert done.returncode == -9
     results = json.loads((out / "results.json").read_text())
     assert schema_errors(results) == [] and results["run"]["complete"] is False
