@@ -122,6 +122,9 @@ class AdminApp:
                 raise AdminError(409, f"LFDI {params['lfdi']} is registered with SFDI {device.sfdi}, "
                                       f"not {params['sfdi']}")
             device.pin, device.preregistered = pin, True
+            # Pre-registering again starts the device over from the default assignments (one FSA linking the
+            # DERProgramList of DeviceCapability): a topology an earlier case built is not this case's setup.
+            device.fsas = []
             return 200, {"href": f"/edev/{device.index}", "created": False}
         if not self.tree.programs:
             self.tree.add_program(clock.now())

@@ -37,7 +37,8 @@ def test_run_reference_from_the_installed_wheel_alone(built_package: Path, tmp_p
     assert (site / "harness" / "bundled" / "testcases" / "server" / "CORE-005.yaml").is_file()
     assert (site / "harness" / "bundled" / "fixtures" / "profiles" / "reference-server.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": str(site), "CSIP_HARNESS_HOME": str(tmp_path / "no-checkout")}
-    done = subprocess.run([str(site / "bin" / "csip-harness"), "run", "--reference", "--out", "results"],
+    done = subprocess.run([str(site / "bin" / "csip-harness"), "run", "--reference", "--time-scale", "0.01",
+                           "--out", "results"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
