@@ -74,13 +74,14 @@ class ReferenceProcess:
         while not self._ready_file.exists():
             if self.process.poll() is not None:
                 message = f"reference server exited with status {self.process.returncode}"
+                # Read before stop(): it closes the log and removes the work directory.
+                stderr = self.stderr_text()
                 self.stop()
-                raise ReferenceServerError(f"{message}; stderr:\n{self.stderr_text()}")
+                raise ReferenceServerError(f"{message}; stderr:\n{stderr}")
             if time.monotonic() > deadline:
+                stderr = self.stderr_text()
                 self.stop()
-                raise ReferenceServerError(
-                    f"reference server not ready after {timeout} s; stderr:\n{self.stderr_text()}"
-                )
+                raise ReferenceServerError(f"reference server not ready after {timeout} s; stderr:\n{stderr}")
             time.sleep(0.02)
         ready = json.loads(self._ready_file.read_text())
         self.https_port = int(ready["https_port"])
