@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +10,12 @@ import pytest
 
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
+from harness.lifecycle import RecordedItem, RunLifecycle, RunStartError, XdistHooks
 from harness.report.allure_handoff import allure_active, hand_off
-from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
-from harness.session import (
-    HarnessSession,
-    RunOptions,
-    SessionConfigError,
-    collection_error_record,
-    parse_variables,
-)
+from harness.session import RunOptions, collection_error_record, parse_variables
 
-SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
-LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
-OUT_DIR_KEY = pytest.StashKey[Path]()
+RUN_KEY = pytest.StashKey[RunLifecycle]()
 BROKEN_KEY = pytest.StashKey[list[CaseFileError]]()
 
 _OPTIONS = {
@@ -52,6 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--csip-unattended", dest="csip_unattended", action="store_true", default=False,
                     help="no person at the terminal: operator actions count only when pre-acknowledged")
     parser.addini("csip_unattended", "run unattended (see --csip-unattended)", type="bool", default=False)
+    group.addoption("--csip-replace", dest="csip_replace", action="store_true", default=False,
+                    help="replace the evidence of an earlier run in the --csip-out folder (never done unless asked)")
+    parser.addini("csip_replace", "replace an earlier run's evidence in csip_out (see --csip-replace)", type="bool",
+                  default=False)
+    group.addoption("--csip-reference", dest="csip_reference", action="store_true", default=False,
+                    help="start the bundled reference 2030.5 server as the DUT, with a test PKI made for the run")
+    parser.addini("csip_reference", "use the bundled reference server as the DUT (see --csip-reference)",
+                  type="bool", default=False)
+    group.addoption("--csip-defect", dest="csip_defect", action="append", default=[], metavar="NAME",
+                    help="with --csip-reference: switch on a named defect (repeatable; csip-harness defects)")
+    parser.addini("csip_defects", "named defects of the reference server (see --csip-defect)", type="linelist")
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -72,10 +75,13 @@ def _is_case_file(file_path: Path) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Prepare per-run state and the hooks that need it."""
-    config.stash[SESSION_KEY] = None
-    config.stash[LOAD_ERRORS_KEY] = []
-    config.pluginmanager.register(_RunHooks(config), "csip-harness-run")
+    """Register this run's lifecycle (harness.lifecycle) and, with pytest-xdist, its worker hand-over."""
+    lifecycle = RunLifecycle(config, lambda shared: _run_options(config, shared))
+    config.stash[RUN_KEY] = lifecycle
+    config.pluginmanager.register(lifecycle, "csip-harness-run")
+    config.pluginmanager.register(_LoadErrors(config), "csip-harness-load-errors")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(lifecycle), "csip-harness-xdist")
     config.addinivalue_line("markers", "csip_function_set(name): the IEEE 2030.5 function set a case covers")
 
 
@@ -86,40 +92,32 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-class _RunHooks:
-    """Hooks that need this run's config: load errors and the harness session."""
+class _LoadErrors:
+    """Test-case files that failed to load: recorded in the evidence, named in the terminal summary."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        """Keep a record of test-case files that failed to load, for results.json."""
+        """Record a test-case file that failed to collect, for results.json."""
         if report.failed and report.nodeid.endswith((".yaml", ".yml")):
             record = collection_error_record(Path(report.nodeid).stem, report.nodeid, str(report.longrepr))
-            self.config.stash[LOAD_ERRORS_KEY].append(record)
+            self.config.stash[RUN_KEY].record_load_error(report.nodeid, record)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Start the harness session once we know test cases will run."""
-        errors = self.config.stash[LOAD_ERRORS_KEY]
+        """Keep the files that could not be loaded, for the terminal summary."""
         self.config.stash[BROKEN_KEY] = [item.error for item in items if isinstance(item, BrokenCaseItem)]
-        if not any(isinstance(item, CaseItem | BrokenCaseItem) for item in items) and not errors:
-            return
-        try:
-            harness = HarnessSession(_run_options(self.config))
-        except (SessionConfigError, CaseFileError, OSError, ValueError) as exc:
-            raise pytest.UsageError(f"csip-harness: {exc}") from None
-        self.config.stash[SESSION_KEY] = harness
-        if harness.writer is not None:
-            self.config.stash[OUT_DIR_KEY] = harness.writer.out_dir
-        for record in errors:
-            harness.record(record)
 
 
-def _run_options(config: pytest.Config) -> RunOptions:
+def _run_options(config: pytest.Config, shared: dict[str, Any]) -> RunOptions:
+    """The run's options: command line over ini file, then what the controller's shared setup fixed."""
     variables = parse_variables(list(config.getini("csip_vars")), "csip_vars")
     variables.update(parse_variables(config.getoption("csip_var") or []))
+    variables.update(shared.get("variables", {}))
+    values = {name: option(config, name) for name in _OPTIONS}
+    values.update(shared.get("options", {}))
     return RunOptions(
-        **{name: option(config, name) for name in _OPTIONS},
+        **values,
         variables=variables,
         unattended=bool(config.getoption("csip_unattended") or config.getini("csip_unattended")),
     )
@@ -132,30 +130,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("csip-harness: test-case files that could not be loaded", sep="-", red=True)
         for error in broken:
             terminalreporter.line(str(error))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Close the DUT session and write the final results and report."""
-    harness = session.config.stash.get(SESSION_KEY, None)
-    if harness is not None:
-        harness.close()
-        session.config.stash[SESSION_KEY] = None
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Seal the evidence bundle with MANIFEST.sha256.
-
-    pytest writes junit.xml in its own pytest_sessionfinish, in an order we do not control; every
-    sessionfinish has run by the time pytest_unconfigure is called, so the manifest covers it.
-    """
-    out_dir = config.stash.get(OUT_DIR_KEY, None)
-    if out_dir is not None:
-        write_manifest(out_dir)
-        for name in private_keys(out_dir):
-            # The terminal reporter is gone by now; stderr still reaches the user.
-            print(f"csip-harness: warning: {out_dir / name} is a private key inside the evidence bundle; it is "
-                  "not listed in MANIFEST.sha256 and `csip-harness verify` reports it; move it out of "
-                  f"{out_dir} before sharing the bundle", file=sys.stderr)
 
 
 class CaseFailed(AssertionError):
@@ -182,32 +156,32 @@ class CaseFile(pytest.File):
         return [CaseItem.from_parent(self, name=case.id, case=case)]
 
 
-class BrokenCaseItem(pytest.Item):
+class BrokenCaseItem(RecordedItem):
     """A test-case file that could not be loaded: an error in the run, recorded with its file and line."""
 
     def __init__(self, *, error: CaseFileError, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.error = error
-
-    def setup(self) -> None:
-        """Record the load error in results.json and the report, then fail as an error (never a DUT failure)."""
-        message = f"test-case file could not be loaded: {self.error}"
-        harness = self.config.stash[SESSION_KEY]
-        if harness is not None:
-            harness.record(collection_error_record(self.path.stem, self.nodeid, message))
-        self.user_properties.extend([("csip_id", self.path.stem), ("verdict", ERROR)])
-        # Raised in setup, so pytest reports an error; pytrace=False shows the message alone.
-        pytest.fail(message, pytrace=False)
+        self.record: TestRecord | None = None
 
     def runtest(self) -> None:
-        """Never reached: setup always fails."""
+        """Record the load error in results.json and the report, then end as an error (never a DUT failure)."""
+        message = f"test-case file could not be loaded: {self.error}"
+        self.record = collection_error_record(self.path.stem, self.nodeid, message)
+        self.user_properties.extend([("csip_id", self.path.stem), ("verdict", ERROR)])
+        # pytrace=False shows the message alone; the record's verdict makes pytest count it as an error.
+        pytest.fail(message, pytrace=False)
+
+    def fallback_record(self, reason: str) -> TestRecord:
+        """Never needed: runtest always records first."""
+        return collection_error_record(self.path.stem, self.nodeid, reason)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the broken file is, for pytest's report."""
         return self.path, (self.error.line or 1) - 1, f"{self.path.name}: test-case file could not be loaded"
 
 
-class CaseItem(pytest.Item):
+class CaseItem(RecordedItem):
     """One CSIP test case run against the DUT."""
 
     def __init__(self, *, case: Case, **kwargs: Any) -> None:
@@ -217,11 +191,13 @@ class CaseItem(pytest.Item):
         for function_set in case.function_sets:
             self.add_marker(pytest.mark.csip_function_set(function_set))
 
-    def setup(self) -> None:
-        """Run the case; a harness-side error surfaces as a pytest error, not a failure."""
-        harness = self.config.stash[SESSION_KEY]
-        if harness is None:
-            raise CaseError("csip-harness session was not started (no DUT configured)")
+    def runtest(self) -> None:
+        """Run the case and hand its verdict to pytest: failed, error (a harness-side fault) or skipped."""
+        try:
+            harness = self.config.stash[RUN_KEY].executor()
+        except RunStartError as exc:
+            self.user_properties.extend([("csip_id", self.case.id), ("verdict", ERROR)])
+            raise CaseError(str(exc)) from None
         self.record = harness.run(self.case, nodeid=self.nodeid)
         self.user_properties.extend([("csip_id", self.case.id), ("verdict", self.record.verdict)])
         if allure_active(self.config):
@@ -233,27 +209,22 @@ class CaseItem(pytest.Item):
                                                f"({waiver['reason']}): {waiver['status']}"))
         if self.record.verdict == ERROR:
             raise CaseError(self.record.reason)
-
-    def runtest(self) -> None:
-        """Report the verdict the engine reached."""
-        assert self.record is not None
         if self.record.verdict == FAILED:
             raise CaseFailed(self.record.reason)
         if self.record.verdict in (NOT_APPLICABLE, SKIPPED):
             pytest.skip(f"{self.record.verdict.replace('_', ' ')}: {self.record.reason}")
 
+    def fallback_record(self, reason: str) -> TestRecord:
+        """An `error` record for this case when it ended without a verdict (a fault of the harness)."""
+        return TestRecord(id=self.case.id, title=self.case.title, role=self.case.role, verdict=ERROR,
+                          reason=reason, nodeid=self.nodeid, file=str(self.path), started=time.time(),
+                          function_sets=list(self.case.function_sets))
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """Tell the lab engineer which step and field failed, what was expected and what was seen."""
-        if not isinstance(excinfo.value, CaseFailed | CaseError) or self.record is None:
-            return str(super().repr_failure(excinfo))
-        return format_record(self.record)
-
-    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        # pytest renders errors raised in setup through this method, not repr_failure: the lab engineer
-        # should read the case's reason, not the plugin's traceback.
-        if isinstance(excinfo.value, CaseError) and self.record is not None:
-            return format_record(self.record)
-        return super()._repr_failure_py(excinfo, style=style)
+        if isinstance(excinfo.value, CaseFailed | CaseError):
+            return format_record(self.record) if self.record is not None else str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the case lives, for pytest's report."""
