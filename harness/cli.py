@@ -272,13 +272,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     import pytest
 
-    from harness.report.folder import (
-        DEFAULT_PARENT,
-        BundleExistsError,
-        new_default_folder,
-        refuse_earlier_run,
-        remove_if_empty,
-    )
+    from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
 
     if not args.reference and not args.dut:
         print("error: give --dut https://HOST:PORT (with --cert, --key, --ca) or --reference", file=sys.stderr)
@@ -291,13 +285,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             except BundleExistsError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-        new_folder = False
     else:
         out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
-        new_folder = True
     status = int(pytest.main(_pytest_args(args, out)))
-    if new_folder:
-        remove_if_empty(out)  # the run ran nothing: no empty folder left behind
     if status == pytest.ExitCode.USAGE_ERROR:
         return 2
     return _verdict_exit(out, status)

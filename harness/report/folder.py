@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -84,8 +82,3 @@ def clear_earlier_run(out_dir: Path) -> None:
         elif path.is_dir():
             shutil.rmtree(path)
 
-
-def remove_if_empty(folder: Path) -> None:
-    """Remove folder when nothing was written into it (a run that ran no case); keep it otherwise."""
-    with contextlib.suppress(OSError):  # not empty, or already gone
-        os.rmdir(folder)

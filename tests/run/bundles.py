@@ -43,11 +43,12 @@ def verdicts(out: Path) -> dict[str, str]:
     return {test["id"]: test["verdict"] for test in results(out)["tests"]}
 
 
-def assert_consistent_bundle(out: Path) -> dict[str, str]:
+def assert_consistent_bundle(out: Path, junit: bool = True) -> dict[str, str]:
     """Every file of a finished bundle tells the same story as results.json, and `verify` is OK.
 
-    results.json is complete and schema-valid; csip-summary.csv, report.html and junit.xml give each case
-    the verdict results.json gives it; every exchange file exists. Returns case id -> verdict.
+    results.json is complete and schema-valid; csip-summary.csv, report.html and junit.xml (when the run
+    wrote one: junit) give each case the verdict results.json gives it; every exchange file exists.
+    Returns case id -> verdict.
     """
     document = results(out)
     assert schema_errors(document) == [] and document["run"]["complete"] is True
@@ -64,12 +65,12 @@ def assert_consistent_bundle(out: Path) -> dict[str, str]:
     for verdict in set(found.values()):
         count = sum(1 for v in found.values() if v == verdict)
         assert f'<div class="card {verdict}"><span class="num">{count}</span>{verdict}</div>' in html
-    junit = ET.parse(out / "junit.xml").getroot()
-    properties = {}
-    for case in junit.iter("testcase"):
-        named = {p.get("name"): p.get("value") for p in case.iter("property")}
-        properties[named["csip_id"]] = named["verdict"]
-    assert properties == found
+    if junit:
+        properties = {}
+        for case in ET.parse(out / "junit.xml").getroot().iter("testcase"):
+            named = {p.get("name"): p.get("value") for p in case.iter("property")}
+            properties[named["csip_id"]] = named["verdict"]
+        assert properties == found
     for test in document["tests"]:
         for step in test["steps"]:
             for exchange in step["exchanges"]:
@@ -77,3 +78,9 @@ def assert_consistent_bundle(out: Path) -> dict[str, str]:
     done = cli("verify", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     return found
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under folder (relative path -> bytes): to show that something left a bundle untouched."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file()}

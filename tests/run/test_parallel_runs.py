@@ -32,6 +32,7 @@ def test_two_workers_merge_every_case_into_one_bundle_with_one_shared_dut(tmp_pa
     assert origins == {dut["url"].split("/")[2], dut["http_url"].split("/")[2]}
     assert document["run"]["client"]["certificate_sha256"] == fingerprint(certificate_der(out / "pki" / "client.pem"))
     assert sorted(path.name for path in (out / "exchanges").iterdir()) == sorted(SERVER_IDS)
+    assert all(test["nodeid"].endswith(f"{test['id']}.yaml::{test['id']}") for test in document["tests"])
 
 
 def test_two_workers_against_a_dut_killed_mid_run_give_one_complete_bundle(pki: TestPki, tmp_path: Path) -> None:
