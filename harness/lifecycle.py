@@ -259,20 +259,25 @@ class RunLifecycle:
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, Any] | None:
         """A case ending in `error` (a harness or environment fault) is counted and shown as an error."""
-        record = record_of(report) if report.when == "call" and report.failed else None
+        record = record_of(report) if report.failed else None
         if record is not None and record.get("verdict") == ERROR:
             return "error", "E", ("ERROR", {"red": True})
         return None
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """The controller records each finished case; one that ended without a record is an error."""
+        """The controller records each finished case; one whose reports end without a record is an error.
+
+        tryfirst: the error record made for such a case is on its report before the terminal reads it.
+        """
         if not self.controller:
             return
         record = record_of(report)
+        if record is None and report.failed and is_case_nodeid(report.nodeid) and report.nodeid not in self.recorded:
+            record = self._unreported(report)
+            setattr(report, RECORD, record)
         if record is not None:
             self._record(report.nodeid, record)
-        elif report.failed and is_case_nodeid(report.nodeid) and report.nodeid not in self.recorded:
-            self._record(report.nodeid, self._unreported(report))
 
     def record_load_error(self, nodeid: str, test: TestRecord) -> None:
         """Record a test-case file that failed to collect (the controller's; a no-op elsewhere)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,19 @@ def test_two_duts_tested_at_once_get_two_bundles_and_their_own_last_failed(tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
     assert "run-last-failure: rerun previous 1 failure" in done.stdout
     assert assert_consistent_bundle(rerun) == {"CORE-005": "passed"}
+
+
+def test_a_worker_that_dies_mid_case_leaves_that_case_as_an_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+           "CSIP_TEST_CRASH_CASE": "CORE-004"}
+    done = cli("run", "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--",
+               "-n", "2", "-p", "crashing_worker_plugin", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    # A harness-side fault, never the DUT's: counted as an error.
+    assert "crashed while running" in done.stdout
+    assert re.fullmatch(r"=+ 1 passed, (\d+ warnings?, )?1 error in .*", done.stdout.splitlines()[-1])
+    # junit.xml has the crashed case without our properties (no record reached pytest's report of it).
+    assert assert_consistent_bundle(out, junit=False) == {"CORE-004": "error", "CORE-005": "passed"}
+    [crashed] = [test for test in results(out)["tests"] if test["id"] == "CORE-004"]
+    assert "no verdict" in crashed["reason"] and "crashed while running" in crashed["reason"]
