@@ -229,7 +229,7 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args.append("--csip-reference")
         for name in args.defect or ():
             pytest_args += ["--csip-defect", name]
-    else:
+    elif args.dut:
         pytest_args += ["--csip-dut", args.dut]
     for name in ("cert", "key", "ca", "profile", "http_url"):
         value = getattr(args, name)
@@ -250,11 +250,12 @@ def _cache_dir(args: argparse.Namespace) -> Path:
     import re
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    dut = "reference" if args.reference else str(args.dut)
-    profile = str(Path(args.profile).resolve()) if args.profile else ""
-    digest = hashlib.sha256(f"{args.role}\n{dut}\n{profile}".encode()).hexdigest()[:12]
-    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", dut.split("://")[-1]).strip("_")[:40]
-    return base / "csip-harness" / "pytest-cache" / f"{readable}-{digest}"
+    profile = Path(args.profile).resolve() if args.profile else None
+    dut = "reference" if args.reference else args.dut or ""
+    digest = hashlib.sha256(f"{args.role}\n{dut}\n{profile or ''}".encode()).hexdigest()[:12]
+    # A name a person can tell apart in the cache directory; the digest is what keeps DUTs apart.
+    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", dut.split("://")[-1] or (profile.stem if profile else "")).strip("_")
+    return base / "csip-harness" / "pytest-cache" / f"{readable[:40] or 'dut'}-{digest}"
 
 
 def _verdict_exit(out: Path, pytest_status: int) -> int:
@@ -274,8 +275,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
 
-    if not args.reference and not args.dut:
-        print("error: give --dut https://HOST:PORT (with --cert, --key, --ca) or --reference", file=sys.stderr)
+    if not args.reference and not args.dut and not args.profile:
+        print("error: give --dut https://HOST:PORT (with --cert, --key, --ca), a --profile with the DUT's base_url, "
+              "or --reference", file=sys.stderr)
         return 2
     if args.out:
         out = Path(args.out).resolve()

@@ -143,7 +143,7 @@ class RunLifecycle:
             raise pytest.UsageError(f"csip-harness: {exc}") from None
 
     def _prepare(self) -> None:
-        out = self._value("out")
+        out = self._run_options({}).out
         if out:
             # An ini path is already absolute (relative to the ini file); a command-line one is the user's cwd's.
             self.out_dir = Path(self.config.invocation_params.dir, out).resolve()

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.pki import TestPki
+from harness.reference.process import ReferenceProcess
 from harness.report.folder import new_default_folder
 
-from .bundles import SERVER_CASES, SERVER_IDS, assert_consistent_bundle, cli, pytest_run, results, snapshot
+from .bundles import ROOT, SERVER_CASES, SERVER_IDS, assert_consistent_bundle, cli, pytest_run, results, snapshot
 
 STAMP = re.compile(r"\d{8}-\d{6}")
 
@@ -107,3 +108,19 @@ def test_default_folders_are_claimed_atomically_and_suffixed(tmp_path: Path) -> 
     assert [first.name, second.name, third.name] == ["20270115-080000", "20270115-080000-2", "20270115-080000-3"]
     assert all(folder.is_dir() for folder in (first, second, third))
 
+
+
+def test_a_profile_naming_the_dut_address_is_enough_for_csip_harness_run(
+        reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> None:
+    client = pki.clients["client"]
+    profile = tmp_path / "dut.yaml"
+    profile.write_text((ROOT / "fixtures" / "profiles" / "reference-server.yaml").read_text().replace(
+        "identity:\n  pin: 111115\n",
+        f"base_url: {reference_server.base_url}\n"
+        f"identity: {{pin: 111115, cert: {client.cert}, key: {client.key}, ca: {pki.ca}}}\n"))
+    out = tmp_path / "out"
+    done = cli("run", "--profile", str(profile), "-k", "CORE-005", "--out", str(out),
+               *reference_server.admin_options())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert results(out)["run"]["dut"]["url"] == reference_server.base_url
+    assert assert_consistent_bundle(out) == {"CORE-005": "passed"}
