@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import xml.etree.ElementTree as ET
@@ -16,6 +17,7 @@ from harness.report.folder import new_default_folder
 from .bundles import ROOT, SERVER_CASES, SERVER_IDS, assert_consistent_bundle, cli, pytest_run, results, snapshot
 
 STAMP = re.compile(r"\d{8}-\d{6}")
+TESTS = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -124,3 +126,15 @@ def test_a_profile_naming_the_dut_address_is_enough_for_csip_harness_run(
     assert done.returncode == 0, done.stdout + done.stderr
     assert results(out)["run"]["dut"]["url"] == reference_server.base_url
     assert assert_consistent_bundle(out) == {"CORE-005": "passed"}
+
+
+def test_an_interrupted_run_is_sealed_as_incomplete(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    done = cli("run", "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--", "-p", "interrupt_plugin",
+               env=env)
+    assert done.returncode == 1 and "KeyboardInterrupt" in done.stdout, done.stdout + done.stderr
+    document = results(out)
+    assert document["run"]["complete"] is False and [t["id"] for t in document["tests"]] == ["CORE-004"]
+    assert "<strong>Run incomplete:</strong>" in (out / "report.html").read_text()
+    assert cli("verify", str(out)).returncode == 0
