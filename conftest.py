@@ -16,6 +16,16 @@ from harness.reference.process import ReferenceProcess, start_reference_server
 ROOT = Path(__file__).resolve().parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """XDG_CACHE_HOME for this test run: the `csip-harness run`s the tests start keep their pytest cache
+    (what --lf reads) there, never in the user's own ~/.cache."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
     """A CA, a loopback server certificate and two client certificates, made for this test run."""

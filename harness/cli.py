@@ -231,15 +231,21 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     from harness.paths import project_dir
 
     cases = Path(args.cases) if args.cases else project_dir("testcases") / args.role
-    pytest_args = [str(cases), "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}", "-rfEs"]
+    pytest_args = [str(cases), f"--junitxml={out / 'junit.xml'}", "-rfEs", "-o", f"cache_dir={_cache_dir(args)}"]
     # Named as the folder of cases too, so that every YAML file in it is a case whatever the folder is called.
     pytest_args += ["--csip-out", str(out), "--csip-cases", str(cases)]
+    if args.replace:
+        pytest_args.append("--csip-replace")
     if args.schema:
         pytest_args += ["--csip-schema", args.schema]
     if args.k:
         pytest_args += ["-k", args.k]
     if args.quiet:
         pytest_args.append("-q")
+    if args.lf:
+        pytest_args.append("--lf")
+    if args.ff:
+        pytest_args.append("--ff")
     for item in args.var or ():
         pytest_args += ["--csip-var", item]
     if args.unattended:
@@ -248,7 +254,39 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-tls-verify", args.tls_verify]
     if args.time_scale is not None:
         pytest_args += ["--csip-time-scale", repr(args.time_scale)]
+    if args.reference:
+        pytest_args.append("--csip-reference")
+        for name in args.defect or ():
+            pytest_args += ["--csip-defect", name]
+    elif args.dut:
+        pytest_args += ["--csip-dut", args.dut]
+    if args.plain_http:
+        pytest_args.append("--csip-plain-http")
+    for name in ("cert", "key", "ca", "profile", "http_url"):
+        value = getattr(args, name)
+        if value:
+            pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
     return pytest_args + list(args.pytest_args or ())
+
+
+def _cache_dir(args: argparse.Namespace) -> Path:
+    """pytest's cache (what --lf and --ff read) for this DUT: under the user's cache directory, one per DUT.
+
+    Never in the source tree, the installed package or the evidence bundle. Keyed by the DUT's address
+    (or the reference server) and its profile, so two DUTs tested from one machine never share their
+    last-failed cases; the reference server's defects are not part of the key, so a re-run with --lf after
+    a fix runs the cases that failed before it.
+    """
+    import hashlib
+    import re
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    profile = Path(args.profile).resolve() if args.profile else None
+    dut = "reference" if args.reference else args.dut or ""
+    digest = hashlib.sha256(f"{args.role}\n{dut}\n{profile or ''}".encode()).hexdigest()[:12]
+    # A name a person can tell apart in the cache directory; the digest is what keeps DUTs apart.
+    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", dut.split("://")[-1] or (profile.stem if profile else "")).strip("_")
+    return base / "csip-harness" / "pytest-cache" / f"{readable[:40] or 'dut'}-{digest}"
 
 
 def _reference_profile() -> Path:
@@ -267,65 +305,9 @@ def _verdict_exit(out: Path, pytest_status: int) -> int:
     return 1 if summary.get("failed", 0) or summary.get("error", 0) else 0
 
 
-def _run_reference(args: argparse.Namespace, out: Path, pytest_args: list[str]) -> int | None:
-    """Run the suite against a reference server started for it; None when the server did not start.
-
-    The run's PKI is made for it: the certificates go into the evidence bundle (OUT/pki, the identities
-    used), the private keys into a private temporary directory (mode 0700) that is removed when the run
-    ends, also on SIGTERM, so that no key is ever in the bundle or its manifest.
-    """
-    import shutil
-    import signal
-    import tempfile
-
-    import pytest
-
-    from harness.paths import project_dir
-    from harness.pki import make_test_pki
-    from harness.reference.process import ReferenceProcess, ReferenceServerError, spawn_reference_server
-
-    keys = Path(tempfile.mkdtemp(prefix="csip-harness-keys-"))
-    started: list[ReferenceProcess] = []
-
-    def terminated(signum: int, frame: object) -> None:
-        # The default action would end the process without the cleanup below, leaving the keys on disk
-        # and the reference server running; clean up, then end by the same signal as before.
-        shutil.rmtree(keys, ignore_errors=True)
-        for server in started:
-            server.stop()
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        pki = make_test_pki(out / "pki", key_dir=keys)
-        # An earlier run of an older harness left its keys here; they are not this run's evidence.
-        for stale in (out / "pki").glob("*.key"):
-            stale.unlink()
-        profile = args.profile or str(project_dir("fixtures") / "profiles" / "reference-server.yaml")
-        try:
-            scale = args.time_scale if args.time_scale is not None else 1.0
-            server = spawn_reference_server(pki, defects=args.defect or (), time_scale=scale)
-            started.append(server)
-            server.wait_ready()
-        except (ReferenceServerError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return None
-        with server:
-            client = pki.clients["client"]
-            pytest_args += ["--csip-dut", server.base_url, "--csip-http-url", server.http_url,
-                            "--csip-cert", str(client.cert), "--csip-key", str(client.key),
-                            "--csip-ca", str(pki.ca), "--csip-profile", profile]
-            pytest_args += server.admin_options("--csip-var")
-            # The same origin on both sides: the harness's idea of the DUT's time agrees with its scaled clock.
-            pytest_args += ["--csip-time-origin", repr(server.time_origin)]
-            return int(pytest.main(pytest_args))
-    finally:
-        shutil.rmtree(keys, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+
     import pytest
 
     if args.time_scale is not None and not 0 < args.time_scale <= 1:
@@ -341,23 +323,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     # The plugin, and the xdist workers, name options as this command spells them (--cert, not --csip-cert).
     os.environ[STYLE_VARIABLE] = "cli"
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    pytest_args = _pytest_args(args, out)
-    if args.reference:
-        status = _run_reference(args, out, pytest_args)
-        if status is None:
-            return 2
+    from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
+
+    if args.out:
+        out = Path(args.out).resolve()
+        if not args.replace:
+            try:
+                refuse_earlier_run(out, out_option="--out DIR", replace_option="--replace")
+            except BundleExistsError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
     else:
-        pytest_args += ["--csip-dut", args.dut]
-        if args.plain_http:
-            pytest_args.append("--csip-plain-http")
-        for name in ("cert", "key", "ca", "profile", "http_url"):
-            value = getattr(args, name)
-            if value:
-                pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
-        status = pytest.main(pytest_args)
-    return _verdict_exit(out, int(status))
+        out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
+    status = int(pytest.main(_pytest_args(args, out)))
+    if status == pytest.ExitCode.USAGE_ERROR:
+        return 2
+    return _verdict_exit(out, status)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -426,7 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true")
-    run.add_argument("--out", default="csip-results", help="output directory (default ./csip-results)")
+    run.add_argument("--out", help="folder for the evidence bundle (default: a new csip-results/<UTC date-time>); "
+                                   "a folder holding an earlier run is refused unless --replace")
+    run.add_argument("--replace", action="store_true", help="replace the earlier run's evidence in --out")
+    run.add_argument("--lf", "--last-failed", dest="lf", action="store_true",
+                     help="run only the cases that failed (or errored) in this DUT's last run")
+    run.add_argument("--ff", "--failed-first", dest="ff", action="store_true",
+                     help="run the cases that failed in this DUT's last run first, then the others")
     run.add_argument("--var", action="append", metavar="NAME=VALUE",
                      help="a variable for the profile's action templates (repeatable)")
     run.add_argument("--unattended", action="store_true",

@@ -280,8 +280,8 @@ def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = Non
     """Check `csip-harness run`'s options before pytest starts; raise SessionConfigError with one line.
 
     With --reference the run makes its own DUT and identity: only the profile (reference_profile unless
-    --profile), --var, --schema and --cases are checked. Without it, --dut is required and everything is
-    checked as check_run_options does.
+    --profile), --var, --schema and --cases are checked. Without it, --dut (or a --profile naming
+    base_url) is required and everything is checked as check_run_options does.
     """
     options = cli_run_options(args)
     if args.cases and not Path(args.cases).exists():
@@ -293,9 +293,9 @@ def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = Non
         if options.schema and not Path(options.schema).is_file():
             raise SessionConfigError(f"--schema {options.schema}: expected an XML schema file, saw no such file")
         return
-    if not args.dut:
-        raise SessionConfigError("expected the DUT: give --dut https://HOST:PORT (with --cert, --key, --ca) or "
-                                 "--reference, saw neither")
+    if not args.dut and not args.profile:
+        raise SessionConfigError("expected the DUT: give --dut https://HOST:PORT (with --cert, --key, --ca), a "
+                                 "--profile with the DUT's base_url, or --reference, saw none of them")
     check_run_options(options)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +10,9 @@ import pytest
 
 from harness.cases.loader import CaseFileError, load_case
 from harness.cases.model import Case
+from harness.lifecycle import RecordedItem, RunLifecycle, RunStartError, XdistHooks
 from harness.optioncheck import check_run_options, names_for_pytest, resolve_profile
 from harness.report.allure_handoff import allure_active, hand_off
-from harness.report.manifest import private_keys, write_manifest
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
 from harness.selection import is_case_file, mark_case, register_markers
 from harness.session import (
@@ -25,11 +25,10 @@ from harness.session import (
 )
 from harness.terminal import format_record, progress_writer, show_title
 
-SESSION_KEY = pytest.StashKey["HarnessSession | None"]()
-LOAD_ERRORS_KEY = pytest.StashKey[list[TestRecord]]()
-OUT_DIR_KEY = pytest.StashKey[Path]()
+RUN_KEY = pytest.StashKey[RunLifecycle]()
 BROKEN_KEY = pytest.StashKey[list[CaseFileError]]()
 TITLES_KEY = pytest.StashKey[dict[str, str]]()
+WIRED_KEY = pytest.StashKey[set[int]]()  # the sessions whose progress goes to this terminal
 
 _OPTIONS = {
     "dut": "base URL of the device under test, e.g. https://127.0.0.1:8443",
@@ -69,6 +68,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a directory (or file) of test cases, whatever it is called: every YAML file in it is "
                          "collected as a case (repeatable); files under a directory named testcases always are")
     parser.addini("csip_cases", "directories of test cases (see --csip-cases)", type="paths")
+    group.addoption("--csip-replace", dest="csip_replace", action="store_true", default=False,
+                    help="replace the evidence of an earlier run in the --csip-out folder (never done unless asked)")
+    parser.addini("csip_replace", "replace an earlier run's evidence in csip_out (see --csip-replace)", type="bool",
+                  default=False)
+    group.addoption("--csip-reference", dest="csip_reference", action="store_true", default=False,
+                    help="start the bundled reference 2030.5 server as the DUT, with a test PKI made for the run")
+    parser.addini("csip_reference", "use the bundled reference server as the DUT (see --csip-reference)",
+                  type="bool", default=False)
+    group.addoption("--csip-defect", dest="csip_defect", action="append", default=[], metavar="NAME",
+                    help="with --csip-reference: switch on a named defect (repeatable; csip-harness defects)")
+    parser.addini("csip_defects", "named defects of the reference server (see --csip-defect)", type="linelist")
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -85,10 +95,13 @@ def option(config: pytest.Config, name: str) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Prepare per-run state and the hooks that need it."""
-    config.stash[SESSION_KEY] = None
-    config.stash[LOAD_ERRORS_KEY] = []
-    config.pluginmanager.register(_RunHooks(config), "csip-harness-run")
+    """Register this run's lifecycle (harness.lifecycle) and, with pytest-xdist, its worker hand-over."""
+    lifecycle = RunLifecycle(config, lambda shared: _run_options(config, shared))
+    config.stash[RUN_KEY] = lifecycle
+    config.pluginmanager.register(lifecycle, "csip-harness-run")
+    config.pluginmanager.register(_LoadErrors(config), "csip-harness-load-errors")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(lifecycle), "csip-harness-xdist")
     config.addinivalue_line("markers", "csip_function_set(name): the IEEE 2030.5 function set a case covers")
     register_markers(config)
     check_options_early(config)
@@ -98,13 +111,14 @@ def check_options_early(config: pytest.Config) -> None:
     """Refuse bad csip options as a pytest usage error (exit code 4) before the banner and collection.
 
     Only when the run names a DUT (option, ini key or the profile's base_url); never for --help,
-    --collect-only, --fixtures or --markers, which contact no DUT.
+    --collect-only, --fixtures or --markers, which contact no DUT. The reference DUT (--csip-reference) is
+    checked when it has started (harness.lifecycle).
     """
     if any(getattr(config.option, name, False) for name in ("help", "collectonly", "showfixtures",
                                                             "show_fixtures_per_test", "markers")):
         return
     try:
-        options = _run_options(config)
+        options = _run_options(config, {})
         if options.dut or options.profile and resolve_profile(options).base_url:
             check_run_options(options)
     except SessionConfigError as exc:
@@ -112,17 +126,23 @@ def check_options_early(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect YAML test cases (see _is_case_file) as CSIP test cases."""
+    """Collect YAML test cases (harness.selection.is_case_file) as CSIP test cases."""
     if is_case_file(file_path, parent.config):
         return CaseFile.from_parent(parent, path=file_path)
     return None
 
 
-class _RunHooks:
-    """Hooks that need this run's config: load errors and the harness session."""
+class _LoadErrors:
+    """Test-case files that failed to load: recorded in the evidence, named in the terminal summary."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """Record a test-case file that failed to collect, for results.json."""
+        if report.failed and report.nodeid.endswith((".yaml", ".yml")):
+            record = collection_error_record(Path(report.nodeid).stem, report.nodeid, str(report.longrepr))
+            self.config.stash[RUN_KEY].record_load_error(report.nodeid, record)
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -131,33 +151,16 @@ class _RunHooks:
         if title:
             show_title(self.config, title)
 
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        """Keep a record of test-case files that failed to load, for results.json."""
-        if report.failed and report.nodeid.endswith((".yaml", ".yml")):
-            record = collection_error_record(Path(report.nodeid).stem, report.nodeid, str(report.longrepr))
-            self.config.stash[LOAD_ERRORS_KEY].append(record)
-
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Start the harness session once we know test cases will run."""
-        errors = self.config.stash[LOAD_ERRORS_KEY]
+        """Keep the files that could not be loaded, for the terminal summary."""
         self.config.stash[BROKEN_KEY] = [item.error for item in items if isinstance(item, BrokenCaseItem)]
-        if not any(isinstance(item, CaseItem | BrokenCaseItem) for item in items) and not errors:
-            return
-        try:
-            harness = HarnessSession(_run_options(self.config))
-        except (SessionConfigError, CaseFileError, OSError, ValueError) as exc:
-            raise pytest.UsageError(f"csip-harness: {exc}") from None
-        harness.context.progress = progress_writer(self.config, harness.masker.prose)
-        self.config.stash[SESSION_KEY] = harness
-        if harness.writer is not None:
-            self.config.stash[OUT_DIR_KEY] = harness.writer.out_dir
-        for record in errors:
-            harness.record(record)
 
 
-def _run_options(config: pytest.Config) -> RunOptions:
+def _run_options(config: pytest.Config, shared: dict[str, Any]) -> RunOptions:
+    """The run's options: command line over ini file, then what the controller's shared setup fixed."""
     variables = parse_variables(list(config.getini("csip_vars")), "csip_vars")
     variables.update(parse_variables(config.getoption("csip_var") or []))
+    variables.update(shared.get("variables", {}))
     values: dict[str, Any] = {name: option(config, name) for name in _OPTIONS if name not in _NUMBERS}
     values["time_scale"] = parse_time_scale(option(config, "time_scale"))
     origin = option(config, "time_origin")
@@ -165,6 +168,7 @@ def _run_options(config: pytest.Config) -> RunOptions:
         values["time_origin"] = float(origin) if origin else None
     except ValueError:
         raise SessionConfigError(f"--csip-time-origin: expected Unix seconds, saw {origin!r}") from None
+    values.update(shared.get("options", {}))
     return RunOptions(
         **values,
         variables=variables,
@@ -182,6 +186,15 @@ def _given_as(config: pytest.Config) -> dict[str, str]:
     return names_for_pytest(on_line, in_ini, str(config.inipath) if config.inipath else None)
 
 
+def _with_progress(config: pytest.Config, harness: HarnessSession) -> HarnessSession:
+    """The session, telling the terminal what a step waits for (harness.terminal.progress_writer), wired once."""
+    wired = config.stash.setdefault(WIRED_KEY, set())
+    if id(harness) not in wired:
+        harness.context.progress = progress_writer(config, harness.masker.prose)
+        wired.add(id(harness))
+    return harness
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Name every test-case file that could not be loaded, with its line, after pytest's own summary."""
     broken = terminalreporter.config.stash.get(BROKEN_KEY, [])
@@ -189,30 +202,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("csip-harness: test-case files that could not be loaded", sep="-", red=True)
         for error in broken:
             terminalreporter.line(str(error))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Close the DUT session and write the final results and report."""
-    harness = session.config.stash.get(SESSION_KEY, None)
-    if harness is not None:
-        harness.close()
-        session.config.stash[SESSION_KEY] = None
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Seal the evidence bundle with MANIFEST.sha256.
-
-    pytest writes junit.xml in its own pytest_sessionfinish, in an order we do not control; every
-    sessionfinish has run by the time pytest_unconfigure is called, so the manifest covers it.
-    """
-    out_dir = config.stash.get(OUT_DIR_KEY, None)
-    if out_dir is not None:
-        write_manifest(out_dir)
-        for name in private_keys(out_dir):
-            # The terminal reporter is gone by now; stderr still reaches the user.
-            print(f"csip-harness: warning: {out_dir / name} is a private key inside the evidence bundle; it is "
-                  "not listed in MANIFEST.sha256 and `csip-harness verify` reports it; move it out of "
-                  f"{out_dir} before sharing the bundle", file=sys.stderr)
 
 
 class CaseFailed(AssertionError):
@@ -239,32 +228,32 @@ class CaseFile(pytest.File):
         return [CaseItem.from_parent(self, name=case.id, case=case)]
 
 
-class BrokenCaseItem(pytest.Item):
+class BrokenCaseItem(RecordedItem):
     """A test-case file that could not be loaded: an error in the run, recorded with its file and line."""
 
     def __init__(self, *, error: CaseFileError, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.error = error
-
-    def setup(self) -> None:
-        """Record the load error in results.json and the report, then fail as an error (never a DUT failure)."""
-        message = f"test-case file could not be loaded: {self.error}"
-        harness = self.config.stash[SESSION_KEY]
-        if harness is not None:
-            harness.record(collection_error_record(self.path.stem, self.nodeid, message))
-        self.user_properties.extend([("csip_id", self.path.stem), ("verdict", ERROR)])
-        # Raised in setup, so pytest reports an error; pytrace=False shows the message alone.
-        pytest.fail(message, pytrace=False)
+        self.record: TestRecord | None = None
 
     def runtest(self) -> None:
-        """Never reached: setup always fails."""
+        """Record the load error in results.json and the report, then end as an error (never a DUT failure)."""
+        message = f"test-case file could not be loaded: {self.error}"
+        self.record = collection_error_record(self.path.stem, self.nodeid, message)
+        self.user_properties.extend([("csip_id", self.path.stem), ("verdict", ERROR)])
+        # pytrace=False shows the message alone; the record's verdict makes pytest count it as an error.
+        pytest.fail(message, pytrace=False)
+
+    def fallback_record(self, reason: str) -> TestRecord:
+        """Never needed: runtest always records first."""
+        return collection_error_record(self.path.stem, self.nodeid, reason)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the broken file is, for pytest's report."""
         return self.path, (self.error.line or 1) - 1, f"{self.path.name}: test-case file could not be loaded"
 
 
-class CaseItem(pytest.Item):
+class CaseItem(RecordedItem):
     """One CSIP test case run against the DUT."""
 
     def __init__(self, *, case: Case, **kwargs: Any) -> None:
@@ -276,11 +265,13 @@ class CaseItem(pytest.Item):
         mark_case(self, case)
         self.config.stash.setdefault(TITLES_KEY, {})[self.nodeid] = case.title
 
-    def setup(self) -> None:
-        """Run the case; a harness-side error surfaces as a pytest error, not a failure."""
-        harness = self.config.stash[SESSION_KEY]
-        if harness is None:
-            raise CaseError("csip-harness session was not started (no DUT configured)")
+    def runtest(self) -> None:
+        """Run the case and hand its verdict to pytest: failed, error (a harness-side fault) or skipped."""
+        try:
+            harness = _with_progress(self.config, self.config.stash[RUN_KEY].executor())
+        except RunStartError as exc:
+            self.user_properties.extend([("csip_id", self.case.id), ("verdict", ERROR)])
+            raise CaseError(str(exc)) from None
         self.record = harness.run(self.case, nodeid=self.nodeid)
         self.user_properties.extend([("csip_id", self.case.id), ("verdict", self.record.verdict)])
         if allure_active(self.config):
@@ -292,27 +283,25 @@ class CaseItem(pytest.Item):
                                                f"({waiver['reason']}): {waiver['status']}"))
         if self.record.verdict == ERROR:
             raise CaseError(self.record.reason)
-
-    def runtest(self) -> None:
-        """Report the verdict the engine reached."""
-        assert self.record is not None
         if self.record.verdict == FAILED:
             raise CaseFailed(self.record.reason)
         if self.record.verdict in (NOT_APPLICABLE, SKIPPED):
             pytest.skip(f"{self.record.verdict.replace('_', ' ')}: {self.record.reason}")
 
+    def fallback_record(self, reason: str) -> TestRecord:
+        """An `error` record for this case when it ended without a verdict (a fault of the harness)."""
+        return TestRecord(id=self.case.id, title=self.case.title, role=self.case.role, verdict=ERROR,
+                          reason=reason, nodeid=self.nodeid, file=str(self.path), started=time.time(),
+                          function_sets=list(self.case.function_sets))
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """Tell the lab engineer which step and field failed, what was expected and what was seen."""
-        if not isinstance(excinfo.value, CaseFailed | CaseError) or self.record is None:
-            return str(super().repr_failure(excinfo))
-        return format_record(self.record, self.config.stash.get(OUT_DIR_KEY, None))
-
-    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        # pytest renders errors raised in setup through this method, not repr_failure: the lab engineer
-        # should read the case's reason, not the plugin's traceback.
-        if isinstance(excinfo.value, CaseError) and self.record is not None:
-            return format_record(self.record, self.config.stash.get(OUT_DIR_KEY, None))
-        return super()._repr_failure_py(excinfo, style=style)
+        if isinstance(excinfo.value, CaseFailed | CaseError):
+            if self.record is None:
+                return str(excinfo.value)
+            recorder = self.config.stash[RUN_KEY].recorder
+            return format_record(self.record, recorder.out_dir if recorder is not None else None)
+        return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the case lives, for pytest's report."""

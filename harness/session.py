@@ -1,4 +1,4 @@
-"""One run against one DUT: profile, transport, schema, results writer and the event loop they share."""
+"""One run against one DUT: profile, schema, DUT-side actions, and the transport and event loop cases share."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ from harness.optioncheck import (  # noqa: F401  (resolve_profile, default_profi
 )
 from harness.preflight import reach_dut
 from harness.redact import mask_test_record
-from harness.report.bundle import write_derived
 from harness.report.html import file_sha256
-from harness.report.writer import ResultsWriter, iso_time
+from harness.report.recorder import EvidenceRecorder
+from harness.report.writer import iso_time
 from harness.results import ERROR, NOT_RUN, StepRecord, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
 from harness.sep.tls import client_context
-from harness.transport.http import HttpTransport
+from harness.transport.http import HttpTransport, origin
 
 
 @dataclasses.dataclass
@@ -112,7 +112,17 @@ def load_schema(path: str | None) -> Any:
 
 
 class HarnessSession:
-    """Owns everything shared by the cases of one run; closed once at the end."""
+    """One run against one DUT: its profile, schema and DUT-side actions, then its transport and event loop.
+
+    Building one only reads files and checks the options (SessionConfigError names what is wrong): no
+    connection is opened and nothing is written, so the process that owns a run's evidence (pytest's
+    controller) builds one for the run's metadata alone. The transport and the event loop start with the
+    first case run(), and close() ends them. Records are masked before they leave run().
+
+    The pytest plugin records the evidence bundle itself (harness.report.recorder, on the controller) and
+    never gives options.out here; a script or test that runs cases in-process with options.out gets the
+    same bundle written by the session, from its first run() to close().
+    """
 
     def __init__(self, options: RunOptions) -> None:
         self.options = options
@@ -120,21 +130,17 @@ class HarnessSession:
         self.profile = check_run_options(options)
         self.clock = run_clock(options, self.profile)
         self.schema = load_schema(options.schema)
-        self.loop = asyncio.new_event_loop()
-        context = None
+        self.tls_context = None
         if self.profile.base_url.lower().startswith("https"):
             identity = self.profile.identity
-            context = client_context(identity.cert, identity.key, identity.ca, verify=self.profile.tls_verify)
-        self.ssl_context = context
+            self.tls_context = client_context(identity.cert, identity.key, identity.ca,
+                                              verify=self.profile.tls_verify)
         self.preflight_failure: str | None = None
         self._preflown = False
         # The DUT's own addresses and those the profile names: nothing else gets a request or our certificate.
         origins = [self.profile.base_url, *filter(None, [self.profile.http_url]), *self.profile.allowed_origins]
-        transport_options = {"allowed_origins": origins, "connect_timeout": self.profile.connect_timeout,
-                             "read_timeout": self.profile.read_timeout,
-                             "total_timeout": self.profile.total_timeout, "max_body": self.profile.max_body}
         try:
-            self.transport = HttpTransport(context, **transport_options)
+            self.allowed_origins = sorted({origin(url) for url in origins})
         except ValueError as exc:
             raise SessionConfigError(f"expected http(s) addresses for the DUT (--csip-dut, --csip-http-url): {exc}"
                                      ) from None
@@ -142,33 +148,51 @@ class HarnessSession:
             plugins = plugin_manager(self.profile.plugins)
         except PluginLoadError as exc:
             raise SessionConfigError(str(exc)) from None
-        actions = ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins)
-        self.masker = actions.masker
+        self.actions = ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins)
+        self.masker = self.actions.masker
         for url in (self.profile.base_url, self.profile.http_url):
             self.masker.add_url(url or "")
+        self.transport_options = {"allowed_origins": self.allowed_origins,
+                                  "connect_timeout": self.profile.connect_timeout,
+                                  "read_timeout": self.profile.read_timeout,
+                                  "total_timeout": self.profile.total_timeout, "max_body": self.profile.max_body}
         try:
-            identities = build_identity_book(self.profile, self.transport,
-                                             {**self.profile.variables, **options.variables}, transport_options)
+            # Files are checked now; each identity's TLS context and connection are made when a step first uses it.
+            self.identities = build_identity_book(self.profile, None, {**self.profile.variables, **options.variables},
+                                                  self.transport_options)
         except ValueError as exc:
             raise SessionConfigError(f"identities in the DUT profile: {exc}") from None
-        self.context = RunContext(
-            profile=self.profile,
-            base_url=self.profile.base_url,
-            transport=self.transport,
-            schema=self.schema,
-            builtins={**builtin_variables(self.profile, self.profile.base_url), "identities": identities.variables()},
-            actions=actions,
-            identities=identities,
-            clock=self.clock,
-        )
-        self.writer = ResultsWriter(options.out, self.run_metadata()) if options.out else None
+        self.builtins = {**builtin_variables(self.profile, self.profile.base_url),
+                         "identities": self.identities.variables()}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: RunContext | None = None
+        self._recorder: EvidenceRecorder | None = None
 
-    def run_metadata(self) -> dict[str, Any]:
-        """Run identity for results.json: harness, DUT, profile, schema, transport."""
+    @property
+    def context(self) -> RunContext:
+        """What the step loop needs; the transport and the event loop are made on first use."""
+        if self._context is None:
+            self._loop = asyncio.new_event_loop()
+            transport = HttpTransport(self.tls_context, **self.transport_options)
+            self.identities.adopt_default(transport)
+            self._context = RunContext(
+                profile=self.profile,
+                base_url=self.profile.base_url,
+                transport=transport,
+                schema=self.schema,
+                builtins=self.builtins,
+                actions=self.actions,
+                identities=self.identities,
+                clock=self.clock,
+            )
+        return self._context
+
+    def run_metadata(self, started: float) -> dict[str, Any]:
+        """Run identity for results.json: harness, DUT, profile, schema, transport; started is epoch seconds."""
         cert = self.profile.identity.cert
         return {
             "harness_version": harness_version(),
-            "started": iso_time(self.started),
+            "started": iso_time(started),
             "transport": "http",
             "encoding": "xml",
             "time_scale": self.clock.scale,
@@ -184,10 +208,10 @@ class HarnessSession:
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
             },
             "unattended": self.options.unattended,
-            "tls": {"verify": self.profile.tls_verify, "allowed_origins": self.transport.allowed_origins},
+            "tls": {"verify": self.profile.tls_verify, "allowed_origins": self.allowed_origins},
             "client": {
                 "certificate_sha256": fingerprint(certificate_der(cert)) if cert else None,
-                **{k: v for k, v in self.context.builtins["client"].items() if k in ("lfdi", "sfdi")},
+                **{k: v for k, v in self.builtins["client"].items() if k in ("lfdi", "sfdi")},
             },
             "schema": {"name": self.schema.name, "sha256": self.schema.sha256},
         }
@@ -200,41 +224,46 @@ class HarnessSession:
         if not self._preflown:
             self._preflown = True
             try:
-                self.preflight_failure = reach_dut(self.profile.base_url, self.ssl_context,
+                self.preflight_failure = reach_dut(self.profile.base_url, self.tls_context,
                                                    timeout=self.profile.connect_timeout, names=self.options.given_as)
             except Exception as exc:  # a harness fault: every case an error saying so, never a crash
                 self.preflight_failure = f"the pre-flight check itself failed: {type(exc).__name__}: {exc}"
         return self.preflight_failure
 
     def run(self, case: Case, nodeid: str | None = None) -> TestRecord:
-        """Run one case on the session loop and record it; after a failed pre-flight, record it as an error."""
+        """Run one case on the session loop; the record comes back masked, ready for any output. After a failed
+        pre-flight (harness.preflight) the case is recorded as an error naming its cause, and nothing connects."""
         failure = self.preflight()
         if failure:
             record = preflight_error_record(case, failure)
         else:
-            record = self.loop.run_until_complete(run_case(case, self.context))
+            context = self.context
+            assert self._loop is not None
+            record = self._loop.run_until_complete(run_case(case, context))
         record.nodeid = nodeid
         # Before anything shows it: results.json, raw exchanges, the report, the terminal and junit.xml.
         mask_test_record(record, self.masker)
-        self.record(record)
+        if self.options.out:
+            if self._recorder is None:
+                self._recorder = EvidenceRecorder(Path(self.options.out), self.run_metadata(self.started))
+            self._recorder.add(record)
         return record
 
-    def record(self, record: TestRecord) -> None:
-        """Add a finished test to results.json (when an output directory was given)."""
-        if self.writer:
-            self.writer.add(record)
-
     def close(self) -> None:
-        """Close the transport and the loop; finish results.json and report.html."""
+        """Close the transport and the event loop, when a case started them; finish the bundle of options.out."""
         try:
-            if self.context.identities is not None:
-                self.loop.run_until_complete(self.context.identities.aclose())
-            self.loop.run_until_complete(self.transport.aclose())
+            if self._context is not None and self._loop is not None:
+                try:
+                    self._loop.run_until_complete(self.identities.aclose())
+                    self._loop.run_until_complete(self._context.transport.aclose())
+                finally:
+                    self._loop.close()
+                    self._context = None
+                    self._loop = None
         finally:
-            self.loop.close()
-        if self.writer:
-            document = self.writer.finish(time.time())
-            write_derived(document, self.writer.out_dir)
+            if self._recorder is not None:
+                self._recorder.finish(time.time())
+                self._recorder = None
 
 
 def collection_error_record(case_id: str, file: str, message: str) -> TestRecord:

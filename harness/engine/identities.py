@@ -60,6 +60,10 @@ class IdentityBook:
             self._transports[DEFAULT_IDENTITY] = default_transport
         self._variables: dict[str, dict[str, Any]] = {}
 
+    def adopt_default(self, transport: HttpTransport) -> None:
+        """Use transport, the session's own, for the default identity (`client`): one connection, not two."""
+        self._transports[DEFAULT_IDENTITY] = transport
+
     def __contains__(self, name: object) -> bool:
         return name in self.files
 
@@ -137,7 +141,7 @@ def _resolve(path: Path | None, variables: dict[str, Any]) -> Path | None:
         raise _Unresolved(f"its path {path} needs a run variable (--csip-var NAME=VALUE): {exc}") from None
 
 
-def build_identity_book(profile: Any, default_transport: HttpTransport, variables: dict[str, Any],
+def build_identity_book(profile: Any, default_transport: HttpTransport | None, variables: dict[str, Any],
                         transport_options: dict[str, Any]) -> IdentityBook:
     """The book of a run: `client` from profile.identity, the others from profile.identities.
 

@@ -64,14 +64,15 @@ class ResultsWriter:
         """Write results.json now."""
         write_atomically(self.path, json.dumps(self.document(), indent=1, default=str))
 
-    def add(self, record: TestRecord) -> None:
-        """Record one finished test, write its raw exchanges and the file."""
-        test = record.to_dict()
+    def add(self, record: TestRecord | dict[str, Any]) -> None:
+        """Record one finished test (a TestRecord or its to_dict() form), write its raw exchanges and the file."""
+        test = record.to_dict() if isinstance(record, TestRecord) else dict(record)
         self.evidence.write(test)
-        # The record names its evidence files too, so that the terminal can point at them.
-        for step_record, step in zip(record.steps, test["steps"], strict=True):
-            for exchange_record, exchange in zip(step_record.exchanges, step["exchanges"], strict=True):
-                exchange_record.evidence = exchange.get("evidence")
+        if isinstance(record, TestRecord):
+            # The record names its evidence files too, so that the terminal can point at them.
+            for step_record, step in zip(record.steps, test["steps"], strict=True):
+                for exchange_record, exchange in zip(step_record.exchanges, step["exchanges"], strict=True):
+                    exchange_record.evidence = exchange.get("evidence")
         if self.identity.observe(test):
             self.run["dut"] = {**self.run.get("dut", {}), **self.identity.fields()}
         self.tests.append(test)
@@ -82,9 +83,9 @@ class ResultsWriter:
         self.run.update(fields)
         self.flush()
 
-    def finish(self, ended: float) -> dict[str, Any]:
-        """Mark the run complete and write the final file."""
+    def finish(self, ended: float, complete: bool = True) -> dict[str, Any]:
+        """Write the final file: the run's end, and whether it ran to its end (False when interrupted)."""
         self.run["ended"] = iso_time(ended)
-        self.run["complete"] = True
+        self.run["complete"] = complete
         self.flush()
         return self.document()
