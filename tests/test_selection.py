@@ -118,7 +118,7 @@ def test_plain_pytest_on_a_folder_of_any_name_collects_its_cases_and_not_its_oth
     assert "1 passed" in done.stdout
 
     # Named with --csip-cases, every YAML file of the folder is a case: one that is not loads as an error.
-    done = _pytest(str(cases), "--csip-cases", str(cases), *dut, cwd=tmp_path)
+    done = _pytest(str(cases), "--csip-cases", str(cases), *dut, "--csip-replace", cwd=tmp_path)
     assert done.returncode == 1
     assert ran(tmp_path / "out") == {"CORE-005": "passed", "dut": "error"}
 

@@ -77,11 +77,11 @@ class ReferenceDut:
         return self.server.admin_variables()
 
     def certificates(self) -> list[Path]:
-        """The run's certificates (CA, server, clients; PEM, no key), for the bundle's pki/."""
+        """The run's certificates (CA, server, every identity; PEM, no key), for the bundle's pki/."""
         if self.pki is None:
             return []
-        return [self.pki.ca, self.pki.server.cert, *(pair.cert for pair in self.pki.clients.values()),
-                *(pair.cert for pair in self.pki.certificates.values())]
+        # Every certificate the PKI made (the CA, the server, every identity, the foreign CA of wrong-ca), never a key.
+        return sorted(path for path in self.pki.ca.parent.glob("*.pem") if path.is_file())
 
     def stop(self) -> None:
         """Stop the server and remove the private keys; restore the SIGTERM handler found at start()."""

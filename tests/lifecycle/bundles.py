@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -15,8 +18,16 @@ from typing import Any
 from harness.report.document import schema_errors
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SERVER_CASES = ROOT / "testcases" / "server"
 SERVER_IDS = {"BASIC-001", "CORE-001", "CORE-002", "CORE-004", "CORE-005"}
+# The lifecycle is shown on these five bundled cases, copied to a folder of their own so that the tests hold
+# as the catalogue grows (and no case waits on the DUT's clock); it is removed when the tests end.
+_COPY = Path(tempfile.mkdtemp(prefix="csip-lifecycle-cases-"))
+atexit.register(shutil.rmtree, _COPY, ignore_errors=True)
+SERVER_CASES = _COPY / "testcases" / "server"
+SERVER_CASES.mkdir(parents=True)
+for _case in sorted(SERVER_IDS):
+    shutil.copy(ROOT / "testcases" / "server" / f"{_case}.yaml", SERVER_CASES)
+CASES = ("--cases", str(SERVER_CASES))  # for `csip-harness run`
 
 
 def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

@@ -12,7 +12,7 @@ from harness.pki import TestPki
 from harness.reference.process import spawn_reference_server
 from harness.sep.identity import certificate_der, fingerprint
 
-from .bundles import ROOT, SERVER_IDS, assert_consistent_bundle, cli, results
+from .bundles import CASES, ROOT, SERVER_IDS, assert_consistent_bundle, cli, results
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
@@ -20,7 +20,7 @@ TESTS = HERE.parent
 
 def test_two_workers_merge_every_case_into_one_bundle_with_one_shared_dut(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = cli("run", "--reference", "--out", str(out), "--", "-n", "2")
+    done = cli("run", *CASES, "--reference", "--out", str(out), "--", "-n", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 workers [5 items]" in done.stdout and "5 passed" in done.stdout
     assert assert_consistent_bundle(out) == dict.fromkeys(SERVER_IDS, "passed")
@@ -44,7 +44,7 @@ def test_two_workers_against_a_dut_killed_mid_run_give_one_complete_bundle(pki: 
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
                "CSIP_TEST_KILL_PID": str(server.process.pid), "CSIP_TEST_KILL_PORT": str(server.https_port),
                "CSIP_TEST_KILL_DIR": str(signals)}
-        done = cli("run", "--dut", server.base_url, "--http-url", server.http_url, "--cert", str(client.cert),
+        done = cli("run", *CASES, "--dut", server.base_url, "--http-url", server.http_url, "--cert", str(client.cert),
                    "--key", str(client.key), "--ca", str(pki.ca), "--out", str(out),
                    "--profile", str(ROOT / "fixtures" / "profiles" / "reference-server.yaml"),
                    *server.admin_options(), "--", "-n", "2", "-p", "parallel_killer_plugin", env=env)
@@ -66,7 +66,7 @@ def test_two_duts_tested_at_once_get_two_bundles_and_their_own_last_failed(tmp_p
     other_profile = tmp_path / "other-dut.yaml"
     other_profile.write_text((ROOT / "fixtures" / "profiles" / "reference-server.yaml").read_text())
     first, second = tmp_path / "first", tmp_path / "second"
-    runs = [subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--reference", *extra],
+    runs = [subprocess.Popen([sys.executable, "-m", "harness.cli", "run", *CASES, "--reference", *extra],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                              env={**os.environ, "XDG_CACHE_HOME": str(cache_home)})
             for extra in (["--defect", "time-wrong-quality", "--out", str(first)],
@@ -83,7 +83,7 @@ def test_two_duts_tested_at_once_get_two_bundles_and_their_own_last_failed(tmp_p
     assert not list(first.rglob("lastfailed")) and not list(second.rglob("lastfailed"))
     # --lf after the failing run re-runs only the case that failed, into a new bundle.
     rerun = tmp_path / "rerun"
-    done = cli("run", "--reference", "--lf", "--out", str(rerun), env={"XDG_CACHE_HOME": str(cache_home)})
+    done = cli("run", *CASES, "--reference", "--lf", "--out", str(rerun), env={"XDG_CACHE_HOME": str(cache_home)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "run-last-failure: rerun previous 1 failure" in done.stdout
     assert assert_consistent_bundle(rerun) == {"CORE-005": "passed"}
@@ -93,7 +93,7 @@ def test_a_worker_that_dies_mid_case_leaves_that_case_as_an_error(tmp_path: Path
     out = tmp_path / "out"
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
            "CSIP_TEST_CRASH_CASE": "CORE-004"}
-    done = cli("run", "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--",
+    done = cli("run", *CASES, "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--",
                "-n", "2", "-p", "crashing_worker_plugin", env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     # A harness-side fault, never the DUT's: counted as an error.

@@ -14,7 +14,7 @@ from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess
 from harness.report.folder import new_default_folder
 
-from .bundles import ROOT, SERVER_CASES, SERVER_IDS, assert_consistent_bundle, cli, pytest_run, results, snapshot
+from .bundles import CASES, ROOT, SERVER_CASES, SERVER_IDS, assert_consistent_bundle, cli, pytest_run, results, snapshot
 
 STAMP = re.compile(r"\d{8}-\d{6}")
 TESTS = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def private_tmp(tmp_path: Path) -> dict[str, str]:
 def test_collect_only_and_a_second_run_leave_a_finished_bundle_untouched_until_replace_is_asked(
         tmp_path: Path, private_tmp: dict[str, str]) -> None:
     out = tmp_path / "bundle"
-    done = cli("run", "--reference", "-k", "CORE-005", "--out", str(out))
+    done = cli("run", *CASES, "--reference", "-k", "CORE-005", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     started = results(out)["run"]["started"]
     before = snapshot(out)
@@ -50,14 +50,14 @@ def test_collect_only_and_a_second_run_leave_a_finished_bundle_untouched_until_r
     assert f"{out} already holds the evidence of the run started {started}" in refused.stderr
     assert "another folder (--csip-out DIR)" in refused.stderr and "--csip-replace" in refused.stderr
     assert "test session starts" not in refused.stdout
-    refused = cli("run", "--reference", "--out", str(out), env=private_tmp)
+    refused = cli("run", *CASES, "--reference", "--out", str(out), env=private_tmp)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.startswith(f"error: {out} already holds the evidence of the run started {started}")
     assert "(--out DIR)" in refused.stderr and "add --replace" in refused.stderr and refused.stdout == ""
     assert snapshot(out) == before and list(Path(private_tmp["TMPDIR"]).iterdir()) == []
 
     # Asked to, a run replaces it whole: nothing of the earlier run is left to be taken for this one's.
-    replaced = cli("run", "--reference", "-k", "CORE-001", "--out", str(out), "--replace", env=private_tmp)
+    replaced = cli("run", *CASES, "--reference", "-k", "CORE-001", "--out", str(out), "--replace", env=private_tmp)
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     assert assert_consistent_bundle(out) == {"CORE-001": "passed"}
     assert [path.name for path in (out / "exchanges").iterdir()] == ["CORE-001"]
@@ -77,8 +77,9 @@ def test_plain_pytest_with_the_reference_dut_and_no_out_writes_a_new_folder_and_
     assert assert_consistent_bundle(folder, junit=False) == {**dict.fromkeys(SERVER_IDS, "passed"),
                                                              "CORE-005": "failed"}
     # The run's PKI: certificates in the bundle, keys in a private directory gone with the run.
-    assert sorted(path.name for path in (folder / "pki").iterdir()) == ["ca.pem", "client.pem", "other.pem",
-                                                                         "server.pem"]
+    names = {path.name for path in (folder / "pki").iterdir()}
+    assert {"ca.pem", "client.pem", "other.pem", "aggregator.pem", "server.pem"} <= names
+    assert all(name.endswith(".pem") for name in names)
     assert not list(folder.rglob("*.key")) and list(Path(private_tmp["TMPDIR"]).iterdir()) == []
     assert results(folder)["run"]["dut"]["profile"].endswith("reference-server.yaml")
 
@@ -88,11 +89,11 @@ def test_an_error_verdict_shows_as_an_error_not_a_failure(pki: TestPki, tmp_path
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     client = pki.clients["client"]
-    done = cli("run", "--dut", f"https://127.0.0.1:{closed}", "--cert", str(client.cert), "--key", str(client.key),
-               "--ca", str(pki.ca), "-k", "CORE-005", "--", "-v", cwd=tmp_path)
+    done = cli("run", *CASES, "--dut", f"https://127.0.0.1:{closed}", "--cert", str(client.cert),
+               "--key", str(client.key), "--ca", str(pki.ca), "-k", "CORE-005", "--", "-v", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert re.search(r"CORE-005\.yaml::CORE-005 ERROR", done.stdout), done.stdout
-    assert re.fullmatch(r"=+ 4 deselected, 1 error in .*", done.stdout.splitlines()[-1])
+    assert re.search(r"CORE-005\.yaml::CORE-005 Basic Time ERROR", done.stdout), done.stdout
+    assert re.fullmatch(r"=+ \d+ deselected, 1 error in .*", done.stdout.splitlines()[-1])
     assert "ERROR at call of CORE-005: Basic Time" in done.stdout and "Traceback" not in done.stdout
     # Without --out: a new folder under ./csip-results, named at the end of the output.
     [folder] = (tmp_path / "csip-results").iterdir()
@@ -121,7 +122,7 @@ def test_a_profile_naming_the_dut_address_is_enough_for_csip_harness_run(
         f"base_url: {reference_server.base_url}\n"
         f"identity: {{pin: 111115, cert: {client.cert}, key: {client.key}, ca: {pki.ca}}}\n"))
     out = tmp_path / "out"
-    done = cli("run", "--profile", str(profile), "-k", "CORE-005", "--out", str(out),
+    done = cli("run", *CASES, "--profile", str(profile), "-k", "CORE-005", "--out", str(out),
                *reference_server.admin_options())
     assert done.returncode == 0, done.stdout + done.stderr
     assert results(out)["run"]["dut"]["url"] == reference_server.base_url
@@ -131,8 +132,8 @@ def test_a_profile_naming_the_dut_address_is_enough_for_csip_harness_run(
 def test_an_interrupted_run_is_sealed_as_incomplete(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    done = cli("run", "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--", "-p", "interrupt_plugin",
-               env=env)
+    done = cli("run", *CASES, "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--",
+               "-p", "interrupt_plugin", env=env)
     assert done.returncode == 1 and "KeyboardInterrupt" in done.stdout, done.stdout + done.stderr
     document = results(out)
     assert document["run"]["complete"] is False and [t["id"] for t in document["tests"]] == ["CORE-004"]
