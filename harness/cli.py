@@ -227,11 +227,35 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# pytest's entry-point names of the optional plugins a run may ask for, and the options that ask for each.
+_OPTIONAL_PLUGINS = {"xdist": ("-n", "--numprocesses", "--dist", "--tx", "-d", "--maxprocesses"),
+                     "allure_pytest": ("--alluredir",)}
+
+
+def _plugin_args(extra: list[str]) -> list[str]:
+    """pytest options that load only the plugins this run needs, with PYTEST_DISABLE_PLUGIN_AUTOLOAD set.
+
+    Every pytest plugin installed beside the harness (hypothesis, anyio, asyncio...) would otherwise be
+    imported by each run: a large part of the time to the first request. Ours is always loaded; pytest-xdist
+    when -n/--dist/--tx is given, allure-pytest with --alluredir; others with `-p NAME` after `--`. Assertion
+    rewriting is off: no assert of a test module decides a verdict here, and it costs an AST pass per module.
+    """
+    wanted = ["csip_harness"]
+    for name, options in _OPTIONAL_PLUGINS.items():
+        if any(arg == option or arg.startswith(option + "=") or (option == "-n" and arg.startswith("-n"))
+               for arg in extra for option in options):
+            wanted.append(name)
+    # The ini file around the cases may name options of plugins not loaded here (asyncio_mode, say): not ours to judge.
+    return [item for name in wanted for item in ("-p", name)] + ["--assert=plain", "-W",
+                                                                 "ignore::pytest.PytestConfigWarning"]
+
+
 def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     from harness.paths import project_dir
 
     cases = Path(args.cases) if args.cases else project_dir("testcases") / args.role
-    pytest_args = [str(cases), f"--junitxml={out / 'junit.xml'}", "-rfEs", "-o", f"cache_dir={_cache_dir(args)}"]
+    pytest_args = [*_plugin_args(list(args.pytest_args or ())), str(cases), f"--junitxml={out / 'junit.xml'}", "-rfEs",
+                   "-o", f"cache_dir={_cache_dir(args)}"]
     # Named as the folder of cases too, so that every YAML file in it is a case whatever the folder is called.
     pytest_args += ["--csip-out", str(out), "--csip-cases", str(cases)]
     if args.replace:
@@ -335,6 +359,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 return 2
     else:
         out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
+    # Only the plugins the run needs (see _plugin_args); the xdist workers inherit this environment.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     status = int(pytest.main(_pytest_args(args, out)))
     if status == pytest.ExitCode.USAGE_ERROR:
         return 2

@@ -312,6 +312,8 @@ class RunLifecycle:
             return (yield)
         finally:
             if self.recorder is not None:
+                # Is a slow run the DUT's or ours? The split of the tests' time, from the records.
+                terminalreporter.write_line(f"csip-harness: {self.recorder.writer.timing(time.time()).line()}")
                 terminalreporter.write_line(f"csip-harness: evidence of this run in {self.recorder.out_dir} "
                                             "(report.html, results.json)")
             elif self.no_bundle is not None:

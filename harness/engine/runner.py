@@ -301,7 +301,7 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     expect = dataclasses.replace(expect, **_substitute(
         {"headers": expect.headers, "resource": expect.resource, "schema": expect.schema}, variables))
     shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
-    expected = {k: v for k, v in shown.items() if v not in (None, (), {})}
+    expected = {k: v for k, v in shown.items() if v not in (None, (), {}) and v is not False}
     size = step.request.pages if step.request is not None else None
     if size:
         return await _pages(step, ctx, request, expect, expected, size)

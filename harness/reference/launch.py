@@ -48,6 +48,8 @@ class ReferenceDut:
         self._dir: Path | None = None
         self._previous_handler: Any = None
         self._handler_installed = False
+        self._spawning = False
+        self._pending_signal: int | None = None
 
     def start(self) -> ReferenceDut:
         """Make the PKI, start the server and wait until it listens."""
@@ -55,7 +57,15 @@ class ReferenceDut:
         self._dir = Path(tempfile.mkdtemp(prefix=KEY_DIR_PREFIX))  # mode 0700
         try:
             self.pki = make_test_pki(self._dir / "certificates", key_dir=self._dir)
-            self.server = spawn_reference_server(self.pki, defects=self.defects, time_scale=self.time_scale)
+            # A SIGTERM while the process is being made waits until it is remembered: stop() must know of every
+            # process it has to end (a blocked signal mask would be inherited by the server, so a flag).
+            self._spawning = True
+            try:
+                self.server = spawn_reference_server(self.pki, defects=self.defects, time_scale=self.time_scale)
+            finally:
+                self._spawning = False
+            if self._pending_signal is not None:
+                self._terminated(self._pending_signal, None)
             self.server.wait_ready()
         except BaseException:
             self.stop()
@@ -98,6 +108,9 @@ class ReferenceDut:
     def _terminated(self, signum: int, frame: FrameType | None) -> None:
         # The default action would end the process without stop(), leaving the keys on disk and the server
         # running; clean up, then end by the same signal as before.
+        if self._spawning:
+            self._pending_signal = signum
+            return
         self.stop()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)

@@ -62,8 +62,8 @@ def _number(value: Any) -> float:
 def time_split(tests: Iterable[Mapping[str, Any]], wall_s: float | None = None) -> TimeSplit:
     """The split of the tests' time (results.json `tests` entries, format 2 or 3).
 
-    A test's `actions` hold its setup actions and those of its action steps (each once); a step's
-    `waited_s`, when present, is time spent waiting on the DUT's clock.
+    A test's `actions` hold its setup actions and those of its action steps (each once); a wait step's
+    `observed.waited_s` is time spent waiting on the DUT's clock.
     """
     count = 0
     tests_s = dut_s = actions_s = waits_s = 0.0
@@ -73,6 +73,6 @@ def time_split(tests: Iterable[Mapping[str, Any]], wall_s: float | None = None) 
         actions_s += sum(_number(a.get("duration_s")) for a in test.get("actions") or ())
         for step in test.get("steps") or ():
             dut_s += sum(_number(e.get("elapsed_s")) for e in step.get("exchanges") or ())
-            waits_s += _number(step.get("waited_s"))
+            waits_s += _number(step.get("waited_s") or (step.get("observed") or {}).get("waited_s"))
     harness_s = max(0.0, tests_s - dut_s - actions_s - waits_s)
     return TimeSplit(count, tests_s, dut_s, actions_s, waits_s, harness_s, wall_s)

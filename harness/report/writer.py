@@ -12,6 +12,7 @@ from harness.report.evidence import EvidenceWriter
 from harness.report.files import write_atomically
 from harness.report.identity import DutIdentity
 from harness.report.manifest import MANIFEST
+from harness.report.timing import TimeSplit, time_split
 from harness.results import VERDICTS, TestRecord
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "summarise", "write_atomically"]
@@ -83,9 +84,18 @@ class ResultsWriter:
         self.run.update(fields)
         self.flush()
 
+    def timing(self, now: float) -> TimeSplit:
+        """Where the run's time went so far (harness.report.timing), with the wall time since it started."""
+        try:
+            wall: float | None = now - dt.datetime.fromisoformat(str(self.run.get("started"))).timestamp()
+        except ValueError:
+            wall = None
+        return time_split(self.tests, wall_s=wall)
+
     def finish(self, ended: float, complete: bool = True) -> dict[str, Any]:
         """Write the final file: the run's end, and whether it ran to its end (False when interrupted)."""
         self.run["ended"] = iso_time(ended)
         self.run["complete"] = complete
+        self.run["timing"] = self.timing(ended).to_dict()
         self.flush()
         return self.document()

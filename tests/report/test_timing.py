@@ -9,7 +9,7 @@ def _test(duration: float, exchanges: list[float], actions: list[float], waited:
     return {
         "duration_s": duration,
         "actions": [{"name": "a", "duration_s": d} for d in actions],
-        "steps": [{"exchanges": [{"elapsed_s": e} for e in exchanges], "waited_s": waited,
+        "steps": [{"exchanges": [{"elapsed_s": e} for e in exchanges], "observed": {"waited_s": waited},
                    "actions": [{"name": "a", "duration_s": d} for d in actions]}],
     }
 
