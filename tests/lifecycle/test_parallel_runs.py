@@ -103,3 +103,4 @@ def test_a_worker_that_dies_mid_case_leaves_that_case_as_an_error(tmp_path: Path
     assert assert_consistent_bundle(out, junit=False) == {"CORE-004": "error", "CORE-005": "passed"}
     [crashed] = [test for test in results(out)["tests"] if test["id"] == "CORE-004"]
     assert "no verdict" in crashed["reason"] and "crashed while running" in crashed["reason"]
+
