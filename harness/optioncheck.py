@@ -27,11 +27,42 @@ from harness.preflight import client_certificate_problems
 if TYPE_CHECKING:
     import argparse
 
-    from harness.session import RunOptions
-
 
 class SessionConfigError(ValueError):
     """The run cannot start: a missing, malformed or contradictory option. str() is the one-line message."""
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """What the user asked for, from the command line, ini file or `csip-harness run`."""
+
+    dut: str | None = None
+    profile: str | None = None
+    schema: str | None = None
+    out: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+    http_url: str | None = None
+    variables: dict[str, str] = dataclasses.field(default_factory=dict)
+    unattended: bool = False
+    tls_verify: str | None = None  # full, chain or none; None: the profile's (default full)
+    plain_http: bool = False  # an http:// DUT address is used only when asked for (harness.optioncheck)
+    # How the user gave each option (`--cert`, `--csip-cert`, `csip_cert in pytest.ini`), for messages.
+    given_as: dict[str, str] = dataclasses.field(default_factory=dict)
+    time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
+    time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
+
+
+def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
+    """NAME=VALUE items as a dict; a malformed item is a SessionConfigError naming it."""
+    parsed = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise SessionConfigError(f"{where}: expected NAME=VALUE with NAME an identifier, saw {item!r}")
+        parsed[name.strip()] = value
+    return parsed
 
 
 # The options a run takes, as `csip-harness run` spells them; pytest spells each `--csip-` + the same words.
@@ -267,7 +298,6 @@ def cli_run_options(args: argparse.Namespace) -> RunOptions:
 
     Raises SessionConfigError for a malformed --var.
     """
-    from harness.session import RunOptions, parse_variables
 
     return RunOptions(dut=args.dut, profile=args.profile, schema=args.schema, cert=args.cert, key=args.key,
                       ca=args.ca, http_url=args.http_url, tls_verify=args.tls_verify,

@@ -16,10 +16,12 @@ from harness.engine.context import RunContext, builtin_variables
 from harness.engine.identities import build_identity_book
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
-from harness.optioncheck import (  # noqa: F401  (resolve_profile, default_profile_path: imported from here too)
+from harness.optioncheck import (  # noqa: F401  (imported from here too: RunOptions, parse_variables...)
+    RunOptions,
     SessionConfigError,
     check_run_options,
     default_profile_path,
+    parse_variables,
     resolve_profile,
 )
 from harness.preflight import reach_dut
@@ -31,39 +33,6 @@ from harness.results import ERROR, NOT_RUN, StepRecord, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
 from harness.sep.tls import client_context
 from harness.transport.http import HttpTransport, origin
-
-
-@dataclasses.dataclass
-class RunOptions:
-    """What the user asked for, from the command line, ini file or `csip-harness run`."""
-
-    dut: str | None = None
-    profile: str | None = None
-    schema: str | None = None
-    out: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    ca: str | None = None
-    http_url: str | None = None
-    variables: dict[str, str] = dataclasses.field(default_factory=dict)
-    unattended: bool = False
-    tls_verify: str | None = None  # full, chain or none; None: the profile's (default full)
-    plain_http: bool = False  # an http:// DUT address is used only when asked for (harness.optioncheck)
-    # How the user gave each option (`--cert`, `--csip-cert`, `csip_cert in pytest.ini`), for messages.
-    given_as: dict[str, str] = dataclasses.field(default_factory=dict)
-    time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
-    time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
-
-
-def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
-    """NAME=VALUE items as a dict; a malformed item is a SessionConfigError naming it."""
-    parsed = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip().isidentifier():
-            raise SessionConfigError(f"{where}: expected NAME=VALUE with NAME an identifier, saw {item!r}")
-        parsed[name.strip()] = value
-    return parsed
 
 
 def harness_version() -> str:
