@@ -26,7 +26,7 @@ from harness.optioncheck import (  # noqa: F401  (imported from here too: RunOpt
 )
 from harness.preflight import reach_dut
 from harness.redact import mask_test_record
-from harness.report.html import file_sha256
+from harness.report.files import file_sha256
 from harness.report.recorder import EvidenceRecorder
 from harness.report.writer import iso_time
 from harness.results import ERROR, NOT_RUN, StepRecord, TestRecord

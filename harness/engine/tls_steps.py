@@ -20,7 +20,6 @@ from harness.engine.context import RunContext
 from harness.engine.identities import DEFAULT_IDENTITY
 from harness.transport.base import FOREIGN_HOST, Exchange, Request
 from harness.transport.http import HttpTransport
-from harness.transport.pcap import pcap_bytes
 from harness.transport.tlsprobe import ESTABLISHED, LOCAL_REFUSAL, REFUSAL_KIND, probe
 
 REFUSED = "refused"
@@ -76,6 +75,9 @@ async def send(step: Step, ctx: RunContext, request: Request) -> Exchange:
                              max_body=ctx.profile.max_body)
         exchange = result.exchange
         if result.local and result.remote and exchange.tls is not None:
+            # Imported here: the packet writer (dpkt) is needed by tls: steps only, not on every run's start-up.
+            from harness.transport.pcap import pcap_bytes
+
             trace = pcap_bytes(result.segments, result.local, result.remote)
             exchange.tls["trace_pcap_base64"] = base64.b64encode(trace).decode("ascii")
     else:

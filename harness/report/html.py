@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from harness.report.files import write_atomically
+from harness.report.files import file_sha256, write_atomically
 from harness.report.view import build_view
 
 TEMPLATE = "report.html.j2"
@@ -35,14 +34,6 @@ def render_html(document: dict[str, Any], *, results_sha256: str | None = None,
     """Render a results document to HTML."""
     environment = _environment(str(templates) if templates else None)
     return environment.get_template(TEMPLATE).render(**build_view(document, results_sha256))
-
-
-def file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file's bytes, or None when it does not exist."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def write_html(document: dict[str, Any], path: str | Path, *, results_file: str | Path | None = None,

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.report.bundle import write_derived
 from harness.report.folder import RESULTS_JSON, clear_earlier_run
 from harness.report.writer import ResultsWriter
 from harness.results import TestRecord
@@ -53,5 +52,8 @@ class EvidenceRecorder:
     def finish(self, ended: float, *, complete: bool = True) -> dict[str, Any]:
         """Write the final results.json (run.complete as given), report.html and csip-summary.csv."""
         document = self.writer.finish(ended, complete=complete)
+        # Imported here: the report's renderer (jinja2) is needed when the run ends, not before its first request.
+        from harness.report.bundle import write_derived
+
         write_derived(document, self.out_dir)
         return document

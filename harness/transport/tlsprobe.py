@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import dpkt
 import h11
 
 from harness.sep.identity import fingerprint
@@ -77,6 +76,8 @@ def handshake_facts(inbound: bytes) -> dict[str, Any]:
     ChangeCipherSpec are encrypted and only counted. Returns {"server_messages": [names], "server_version":
     "0x0303", "cipher_suite": "0xC0AE", "client_certificate_requested": bool, "alert": "fatal unknown_ca"|None}.
     """
+    import dpkt  # here: a tls: step needs it, a run's start-up does not
+
     try:
         records, _used = dpkt.ssl.tls_multi_factory(inbound)
     except (dpkt.dpkt.UnpackError, dpkt.ssl.SSL3Exception, struct.error):
