@@ -316,12 +316,13 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     if exchange.error or exchange.response is None:
         return _Outcome([exchange], None, [], expected)
     needs_view = (bool(step.save) or (step.require is not None and step.require.resource is not None)
-                  or bool(step.should and step.should.resource) or expect.event_status is not None
-                  or expect.list_order)
+                  or bool(step.should and (step.should.resource or step.should.event_status is not None
+                                           or step.should.list_order))
+                  or expect.event_status is not None or expect.list_order)
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
     _observe_time(expect, exchange, check, ctx)
-    _time_checks(expect, [exchange], check, ctx)
+    _time_checks(expect, [exchange], check, ctx, step.should)
     _advise(step, exchange, check, variables)
     if probes(step):
         check.findings.extend(_tls_warnings(step, exchange))
@@ -346,20 +347,31 @@ def _observe_time(expect: ExpectSpec, exchange: Exchange, check: ResponseCheck, 
     ctx.clock.observe_time(current, exchange.started, exchange.elapsed)
 
 
-def _time_checks(expect: ExpectSpec, exchanges: list[Exchange], check: ResponseCheck, ctx: RunContext) -> None:
+def _time_checks(expect: ExpectSpec, exchanges: list[Exchange], check: ResponseCheck, ctx: RunContext,
+                 should: ExpectSpec | None = None) -> None:
     """The 2030.5 relations a step asked for: EventStatus against interval and the DUT's time while it answered
-    (every page of a paged list); list order."""
-    if check.view is None or any(m.path == "status" for m in check.mismatches) or (
-            expect.event_status is None and not expect.list_order):
+    (every page of a paged list); list order. Under `expect` what 2030.5 requires fails the step and what it only
+    advises (an ended event still shown Active) is a warning finding; under `should` every mismatch is a warning."""
+    wants = [(spec, required) for spec, required in ((expect, True), (should, False))
+             if spec is not None and (spec.event_status is not None or spec.list_order)]
+    if check.view is None or any(m.path == "status" for m in check.mismatches) or not wants:
         return
-    if expect.list_order and expect.schema:
-        check.mismatches.extend(list_order_mismatches(check.view, expect.schema))
-    if expect.event_status is not None:
-        try:
-            dut_time = ctx.clock.dut_between(exchanges[0].started, exchanges[-1].started + exchanges[-1].elapsed)
-        except ClockNotRead as exc:
-            raise StepProblem(ERROR, f"event_status: {exc}") from None
-        check.mismatches.extend(event_status_mismatches(check.view, dut_time, expect.event_status))
+    advised: list[Mismatch] = []
+    for spec, required in wants:
+        found = check.mismatches if required else advised
+        schema = spec.schema or expect.schema
+        if spec.list_order and schema:
+            found.extend(list_order_mismatches(check.view, schema))
+        if spec.event_status is not None:
+            try:
+                dut_time = ctx.clock.dut_between(exchanges[0].started,
+                                                 exchanges[-1].started + exchanges[-1].elapsed)
+            except ClockNotRead as exc:
+                raise StepProblem(ERROR, f"event_status: {exc}") from None
+            found.extend(event_status_mismatches(check.view, dut_time, spec.event_status))
+            advised.extend(event_status_mismatches(check.view, dut_time, spec.event_status, advised=True))
+    check.findings.extend(Finding(message=f"should: {m}", line=None, path=m.path, kind="match", severity=WARNING)
+                          for m in advised)
 
 
 def _advise(step: Step, exchange: Exchange, check: ResponseCheck, variables: dict[str, Any]) -> None:
@@ -410,7 +422,7 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     merged = ResponseCheck(findings=findings, view=_merge_pages(views))
     if expect.resource is not None:
         merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
-    _time_checks(expect, exchanges, merged, ctx)
+    _time_checks(expect, exchanges, merged, ctx, step.should)
     return _Outcome(exchanges, merged, _problems(merged), expected)
 
 
