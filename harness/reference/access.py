@@ -71,13 +71,16 @@ def scope_for(tree: Tree, certificate_lfdi: str | None, defects: Defects) -> Sco
     registrar = wanted is not None and wanted in tree.registrars
     if registrar:
         own = own | {d.index for d in tree.end_devices.values() if d.registered_by == wanted}
+    # The unregistered-client-allowed defect: a certificate the server does not know falls through every access
+    # check, so it reads what every registered client may and every EndDevice with what is under it.
+    unknown_allowed = device is None and not registrar and "unregistered-client-allowed" in defects
     return Scope(
         lfdi=wanted,
         device=device,
         end_devices=own,
         registrar=registrar,
-        all_end_devices="edev-not-scoped" in defects,
-        all_mirrors="mup-not-scoped" in defects,
+        all_end_devices="edev-not-scoped" in defects or unknown_allowed,
+        all_mirrors="mup-not-scoped" in defects or unknown_allowed,
     )
 
 

@@ -19,7 +19,8 @@ DEFECTS: dict[str, str] = {
     "post-missing-location": "a POST that creates a resource answers 201 without a Location header",
     "time-off-by-hour": "Time currentTime (and localTime) is one hour ahead of the real time",
     "time-wrong-quality": "Time quality stays 3 whatever quality the server is configured with",
-    "unregistered-client-allowed": "an unregistered client certificate is served like a registered one",
+    "unregistered-client-allowed": "an unregistered client certificate passes every access check: it is served the "
+                                   "shared resources and every EndDevice with what is under it",
     "invalid-dercontrol": "DERControl is rendered schema-invalid: its mRID element is missing",
     "wrong-lfdi": "the pre-registered EndDevice's lFDI has its last hex digit changed",
     "wrong-sfdi": "the pre-registered EndDevice's sFDI has a wrong check digit",
