@@ -182,6 +182,13 @@ def _check_time_features(raw: dict[str, Any], file: Path, data: Any, where: list
             raise CaseFileError(file, line_of(data, [*where, key, "event_status"]),
                                 f"{label}: event_status: expected schema to name the event resource or list it is "
                                 f"checked on (DERControl, DERControlList), saw none")
+    request = raw.get("request") or {}
+    if request.get("each") and (str(request.get("method", "")).upper() != "GET"
+                                or not re.fullmatch(r"\$\{[^}]+\}", str(request.get("path", "")))):
+        raise CaseFileError(file, line_of(data, [*where, "request", "each"]),
+                            f"{label}: each: expected a GET whose path is one ${{...}} naming a list of hrefs "
+                            f"(a save of ...[*].href), saw {request.get('method')} "
+                            f"{request.get('path', request.get('url'))!r}")
 
 
 def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
@@ -278,6 +285,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             body=request.get("body"),
             timeout=request.get("timeout"),
             pages=request.get("pages"),
+            each=bool(request.get("each", False)),
             invalid=bool(request.get("invalid", False)),
         ),
         expect=_expect(raw.get("expect")),
