@@ -55,12 +55,12 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "COMM-002": {
         "wrong-content-type": (1, "headers.Content-Type: expected application/sep+xml, saw 'text/xml'"),
     },
-    # COMM-003 catches a server serving an unregistered certificate where registration binds a resource to its
-    # client (a registered device's EndDevice, IEEE 2030.5 6.9); its description says why the shared lists are not.
+    # COMM-003 catches a server serving an unregistered certificate where registration rests on a secret: a
+    # registered device's Registration PIN (IEEE 2030.5 6.9); its description says why the lists are a should.
     "COMM-003": {
         "client-cert-not-requested": (1, "tls.client_certificate_requested: expected True, saw False"),
         "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the TLS handshake ended"),
-        "unregistered-client-allowed": (3, "tls: expected the server to refuse the certificate: a fatal TLS alert, a "
+        "unregistered-client-allowed": (4, "tls: expected the server to refuse the certificate: a fatal TLS alert, a "
                                            "TCP disconnect before any response, or HTTP 403 (errata 7), or an answer "
                                            "403 or 404, saw the handshake completed"),
     },
