@@ -621,7 +621,9 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
 
 async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record: TestRecord) -> bool:
     """Carry out the case's setup actions; False (with the verdict set) when the steps must not run."""
-    needed = [*case.setup, *(step.action for step in case.steps if step.action is not None)]
+    # An action step whose `requires:` the profile does not declare will be not applicable: it is not needed.
+    needed = [*case.setup, *(step.action for step in case.steps if step.action is not None
+                             and not unmet(list(step.requires), ctx.profile.capabilities))]
     if not needed:
         return True
     unmapped = ctx.actions.unmapped(needed) if ctx.actions else sorted({c.name for c in needed})
