@@ -460,7 +460,7 @@ async def _each_list(step: Step, ctx: RunContext, variables: dict[str, Any], exp
             return _Outcome(exchanges, outcome.check, outcome.problems, expected)
         findings.extend(outcome.check.findings)
         views.append(outcome.check.view or {})
-    merged_view = _merge_pages(views) if views else {"results": "0"}
+    merged_view = _rank_programs(_merge_pages(views)) if views else {"results": "0"}
     merged_view["all"] = merged_view["results"]
     merged = ResponseCheck(findings=findings, view=merged_view)
     if expect.resource is not None:
@@ -468,6 +468,33 @@ async def _each_list(step: Step, ctx: RunContext, variables: dict[str, Any], exp
     if expect.event_status is not None and exchanges:
         _time_checks(dataclasses.replace(expect, list_order=False), exchanges, merged, ctx)
     return _Outcome(exchanges, merged, _problems(merged), expected)
+
+
+def _primacy(item: Any) -> int:
+    try:
+        return int(str(item.get("primacy")).strip()) if isinstance(item, dict) else 1 << 8
+    except ValueError:
+        return 1 << 8  # an unreadable primacy is the schema's finding; such a program ranks last
+
+
+def _rank_programs(view: dict[str, Any]) -> dict[str, Any]:
+    """The DERPrograms gathered from several DERProgramLists as a client ranks them: each program once (by href)
+    and in primacy order, the lowest value first (IEEE 2030.5-2018 DERProgram primacy; the order within one
+    DERProgramList is kept for equal primacy). Other lists are returned as they are."""
+    if "DERProgram" not in view:
+        return view
+    programs = view["DERProgram"] if isinstance(view["DERProgram"], list) else [view["DERProgram"]]
+    seen: set[Any] = set()
+    unique = []
+    for program in programs:
+        href = program.get("href") if isinstance(program, dict) else None
+        if href is not None and href in seen:
+            continue
+        seen.add(href)
+        unique.append(program)
+    view["DERProgram"] = sorted(unique, key=_primacy)
+    view["results"] = str(len(unique))
+    return view
 
 
 def _exchange_failure(outcome: _Outcome) -> tuple[str, str]:
@@ -489,7 +516,7 @@ def _save(step: Step, outcome: _Outcome, variables: dict[str, Any], saved: dict[
             problems.append(Mismatch(f"save {name}", f"a value at {raw_path}", str(exc)))
             continue
         try:
-            saved[name] = lookup(view, path)
+            saved[name] = lookup(view, path, skip_absent=optional)
         except PathError as exc:
             if optional:
                 saved[name] = None
