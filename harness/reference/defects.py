@@ -68,6 +68,8 @@ DEFECTS: dict[str, str] = {
     "overlap-superseded": "an active DERControl is shown 4 Superseded while a higher-priority program's event runs, "
                           "even one on independent controls",
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
+    "randomization-dropped": "DERControls are served without the randomizeStart and randomizeDuration they were "
+                             "scheduled with",
     "aggregator-sees-own-only": "an aggregator's EndDeviceList holds only its own EndDevice, not those it manages",
     "topology-branch-crossed": "an aggregator's EndDevices also get the FunctionSetAssignments of the other "
                                "transformer's branch, so EDB1/EDB2 reach the TFA program",

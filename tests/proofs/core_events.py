@@ -9,5 +9,10 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "dderc-ignores-setting": (39, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
         "event-status-always-scheduled": (41, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
     },
+    "CORE-021": {
+        "randomization-dropped": (13, "resource.DERControl: expected an item matching"),
+        "invalid-dercontrol": (11, "in DERControl: expected mRID"),
+        "event-status-always-scheduled": (20, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
+    },
 }
-FRESH_SERVER = {"CORE-013"}
+FRESH_SERVER = {"CORE-013", "CORE-021"}
