@@ -14,5 +14,10 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "invalid-dercontrol": (11, "in DERControl: expected mRID"),
         "event-status-always-scheduled": (20, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
     },
+    "CORE-023": {
+        "response-rejected": (15, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (21, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
+        "post-missing-location": (15, "headers.Location: expected present, saw absent"),
+    },
 }
-FRESH_SERVER = {"CORE-013", "CORE-021"}
+FRESH_SERVER = {"CORE-013", "CORE-021", "CORE-023"}
