@@ -98,7 +98,7 @@ PROOFS.update({
         "upt-empty": (11, "status: expected 200, saw 404"),
     },
     "CORE-010": {
-        "fsa-derp-list-wrong-order": (8, "resource.DERProgram[0].primacy: expected 4, saw '10'"),
+        "fsa-derp-list-wrong-order": (8, "resource.DERProgram[1]: expected items ordered by primacy"),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
     },
     "CORE-011": {
