@@ -88,6 +88,7 @@ PROOFS.update({
     "BASIC-002": {
         "fsa-missing-time-link": (5, "resource.FunctionSetAssignments[0].TimeLink: expected an element with href"),
         "group-primacy-inverted": (28, "resource.all: expected a number >= 1, saw '0'"),
+        "dderc-ignores-setting": (30, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
     },
     "BASIC-027": {
         "logevent-list-oldest-first": (14, "resource.LogEvent[1]: expected items ordered by -createdDateTime"),
