@@ -97,7 +97,8 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
     assert actions["CORE-005"] == [("configure-time", "done", "http")]
     assert actions["CORE-004"] == [("preregister-enddevice", "done", "http"), ("create-enddevices", "done", "http"),
-                                   ("create-derprograms", "done", "http")]
+                                   ("create-derprograms", "done", "http"), ("preregister-enddevice", "done", "http"),
+                                   *[("create-aggregator-enddevices", "done", "http")] * 3]
     # Every case that sets something up does so through the profile's http templates.
     cases = {path.stem: load_case(path) for path in (project_root / "testcases" / "server").glob("*.yaml")}
     assert all(bool(a) == bool(cases[i].setup) and all(outcome == "done" and kind == "http" for _, outcome, kind in a)

@@ -125,10 +125,11 @@ def test_an_identity_the_profile_does_not_map_makes_the_step_not_applicable(serv
     record = run(servers["clean"], pki, CASES / "COMM-004D.yaml", profile)
     assert record.verdict == NOT_APPLICABLE
     assert "identity 'mica-eku-critical'" in record.reason and "identities: in the profile" in record.reason
-    # COMM-003 still judges what it can: the connection of the default identity; the other steps are n/a.
+    # COMM-003 still judges what it can: the connection and the EndDeviceList of the default identity; the other
+    # identities' steps are n/a.
     record = run(servers["clean"], pki, CASES / "COMM-003.yaml", profile)
     assert record.verdict == PASSED, record.reason
-    assert [s.verdict for s in record.steps] == [PASSED] + [NOT_APPLICABLE] * 7
+    assert [s.verdict for s in record.steps] == [PASSED, PASSED] + [NOT_APPLICABLE] * 9
 
 
 def test_a_misspelt_identity_field_is_a_load_error_with_its_line(tmp_path: Path) -> None:

@@ -166,18 +166,29 @@ DEFAULT_TOLERANCE = 2.0
 
 
 def _check_time_features(raw: dict[str, Any], file: Path, data: Any, where: list[Any], label: str) -> None:
-    """`list_order` needs a list whose 2030.5 order the harness knows; both need the resource named."""
+    """`list_order` needs a list whose 2030.5 order the harness knows; both need the resource named (under
+    `should`, by the step's `expect` or its own `schema`)."""
     from harness.engine.events import LIST_ORDERS
 
     expect = raw.get("expect") or {}
-    if expect.get("list_order") and expect.get("schema") not in LIST_ORDERS:
-        raise CaseFileError(file, line_of(data, [*where, "expect", "list_order"]),
-                            f"{label}: list_order: expected schema to name a list whose 2030.5 order the harness "
-                            f"knows ({', '.join(LIST_ORDERS)}), saw {expect.get('schema')!r}")
-    if "event_status" in expect and not expect.get("schema"):
-        raise CaseFileError(file, line_of(data, [*where, "expect", "event_status"]),
-                            f"{label}: event_status: expected schema to name the event resource or list it is "
-                            f"checked on (DERControl, DERControlList), saw none")
+    for key in ("expect", "should"):
+        block = raw.get(key) or {}
+        schema = block.get("schema") or expect.get("schema")
+        if block.get("list_order") and schema not in LIST_ORDERS:
+            raise CaseFileError(file, line_of(data, [*where, key, "list_order"]),
+                                f"{label}: list_order: expected schema to name a list whose 2030.5 order the harness "
+                                f"knows ({', '.join(LIST_ORDERS)}), saw {schema!r}")
+        if "event_status" in block and not schema:
+            raise CaseFileError(file, line_of(data, [*where, key, "event_status"]),
+                                f"{label}: event_status: expected schema to name the event resource or list it is "
+                                f"checked on (DERControl, DERControlList), saw none")
+    request = raw.get("request") or {}
+    if request.get("each") and (str(request.get("method", "")).upper() != "GET"
+                                or not re.fullmatch(r"\$\{[^}]+\}", str(request.get("path", "")))):
+        raise CaseFileError(file, line_of(data, [*where, "request", "each"]),
+                            f"{label}: each: expected a GET whose path is one ${{...}} naming a list of hrefs "
+                            f"(a save of ...[*].href), saw {request.get('method')} "
+                            f"{request.get('path', request.get('url'))!r}")
 
 
 def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
@@ -274,6 +285,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             body=request.get("body"),
             timeout=request.get("timeout"),
             pages=request.get("pages"),
+            each=bool(request.get("each", False)),
             invalid=bool(request.get("invalid", False)),
         ),
         expect=_expect(raw.get("expect")),

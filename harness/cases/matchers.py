@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -97,6 +98,22 @@ Operator = Callable[[Any, Any, str], list[Mismatch]]
 def _op_min(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     n = _number(seen)
     return [] if n is not None and n >= float(arg) else [Mismatch(path, f"a number >= {arg}", _show(seen))]
+
+
+def _op_quantity(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    """A 2030.5 quantity with a power-of-ten multiplier (ActivePower, ApparentPower, ReactivePower: value;
+    PowerFactor: displacement) compared by the quantity it represents, value x 10^multiplier, never by the pair:
+    the server may store 6800 W as value 680, multiplier 1 (CORE-014 errata 23, "representative" values).
+    arg is a number or the matchers equals/min/max over the quantity."""
+    digits = seen.get("value", seen.get("displacement")) if isinstance(seen, dict) else None
+    try:
+        quantity = Decimal(str(digits).strip()).scaleb(int(str(seen.get("multiplier", "0")).strip()))
+    except (InvalidOperation, ValueError, AttributeError):
+        return [Mismatch(path, "a quantity: value (or displacement) and multiplier", _show(seen))]
+    shown = format(quantity.normalize(), "f")
+    found = match(arg, shown, path)
+    return [Mismatch(path, f"the quantity {m.expected} (value x 10^multiplier)", f"{shown} ({_show(seen)})")
+            for m in found]
 
 
 def _op_max(arg: Any, seen: Any, path: str) -> list[Mismatch]:
@@ -266,6 +283,7 @@ OPERATORS: dict[str, Operator] = {
     "contains": _op_contains,
     "any_order": _op_any_order,
     "sorted_by": _op_sorted_by,
+    "quantity": _op_quantity,
 }
 
 
@@ -320,6 +338,11 @@ def check_spec(spec: Any, path: str = "resource") -> None:
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
                 if key == "hrefs" and not isinstance(arg, list) and not _whole_reference(arg):
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
+                if key == "quantity" and not (isinstance(arg, dict) or _number(arg) is not None
+                                              or "${" in str(arg)):
+                    raise MatcherSpecError(f"{path}.quantity", f"expected a number or min/max/equals, saw {arg!r}")
+                if key == "quantity" and isinstance(arg, dict):
+                    check_spec(arg, f"{path}.quantity")
                 if key in ("contains", "any_order", "not"):
                     for i, item in enumerate(_as_list(arg)):
                         check_spec(item, f"{path}.{key}[{i}]")

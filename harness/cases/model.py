@@ -23,6 +23,7 @@ class RequestSpec:
     body: str | None = None
     timeout: float | None = None
     pages: int | None = None  # read a whole list this many items at a time (s=, l=) and judge it merged
+    each: bool = False  # path names a list of list hrefs: read every list (paged) and judge their items merged
     invalid: bool = False  # the body is deliberately not valid 2030.5 (otherwise it is checked before sending)
 
 

@@ -65,16 +65,18 @@ def _field(item: dict[str, Any], key: str) -> Any:
     return value
 
 
-def lookup(data: Any, path: str) -> Any:
+def lookup(data: Any, path: str, *, skip_absent: bool = False) -> Any:
     """Follow path through data; raise PathError naming the first part that is absent.
 
     A `[*]` selector projects the rest of the path over every item: `EndDevice[*].href` is the list of the
-    items' hrefs, in list order (an empty list when there is no item).
+    items' hrefs, in list order (an empty list when there is no item). With skip_absent (a save whose path ends
+    in `?`), an item the rest of the path does not lead through is left out of that list instead of failing:
+    `FunctionSetAssignments[*].DERProgramListLink.href?` lists the DERProgramLists of the FSAs that link one.
     """
-    return _lookup(data, split_path(path), path)
+    return _lookup(data, split_path(path), path, skip_absent)
 
 
-def _lookup(data: Any, parts: list[str], path: str) -> Any:
+def _lookup(data: Any, parts: list[str], path: str, skip_absent: bool = False) -> Any:
     value = data
     walked: list[str] = []
     for position, part in enumerate(parts):
@@ -94,7 +96,16 @@ def _lookup(data: Any, parts: list[str], path: str) -> Any:
                     raise PathError(f"expected [*] as the last selector of a part, saw {part!r} in {path!r}")
                 items = [] if value is None else _as_list(value)
                 rest = parts[position + 1 :]
-                return [_lookup(item, rest, path) if rest else item for item in items]
+                if not rest:
+                    return items
+                found = []
+                for item in items:
+                    try:
+                        found.append(_lookup(item, rest, path, skip_absent))
+                    except PathError:
+                        if not skip_absent:
+                            raise
+                return found
             value = _select(value, selector, path)
             if value is _MISSING:
                 raise PathError(f"{'.'.join([*walked, part])}: no item matches [{selector}]")

@@ -30,7 +30,8 @@ def plan_case(case: Case, profile: DutProfile) -> Plan:
     missing = unmet(list(case.requires), profile.capabilities)
     if missing:
         return Plan(False, "the DUT profile does not declare: " + "; ".join(missing))
-    calls = [*case.setup, *(step.action for step in case.steps if step.action is not None)]
+    calls = [*case.setup, *(step.action for step in case.steps if step.action is not None
+                            and not unmet(list(step.requires), profile.capabilities))]
     unmapped = sorted({call.name for call in calls if call.name not in profile.actions})
     if unmapped:
         return Plan(False, f"the DUT profile maps no way to carry out the action{'s' if len(unmapped) > 1 else ''} "

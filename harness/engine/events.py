@@ -4,8 +4,9 @@ EventStatus (IEEE 2030.5-2018, EventStatus.currentStatus and dateTime; §10.2.3 
 
 - 0 Scheduled: "the event has been scheduled and the event has not yet started"; for an event whose start is at
   or before the current time it "SHALL never be indicated";
-- 1 Active: set "when the event reaches its earliest Effective Start Time": it means the event is currently
-  active, so it is neither shown before that instant nor after the event's latest effective end;
+- 1 Active: set "when the event reaches its earliest Effective Start Time": it is never shown before that
+  instant. 2030.5 has no "completed" status and no SHALL that a server change it (or drop the event) once the
+  event has ended, so an ended event still shown Active is advised against (a warning), never failed;
 - 2 Cancelled, 3 Cancelled with Randomization, 4 Superseded: possible at any time (a server may keep a
   cancelled event listed for its duration);
 - dateTime: "the time at which the status change occurred, not a time in the future".
@@ -62,9 +63,11 @@ def effective_window(event: dict[str, Any]) -> tuple[int, int] | None:
     return start + min(0, shift), start + max(0, shift) + duration + stretch
 
 
-def _allowed(earliest: float, latest: float, window: tuple[int, int], tolerance: float) -> tuple[set[int], str]:
+def _allowed(earliest: float, latest: float, window: tuple[int, int], tolerance: float,
+             *, advised: bool = False) -> tuple[set[int], str]:
     """The currentStatus values 2030.5 allows at some instant of [earliest, latest] (widened by tolerance) for an
-    event with this window, and why."""
+    event with this window, and why; with advised, the values it expects (1 Active is not expected after the
+    event's end, though no SHALL forbids it)."""
     start, end = window
     earliest, latest = earliest - tolerance, latest + tolerance
     allowed = {CANCELLED, CANCELLED_RANDOM, SUPERSEDED}
@@ -72,8 +75,9 @@ def _allowed(earliest: float, latest: float, window: tuple[int, int], tolerance:
     if earliest < start:
         allowed.add(SCHEDULED)
         phases.append(f"before its effective start {start}")
-    if earliest < end and latest >= start:
+    if latest >= start and (earliest < end or not advised):
         allowed.add(ACTIVE)
+    if earliest < end and latest >= start:
         phases.append(f"within its effective window [{start}, {end})")
     if latest >= end:
         phases.append(f"after its effective end {end}")
@@ -81,10 +85,12 @@ def _allowed(earliest: float, latest: float, window: tuple[int, int], tolerance:
 
 
 def event_status_mismatches(view: dict[str, Any], dut_time: float | tuple[float, float], tolerance: float,
-                            item: str = "DERControl") -> list[Mismatch]:
+                            item: str = "DERControl", *, advised: bool = False) -> list[Mismatch]:
     """Where an event's (or each listed event's) EventStatus contradicts its interval at the DUT's time: one
     instant, or the (earliest, latest) the DUT's clock can have read while it answered (Clock.dut_between).
 
+    Without advised: what 2030.5 requires (a failure). With advised: only what it advises against and does not
+    forbid, an event shown 1 Active after its effective end (a warning finding).
     Statuses 2030.5 reserves (5 and up in 2018) are not judged here: the own checks show them as warnings.
     """
     earliest, latest = dut_time if isinstance(dut_time, tuple) else (dut_time, dut_time)
@@ -95,10 +101,22 @@ def event_status_mismatches(view: dict[str, Any], dut_time: float | tuple[float,
         current, since = _int(status.get("currentStatus")), _int(status.get("dateTime"))
         window = effective_window(event)
         if current is None or window is None:
+            if advised:
+                continue
             out.append(Mismatch(path, "an event with EventStatus.currentStatus and interval start and duration",
                                 f"currentStatus {status.get('currentStatus')!r}, interval {event.get('interval')!r}"))
             continue
         allowed, phase = _allowed(earliest, latest, window, tolerance)
+        if advised:
+            expected, _ = _allowed(earliest, latest, window, tolerance, advised=True)
+            if current == ACTIVE and current in allowed and current not in expected:
+                out.append(Mismatch(
+                    f"{path}.EventStatus.currentStatus",
+                    f"not 1 Active once the event has ended (IEEE 2030.5 EventStatus: the event is {phase} at the "
+                    f"DUT's time {shown}, within {tolerance:g} s; 2030.5 has no completed status and does not "
+                    f"require the server to change it)",
+                    STATUS_NAMES[current]))
+            continue
         if current in STATUS_NAMES and current not in allowed:
             names = ", ".join(STATUS_NAMES[s] for s in sorted(allowed))
             out.append(Mismatch(

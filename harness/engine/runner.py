@@ -296,13 +296,16 @@ async def _send(step: Step, ctx: RunContext, request: Request) -> Exchange:
 
 async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec) -> _Outcome:
     """Send the step's request (every page of it when `pages` is set) and check what came back."""
-    request = _build_request(step, variables, ctx)
+    each = step.request is not None and step.request.each
+    request = None if each else _build_request(step, variables, ctx)
     # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
     expect = dataclasses.replace(expect, **_substitute(
         {"headers": expect.headers, "resource": expect.resource, "schema": expect.schema}, variables))
     shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
     expected = {k: v for k, v in shown.items() if v not in (None, (), {}) and v is not False}
     size = step.request.pages if step.request is not None else None
+    if request is None:
+        return await _each_list(step, ctx, variables, expect, expected, size or _EACH_PAGE)
     if size:
         return await _pages(step, ctx, request, expect, expected, size)
     exchange = await _send(step, ctx, request)
@@ -316,12 +319,13 @@ async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expe
     if exchange.error or exchange.response is None:
         return _Outcome([exchange], None, [], expected)
     needs_view = (bool(step.save) or (step.require is not None and step.require.resource is not None)
-                  or bool(step.should and step.should.resource) or expect.event_status is not None
-                  or expect.list_order)
+                  or bool(step.should and (step.should.resource or step.should.event_status is not None
+                                           or step.should.list_order))
+                  or expect.event_status is not None or expect.list_order)
     check = check_response(expect, exchange.response, ctx.schema, needs_view=needs_view,
                            max_body=ctx.profile.max_body)
     _observe_time(expect, exchange, check, ctx)
-    _time_checks(expect, [exchange], check, ctx)
+    _time_checks(expect, [exchange], check, ctx, step.should)
     _advise(step, exchange, check, variables)
     if probes(step):
         check.findings.extend(_tls_warnings(step, exchange))
@@ -346,20 +350,31 @@ def _observe_time(expect: ExpectSpec, exchange: Exchange, check: ResponseCheck, 
     ctx.clock.observe_time(current, exchange.started, exchange.elapsed)
 
 
-def _time_checks(expect: ExpectSpec, exchanges: list[Exchange], check: ResponseCheck, ctx: RunContext) -> None:
+def _time_checks(expect: ExpectSpec, exchanges: list[Exchange], check: ResponseCheck, ctx: RunContext,
+                 should: ExpectSpec | None = None) -> None:
     """The 2030.5 relations a step asked for: EventStatus against interval and the DUT's time while it answered
-    (every page of a paged list); list order."""
-    if check.view is None or any(m.path == "status" for m in check.mismatches) or (
-            expect.event_status is None and not expect.list_order):
+    (every page of a paged list); list order. Under `expect` what 2030.5 requires fails the step and what it only
+    advises (an ended event still shown Active) is a warning finding; under `should` every mismatch is a warning."""
+    wants = [(spec, required) for spec, required in ((expect, True), (should, False))
+             if spec is not None and (spec.event_status is not None or spec.list_order)]
+    if check.view is None or any(m.path == "status" for m in check.mismatches) or not wants:
         return
-    if expect.list_order and expect.schema:
-        check.mismatches.extend(list_order_mismatches(check.view, expect.schema))
-    if expect.event_status is not None:
-        try:
-            dut_time = ctx.clock.dut_between(exchanges[0].started, exchanges[-1].started + exchanges[-1].elapsed)
-        except ClockNotRead as exc:
-            raise StepProblem(ERROR, f"event_status: {exc}") from None
-        check.mismatches.extend(event_status_mismatches(check.view, dut_time, expect.event_status))
+    advised: list[Mismatch] = []
+    for spec, required in wants:
+        found = check.mismatches if required else advised
+        schema = spec.schema or expect.schema
+        if spec.list_order and schema:
+            found.extend(list_order_mismatches(check.view, schema))
+        if spec.event_status is not None:
+            try:
+                dut_time = ctx.clock.dut_between(exchanges[0].started,
+                                                 exchanges[-1].started + exchanges[-1].elapsed)
+            except ClockNotRead as exc:
+                raise StepProblem(ERROR, f"event_status: {exc}") from None
+            found.extend(event_status_mismatches(check.view, dut_time, spec.event_status))
+            advised.extend(event_status_mismatches(check.view, dut_time, spec.event_status, advised=True))
+    check.findings.extend(Finding(message=f"should: {m}", line=None, path=m.path, kind="match", severity=WARNING)
+                          for m in advised)
 
 
 def _advise(step: Step, exchange: Exchange, check: ResponseCheck, variables: dict[str, Any]) -> None:
@@ -410,8 +425,76 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     merged = ResponseCheck(findings=findings, view=_merge_pages(views))
     if expect.resource is not None:
         merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
-    _time_checks(expect, exchanges, merged, ctx)
+    _time_checks(expect, exchanges, merged, ctx, step.should)
     return _Outcome(exchanges, merged, _problems(merged), expected)
+
+
+_EACH_PAGE = 255
+
+
+async def _each_list(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec,
+                     expected: dict[str, Any], size: int) -> _Outcome:
+    """`each: true`: read every list the path's variable names (each whole, `size` items a page, each page
+    judged on its own and each list in its own 2030.5 order when `list_order` asks) and judge the items of all of
+    them as one list: the resource expectation and `event_status` against the merged items.
+
+    The lists a client must gather (the DERProgramLists of every FunctionSetAssignments of an EndDevice, IEEE
+    2030.5-2018 FSA function set) are as many as the DUT links; an empty set of lists is an empty list.
+    """
+    assert step.request is not None
+    hrefs = _substitute(step.request.path, variables)
+    if isinstance(hrefs, str):
+        hrefs = [hrefs]
+    if not isinstance(hrefs, list) or not all(isinstance(h, str) for h in hrefs):
+        raise StepProblem(ERROR, f"each: expected {step.request.path} to be a list of hrefs (a save of "
+                                 f"...[*].href), saw {hrefs!r}")
+    per_list = dataclasses.replace(expect, resource=None, event_status=None)
+    exchanges: list[Exchange] = []
+    views: list[dict[str, Any]] = []
+    findings: list[Any] = []
+    for href in hrefs:
+        one = dataclasses.replace(step, request=dataclasses.replace(step.request, path=href, each=False))
+        outcome = await _pages(step, ctx, _build_request(one, variables, ctx), per_list, expected, size)
+        exchanges.extend(outcome.exchanges)
+        if outcome.check is None or outcome.problems:
+            return _Outcome(exchanges, outcome.check, outcome.problems, expected)
+        findings.extend(outcome.check.findings)
+        views.append(outcome.check.view or {})
+    merged_view = _rank_programs(_merge_pages(views)) if views else {"results": "0"}
+    merged_view["all"] = merged_view["results"]
+    merged = ResponseCheck(findings=findings, view=merged_view)
+    if expect.resource is not None:
+        merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
+    if expect.event_status is not None and exchanges:
+        _time_checks(dataclasses.replace(expect, list_order=False), exchanges, merged, ctx)
+    return _Outcome(exchanges, merged, _problems(merged), expected)
+
+
+def _primacy(item: Any) -> int:
+    try:
+        return int(str(item.get("primacy")).strip()) if isinstance(item, dict) else 1 << 8
+    except ValueError:
+        return 1 << 8  # an unreadable primacy is the schema's finding; such a program ranks last
+
+
+def _rank_programs(view: dict[str, Any]) -> dict[str, Any]:
+    """The DERPrograms gathered from several DERProgramLists as a client ranks them: each program once (by href)
+    and in primacy order, the lowest value first (IEEE 2030.5-2018 DERProgram primacy; the order within one
+    DERProgramList is kept for equal primacy). Other lists are returned as they are."""
+    if "DERProgram" not in view:
+        return view
+    programs = view["DERProgram"] if isinstance(view["DERProgram"], list) else [view["DERProgram"]]
+    seen: set[Any] = set()
+    unique = []
+    for program in programs:
+        href = program.get("href") if isinstance(program, dict) else None
+        if href is not None and href in seen:
+            continue
+        seen.add(href)
+        unique.append(program)
+    view["DERProgram"] = sorted(unique, key=_primacy)
+    view["results"] = str(len(unique))
+    return view
 
 
 def _exchange_failure(outcome: _Outcome) -> tuple[str, str]:
@@ -433,7 +516,7 @@ def _save(step: Step, outcome: _Outcome, variables: dict[str, Any], saved: dict[
             problems.append(Mismatch(f"save {name}", f"a value at {raw_path}", str(exc)))
             continue
         try:
-            saved[name] = lookup(view, path)
+            saved[name] = lookup(view, path, skip_absent=optional)
         except PathError as exc:
             if optional:
                 saved[name] = None
@@ -565,7 +648,9 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
 
 async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record: TestRecord) -> bool:
     """Carry out the case's setup actions; False (with the verdict set) when the steps must not run."""
-    needed = [*case.setup, *(step.action for step in case.steps if step.action is not None)]
+    # An action step whose `requires:` the profile does not declare will be not applicable: it is not needed.
+    needed = [*case.setup, *(step.action for step in case.steps if step.action is not None
+                             and not unmet(list(step.requires), ctx.profile.capabilities))]
     if not needed:
         return True
     unmapped = ctx.actions.unmapped(needed) if ctx.actions else sorted({c.name for c in needed})

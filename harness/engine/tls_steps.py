@@ -3,8 +3,9 @@
 A step written `as: NAME` sends through NAME's transport (harness.engine.identities). A step whose `expect` or
 `should` holds `tls:` is sent through the TLS probe (harness.transport.tlsprobe): a fresh TCP connection and full
 handshake, whose bytes become the step's packet trace (results-reporting RPT-060). `tls: refused` is met by a
-fatal alert, a disconnect before any response, or an HTTP 403 (COMM-004 errata 7); a completed handshake with
-any other answer is the DUT's failure. `tls: {...}` checks the connection's facts (TLS_FACTS) and then the
+fatal alert, a disconnect before any response, or an HTTP 403 (COMM-004 errata 7), or an answer with a status
+the step's `expect: {status: [...]}` lists beside it; a completed handshake with any other answer is the DUT's
+failure. `tls: {...}` checks the connection's facts (TLS_FACTS) and then the
 response as usual.
 """
 
@@ -126,10 +127,14 @@ def judge_tls(expect: ExpectSpec, exchange: Exchange) -> tuple[bool, list[Mismat
     if wanted is None:  # only `should` asks about the connection: a refusal leaves nothing to check
         return not refused or exchange.response is not None, []
     if wanted == REFUSED:
-        if refused:
+        # `status` beside `tls: refused` names further HTTP answers that count as a refusal (e.g. 404 for a
+        # resource the server hides from a client it does not know).
+        answers = expect.status
+        if refused or (exchange.response is not None and exchange.response.status in answers):
             return False, []
         if exchange.response is not None:
-            return False, [Mismatch("tls", f"the server to refuse the certificate: {REFUSAL_SIGNALS}",
+            signals = REFUSAL_SIGNALS + (f", or an answer {' or '.join(map(str, answers))}" if answers else "")
+            return False, [Mismatch("tls", f"the server to refuse the certificate: {signals}",
                                     f"the handshake completed ({tls.get('version')}, {tls.get('cipher')}) and the "
                                     f"request was answered {exchange.response.status}")]
         return True, []

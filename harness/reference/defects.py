@@ -19,7 +19,8 @@ DEFECTS: dict[str, str] = {
     "post-missing-location": "a POST that creates a resource answers 201 without a Location header",
     "time-off-by-hour": "Time currentTime (and localTime) is one hour ahead of the real time",
     "time-wrong-quality": "Time quality stays 3 whatever quality the server is configured with",
-    "unregistered-client-allowed": "an unregistered client certificate is served like a registered one",
+    "unregistered-client-allowed": "an unregistered client certificate passes every access check: it is served the "
+                                   "shared resources and every EndDevice with what is under it",
     "invalid-dercontrol": "DERControl is rendered schema-invalid: its mRID element is missing",
     "wrong-lfdi": "the pre-registered EndDevice's lFDI has its last hex digit changed",
     "wrong-sfdi": "the pre-registered EndDevice's sFDI has a wrong check digit",
@@ -67,6 +68,11 @@ DEFECTS: dict[str, str] = {
     "overlap-superseded": "an active DERControl is shown 4 Superseded while a higher-priority program's event runs, "
                           "even one on independent controls",
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
+    "randomization-dropped": "DERControls are served without the randomizeStart and randomizeDuration they were "
+                             "scheduled with",
+    "aggregator-sees-own-only": "an aggregator's EndDeviceList holds only its own EndDevice, not those it manages",
+    "topology-branch-crossed": "an aggregator's EndDevices also get the FunctionSetAssignments of the other "
+                               "transformer's branch, so EDB1/EDB2 reach the TFA program",
 }
 
 

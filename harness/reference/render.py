@@ -268,6 +268,13 @@ class Renderer:
             return list_order(kept)[::-1]
         return list_order(kept)
 
+    def _randomization(self, control: DerControl) -> list[etree._Element | None]:
+        """randomizeDuration and randomizeStart as scheduled (none under the randomization-dropped defect)."""
+        if "randomization-dropped" in self.defects:
+            return []
+        return [optional("randomizeDuration", control.randomize_duration),
+                optional("randomizeStart", control.randomize_start)]
+
     def control_status(self, control: DerControl, now: int) -> Status:
         """The EventStatus of a served DERControl at now."""
         if "event-status-always-scheduled" in self.defects:
@@ -336,8 +343,7 @@ class Renderer:
                 el("potentiallySuperseded", text=False),
             ),
             el("interval", el("duration", text=control.duration), el("start", text=control.start)),
-            optional("randomizeDuration", control.randomize_duration),
-            optional("randomizeStart", control.randomize_start),
+            *self._randomization(control),
             copy.deepcopy(control.base),
             href=f"/derp/{program.index}/derc/{control.index}",
             replyTo="/rsps/1/rsp",

@@ -141,3 +141,19 @@ def test_sorted_by_checks_a_list_order_by_keys_numbers_and_hex_by_value() -> Non
     assert match({"LogEvent": {"sorted_by": ["createdDateTime"]}}, events)[0].path == "resource.LogEvent[1]"
     assert match({"Item": {"sorted_by": ["a.b"]}}, {"Item": [{"a": {"b": "1"}}, {"a": {"b": "2"}}]}) == []
     assert match({"Item": {"sorted_by": ["a"]}}, {}) == []  # an empty list is in every order
+
+
+def test_quantity_compares_the_value_a_multiplier_pair_represents() -> None:
+    # CORE-014 errata 23: the read-back is representative, so 6800 W may come back as 680 x 10^1.
+    assert match({"quantity": 6800}, {"multiplier": "1", "value": "680"}) == []
+    assert match({"quantity": {"equals": 6800, "max": 7000}}, {"multiplier": "0", "value": "6800"}) == []
+    assert match({"quantity": 0.9}, {"displacement": "900", "multiplier": "-3"}) == []
+    over = match({"quantity": {"equals": 6800, "max": 7000}}, {"multiplier": "1", "value": "720"})
+    assert len(over) == 2 and all("7200" in m.seen and "value x 10^multiplier" in m.expected for m in over)
+    [absent] = match({"quantity": 6800}, {"multiplier": "0"})
+    assert absent.expected == "a quantity: value (or displacement) and multiplier"
+
+
+def test_a_quantity_must_be_a_number_or_number_matchers() -> None:
+    with pytest.raises(MatcherSpecError, match="resource.setMaxW.quantity: expected a number or min/max/equals"):
+        check_spec({"setMaxW": {"quantity": "lots"}})

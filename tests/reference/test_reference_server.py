@@ -642,7 +642,8 @@ PROVEN_ELSEWHERE = {
     "edev-not-scoped": "test_reference_access.py",
     "mup-not-scoped": "test_reference_access.py",
     "edev-duplicate-lfdi": "test_reference_access.py",
-    "edev-list-wrong-order": "test_reference_access.py (seen only when lists are not scoped)",
+    "edev-list-wrong-order": "test_reference_access.py (lists not scoped); test_reference_verdicts.py "
+                             "(CORE-004, the aggregator's EndDeviceList)",
     "mup-duplicate-mrid": "test_reference_metering.py",
     "mup-get-includes-readings": "test_reference_metering.py",
     "mup-readings-refused": "test_reference_metering.py",
@@ -656,9 +657,12 @@ PROVEN_ELSEWHERE = {
     "fsa-derp-list-wrong-order": "test_reference_verdicts.py (CORE-010, CORE-011)",
     "group-primacy-inverted": "test_reference_verdicts.py (BASIC-002)",
     "fsa-missing-time-link": "test_reference_verdicts.py (BASIC-002)",
-    "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
+    "dercontrol-list-latest-first": "test_event_warnings.py (BASIC-019, a warning)",
+    "randomization-dropped": "test_reference_verdicts.py (CORE-021)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
+    "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-011)",
+    "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-011)",
 }
 
 
