@@ -88,6 +88,21 @@ class Step:
     choose: tuple[Step, ...] = ()
     identity: str | None = None  # `as:`: the client identity the step acts as (None: the default, client)
     wait: WaitSpec | None = None
+    probe: ProbeSpec | None = None
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A robustness probe (harness.engine.probing): generated bodies of one resource sent to one URL."""
+
+    method: str  # POST or PUT
+    path: str
+    resource: str  # the global element generated (Response, LogEvent, DERStatus, MirrorMeterReading...)
+    fields: dict[str, Any] = field(default_factory=dict)  # top-level children given by the case
+    include: tuple[str, ...] = ()  # optional top-level children every example carries (drawn, not fixed)
+    examples: int = 25  # examples of each kind (valid, invalid)
+    read_back: bool = True
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

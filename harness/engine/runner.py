@@ -598,6 +598,12 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
             return await _action_step(step, ctx, variables, record)
         if step.wait is not None:
             return await _wait_step(step, ctx, variables, record, case_id)
+        if step.probe is not None:
+            # Imported here: hypothesis is needed by probe steps only, not on every run's start-up.
+            from harness.engine.probing import probe_step
+
+            return await probe_step(step, ctx, variables, record, substitute=_substitute, target=_target,
+                                    send=_send, exchange_record=_exchange_record, case_id=case_id)
         if step.choose:
             return await _choose_step(step, ctx, variables, record)
         return await _request_step(step, ctx, variables, record)
