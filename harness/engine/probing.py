@@ -19,11 +19,13 @@ import asyncio
 import os
 import random
 import shlex
+import tempfile
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from harness.cases.model import RequestSpec
 from harness.engine.probe_data import Mutant, Node, ProbeData
@@ -209,6 +211,8 @@ async def probe_step(step: Step, ctx: RunContext, variables: dict[str, Any], rec
                      substitute: Any, target: Any, send: Any, exchange_record: Any, case_id: str) -> StepRecord:
     """Run a probe step: valid examples, then invalid ones; fail with the first kind's shrunk example."""
     assert step.probe is not None
+    # hypothesis keeps caches under ./.hypothesis by default: a run must leave nothing in the lab's folder.
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "csip-harness-hypothesis"))
     spec = replace(step.probe, fields={k: str(v) for k, v in substitute(step.probe.fields, variables).items()})
     probing = replace(step, probe=spec, request=RequestSpec(method=spec.method, path=spec.path))
     url = target(probing, variables, ctx)
