@@ -1,4 +1,4 @@
-"""Proofs of the aggregator event cases (AGG-002 .. AGG-011): the harness acts as the aggregator of Figure 15.
+"""Proofs of the aggregator event cases (AGG-002 .. AGG-012): the harness acts as the aggregator of Figure 15.
 
 Each runs on a reference server of its own: the cases set the SY and TFA DefaultDERControls and schedule events
 on the server's clock, which other cases sharing a server would disturb.
@@ -68,6 +68,21 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "response-rejected": (22, "status: expected 201, saw 400"),
         "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
         "overlap-superseded": (33, "EventStatus.currentStatus: expected 1, saw '4'"),
+    },
+    "AGG-009": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (20, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-012": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (20, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "overlap-superseded": (37, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
 }
 FRESH_SERVER: set[str] = set(PROOFS)

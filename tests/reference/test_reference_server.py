@@ -659,8 +659,8 @@ PROVEN_ELSEWHERE = {
     "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
-    "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-011)",
-    "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-011)",
+    "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
+    "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
 }
 
 
