@@ -13,7 +13,17 @@ from typing import Any
 from harness.actions.registry import registry, unknown_action_message
 from harness.cases.capabilities import first_unknown
 from harness.cases.matchers import MatcherSpecError, check_spec
-from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step, WaitSpec
+from harness.cases.model import (
+    BUILTIN_VARIABLES,
+    ActionCall,
+    AwaitSpec,
+    Case,
+    ExpectSpec,
+    ListenerPath,
+    RequestSpec,
+    Step,
+    WaitSpec,
+)
 from harness.cases.paths import PathError, split_path
 from harness.cases.requires import Requirement, RequiresSyntaxError, parse_requirement
 from harness.cases.resource_check import ResourceSpecError, check_expectation, check_save_path, node_for
@@ -196,6 +206,40 @@ def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: se
     )
 
 
+def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
+    """An `await` step: judged like a response (expect, save), but nothing is sent (harness.engine.notifications)."""
+    where: list[Any] = ["steps", index]
+    label = f"step {index + 1} {raw['name']!r}"
+    extra = [key for key in ("save_headers", "set", "should", "as") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, [*where, extra[0]]),
+                            f"{label}: an await step has no {extra[0]} (only a request step does)")
+    expect = raw.get("expect") or {}
+    if "status" in expect or "tls" in expect:
+        key = "status" if "status" in expect else "tls"
+        raise CaseFileError(file, line_of(data, [*where, "expect", key]),
+                            f"{label}: an await step judges the Notification the DUT sent; its expect has no {key} "
+                            "(the listener's answer is set by the case's listener: paths)")
+    _check_expectation(raw, "expect", file, data, where, label)
+    _check_references({k: v for k, v in raw.items() if k in ("await", "expect", "save")}, known, file, line, label,
+                      data, where)
+    _check_against_schema(raw, file, data, where, label)
+    spec = raw["await"]
+    return Step(
+        index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+        request=None, expect=_expect(expect), save=dict(raw.get("save", {})),
+        when=_when(raw, file, data, where, known), raw=raw,
+        await_=AwaitSpec(notification=str(spec["notification"]), within=float(spec.get("within", 60)),
+                         subscription=spec.get("subscription"), none=bool(spec.get("none", False))),
+    )
+
+
+def _listener_paths(data: dict[str, Any]) -> dict[str, ListenerPath]:
+    return {name: ListenerPath(name, rule.get("resource"), int(rule.get("respond", 201)))
+            for name, rule in (data.get("listener") or {}).items()}
+
+
 def _when(raw: dict[str, Any], file: Path, data: Any, where: list[Any], known: set[str]) -> Requirement | None:
     text = raw.get("when")
     if text is None:
@@ -299,6 +343,10 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         return _action_step(raw, index, file, data, known, line)
     if "wait" in raw:
         return _wait_step(raw, index, file, data, known, line)
+    if "await" in raw:
+        step = _await_step(raw, index, file, data, known, line)
+        known.update(step.save)
+        return step
     if "choose" in raw:
         extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
         if extra:
@@ -367,4 +415,5 @@ def load_case(path: str | Path) -> Case:
         setup=setup,
         file=file,
         sha256=hashlib.sha256(content).hexdigest(),
+        listener=_listener_paths(data),
     )
