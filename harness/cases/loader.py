@@ -16,8 +16,10 @@ from harness.cases.matchers import MatcherSpecError, check_spec
 from harness.cases.model import (
     BUILTIN_VARIABLES,
     ActionCall,
+    AwaitSpec,
     Case,
     ExpectSpec,
+    ListenerPath,
     ProbeSpec,
     RequestSpec,
     Step,
@@ -248,6 +250,40 @@ def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: se
     )
 
 
+def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
+    """An `await` step: judged like a response (expect, save), but nothing is sent (harness.engine.notifications)."""
+    where: list[Any] = ["steps", index]
+    label = f"step {index + 1} {raw['name']!r}"
+    extra = [key for key in ("save_headers", "set", "should", "as") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, [*where, extra[0]]),
+                            f"{label}: an await step has no {extra[0]} (only a request step does)")
+    expect = raw.get("expect") or {}
+    if "status" in expect or "tls" in expect:
+        key = "status" if "status" in expect else "tls"
+        raise CaseFileError(file, line_of(data, [*where, "expect", key]),
+                            f"{label}: an await step judges the Notification the DUT sent; its expect has no {key} "
+                            "(the listener's answer is set by the case's listener: paths)")
+    _check_expectation(raw, "expect", file, data, where, label)
+    _check_references({k: v for k, v in raw.items() if k in ("await", "expect", "save")}, known, file, line, label,
+                      data, where)
+    _check_against_schema(raw, file, data, where, label)
+    spec = raw["await"]
+    return Step(
+        index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+        request=None, expect=_expect(expect), save=dict(raw.get("save", {})),
+        when=_when(raw, file, data, where, known), raw=raw,
+        await_=AwaitSpec(notification=str(spec["notification"]), within=float(spec.get("within", 60)),
+                         subscription=spec.get("subscription"), none=bool(spec.get("none", False))),
+    )
+
+
+def _listener_paths(data: dict[str, Any]) -> dict[str, ListenerPath]:
+    return {name: ListenerPath(name, rule.get("resource"), int(rule.get("respond", 201)))
+            for name, rule in (data.get("listener") or {}).items()}
+
+
 def _when(raw: dict[str, Any], file: Path, data: Any, where: list[Any], known: set[str]) -> Requirement | None:
     text = raw.get("when")
     if text is None:
@@ -356,6 +392,10 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         from harness.sep.schema import SchemaSet
 
         return _probe_step(raw, index, file, data, known, line, SchemaSet.bundled().structure())
+    if "await" in raw:
+        step = _await_step(raw, index, file, data, known, line)
+        known.update(step.save)
+        return step
     if "choose" in raw:
         extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
         if extra:
@@ -424,4 +464,5 @@ def load_case(path: str | Path) -> Case:
         setup=setup,
         file=file,
         sha256=hashlib.sha256(content).hexdigest(),
+        listener=_listener_paths(data),
     )
