@@ -30,14 +30,14 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (19, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (22, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (24, "EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "AGG-006": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (29, "EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "AGG-007": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
@@ -58,7 +58,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (27, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (29, "EventStatus.currentStatus: expected 1, saw '0'"),
         "overlap-superseded": (36, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
     "AGG-011": {
@@ -66,7 +66,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (29, "EventStatus.currentStatus: expected 1, saw '0'"),
         "overlap-superseded": (33, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
     "AGG-009": {
