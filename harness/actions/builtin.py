@@ -14,6 +14,10 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "build-topology": ("PUT", "/admin/topology"),
     "create-fsa": ("PUT", "/admin/end-devices/fsa"),
     "create-defaultdercontrol": ("PUT", "/admin/programs/default"),
+    "change-fsa": ("PUT", "/admin/end-devices/fsa/description"),
+    "cancel-subscription": ("POST", "/admin/subscriptions/cancel"),
+    "send-invalid-notification": ("POST", "/admin/subscriptions/invalid-notification"),
+    "power-reset": ("POST", "/admin/power-reset"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

@@ -231,7 +231,8 @@ def notification_record(entry: Received, url: str) -> ExchangeRecord:
 def _delivery_failure(ctx: RunContext, handle: ListenerHandle, url: str) -> str | None:
     """The outcome of an action of this case in which the DUT reported it could not deliver to the listener."""
     assert handle.listener is not None
-    base = handle.listener.url
+    # The case's own addresses only: another case's stale subscription failing says nothing about this one.
+    base = handle.listener.url + handle.case_prefix()
     for action in ctx.case_actions:
         detail = action.detail or ""
         lowered = detail.lower()

@@ -102,10 +102,13 @@ class RunningServer:
         return self._server.sockets[0].getsockname()[1]
 
     def drop_connections(self) -> int:
-        """Abort every open connection (a restart's effect on clients), keep listening; how many were open."""
+        """Close every open connection (a restart's effect on clients), keep listening; how many were open.
+
+        Closed, not reset: a client sees the end of its idle keep-alive connection and opens a new one.
+        """
         open_now = list(self._connections)
         for writer in open_now:
-            writer.transport.abort()
+            writer.close()
         return len(open_now)
 
     async def close(self) -> None:

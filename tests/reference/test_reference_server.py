@@ -659,6 +659,16 @@ PROVEN_ELSEWHERE = {
     "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
+    "subscription-no-location": "test_reference_verdicts.py (CORE-018, CORE-019)",
+    "notification-not-sent": "test_reference_verdicts.py (CORE-018, CORE-019)",
+    "notification-wrong-resource": "test_reference_verdicts.py (CORE-018)",
+    "notification-ignores-limit": "test_reference_verdicts.py (ERR-002)",
+    "notification-sent-twice": "test_reference_verdicts.py (CORE-019)",
+    "fsa-list-not-subscribable": "test_reference_verdicts.py (CORE-018)",
+    "edev-not-subscribable": "test_reference_verdicts.py (CORE-019)",
+    "subscriptions-lost-on-reset": "test_reference_verdicts.py (ERR-002)",
+    "cancellation-status-0": "test_reference_verdicts.py (ERR-002)",
+    "subscription-kept-after-400": "test_reference_verdicts.py (ERR-002)",
 }
 
 

@@ -1,0 +1,27 @@
+"""Proofs of the Subscription/Notification cases (CORE-018, CORE-019, ERR-002): under each named defect the case
+fails at this step with this text. Each runs on a server of its own at time scale 0.01, so an `await` that no
+Notification satisfies gives up after a hundredth of its DUT-clock limit."""
+
+from __future__ import annotations
+
+PROOFS: dict[str, dict[str, tuple[int, str]]] = {
+    "CORE-018": {
+        "fsa-list-not-subscribable": (5, "resource.subscribable: expected"),
+        "subscription-no-location": (6, "headers.Location: expected present, saw absent"),
+        "notification-not-sent": (9, "within 60 s on the DUT's clock (0.60 s at time scale 0.01), saw none"),
+        "notification-wrong-resource": (9, "resource.Resource.href: expected"),
+    },
+    "CORE-019": {
+        "edev-not-subscribable": (3, "resource.subscribable: expected"),
+        "subscription-no-location": (5, "headers.Location: expected present, saw absent"),
+        "notification-not-sent": (10, "(subscription /edev/"),
+        "notification-sent-twice": (11, "expected no further Notification at"),
+    },
+    "ERR-002": {
+        "subscriptions-lost-on-reset": (7, "status: expected 200, saw 404"),
+        "notification-ignores-limit": (9, "resource.Resource.results: expected 1, saw '2'"),
+        "cancellation-status-0": (12, "resource.status: expected 1, saw '0'"),
+        "subscription-kept-after-400": (16, "status: expected 404, saw 200"),
+    },
+}
+FRESH_SERVER = {"CORE-018", "CORE-019", "ERR-002"}
