@@ -18,6 +18,7 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "cancel-subscription": ("POST", "/admin/subscriptions/cancel"),
     "send-invalid-notification": ("POST", "/admin/subscriptions/invalid-notification"),
     "power-reset": ("POST", "/admin/power-reset"),
+    "create-aggregator-enddevices": ("PUT", "/admin/aggregators/end-devices"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

@@ -20,6 +20,7 @@ from harness.cases.model import (
     Case,
     ExpectSpec,
     ListenerPath,
+    ProbeSpec,
     RequestSpec,
     Step,
     WaitSpec,
@@ -184,10 +185,53 @@ def _check_time_features(raw: dict[str, Any], file: Path, data: Any, where: list
         raise CaseFileError(file, line_of(data, [*where, "expect", "list_order"]),
                             f"{label}: list_order: expected schema to name a list whose 2030.5 order the harness "
                             f"knows ({', '.join(LIST_ORDERS)}), saw {expect.get('schema')!r}")
+    request = raw.get("request") or {}
+    if request.get("each") and (str(request.get("method", "")).upper() != "GET"
+                                or not re.fullmatch(r"\$\{[^}]+\}", str(request.get("path", "")))):
+        raise CaseFileError(file, line_of(data, [*where, "request", "each"]),
+                            f"{label}: each: expected a GET whose path is one ${{...}} naming a list of hrefs "
+                            f"(a save of ...[*].href), saw {request.get('method')} "
+                            f"{request.get('path', request.get('url'))!r}")
     if "event_status" in expect and not expect.get("schema"):
         raise CaseFileError(file, line_of(data, [*where, "expect", "event_status"]),
                             f"{label}: event_status: expected schema to name the event resource or list it is "
                             f"checked on (DERControl, DERControlList), saw none")
+
+
+def _probe_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int,
+                structure: Any) -> Step:
+    name = raw["name"]
+    label = f"step {index + 1} {name!r}"
+    extra = [key for key in ("expect", "save", "save_headers", "set", "should") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, ["steps", index, extra[0]]),
+                            f"{label}: a probe step has no {extra[0]} (it judges every answer itself)")
+    spec = raw["probe"]
+    _check_references(spec, known, file, line, label, data, ["steps", index, "probe"])
+    resource = spec["resource"]
+    type_name = structure.global_type(resource)
+    if type_name is None:
+        raise CaseFileError(file, line_of(data, ["steps", index, "probe", "resource"]),
+                            f"{label}: probe.resource: expected a global element of the 2030.5 schema, saw "
+                            f"{resource!r}")
+    children = structure.type_info(type_name).children
+    for key in ("fields", "include"):
+        unknown = [name for name in spec.get(key, ()) if name not in children]
+        if unknown:
+            where = ["steps", index, "probe", key] + ([unknown[0]] if key == "fields" else [])
+            raise CaseFileError(file, line_of(data, where),
+                                f"{label}: probe.{key}: {resource} has no child {unknown[0]!r} (its children: "
+                                f"{', '.join(c for c in children if not c.endswith('_r2_3'))})")
+    return Step(
+        index=index + 1, name=name, line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, ["steps", index, "requires"]),
+        request=None, expect=ExpectSpec(), when=_when(raw, file, data, ["steps", index], known),
+        identity=raw.get("as"), raw=raw,
+        probe=ProbeSpec(method=spec["method"].upper(), path=spec["path"], resource=resource,
+                        fields=dict(spec.get("fields", {})), include=tuple(spec.get("include", ())),
+                        examples=int(spec.get("examples", 25)),
+                        read_back=bool(spec.get("read_back", True)), seed=spec.get("seed")),
+    )
 
 
 def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
@@ -318,6 +362,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             body=request.get("body"),
             timeout=request.get("timeout"),
             pages=request.get("pages"),
+            each=bool(request.get("each", False)),
             invalid=bool(request.get("invalid", False)),
         ),
         expect=_expect(raw.get("expect")),
@@ -343,6 +388,10 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         return _action_step(raw, index, file, data, known, line)
     if "wait" in raw:
         return _wait_step(raw, index, file, data, known, line)
+    if "probe" in raw:
+        from harness.sep.schema import SchemaSet
+
+        return _probe_step(raw, index, file, data, known, line, SchemaSet.bundled().structure())
     if "await" in raw:
         step = _await_step(raw, index, file, data, known, line)
         known.update(step.save)

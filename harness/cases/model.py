@@ -23,6 +23,7 @@ class RequestSpec:
     body: str | None = None
     timeout: float | None = None
     pages: int | None = None  # read a whole list this many items at a time (s=, l=) and judge it merged
+    each: bool = False  # path names a list of list hrefs: read every list (paged) and judge their items merged
     invalid: bool = False  # the body is deliberately not valid 2030.5 (otherwise it is checked before sending)
 
 
@@ -115,7 +116,22 @@ class Step:
     choose: tuple[Step, ...] = ()
     identity: str | None = None  # `as:`: the client identity the step acts as (None: the default, client)
     wait: WaitSpec | None = None
+    probe: ProbeSpec | None = None
     await_: AwaitSpec | None = None  # `await:` a Notification on the harness's listener
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A robustness probe (harness.engine.probing): generated bodies of one resource sent to one URL."""
+
+    method: str  # POST or PUT
+    path: str
+    resource: str  # the global element generated (Response, LogEvent, DERStatus, MirrorMeterReading...)
+    fields: dict[str, Any] = field(default_factory=dict)  # top-level children given by the case
+    include: tuple[str, ...] = ()  # optional top-level children every example carries (drawn, not fixed)
+    examples: int = 25  # examples of each kind (valid, invalid)
+    read_back: bool = True
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -297,13 +297,16 @@ async def _send(step: Step, ctx: RunContext, request: Request) -> Exchange:
 
 async def _exchange(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec) -> _Outcome:
     """Send the step's request (every page of it when `pages` is set) and check what came back."""
-    request = _build_request(step, variables, ctx)
+    each = step.request is not None and step.request.each
+    request = None if each else _build_request(step, variables, ctx)
     # replace(), not asdict(): asdict deep-copies the whole expectation on every exchange.
     expect = dataclasses.replace(expect, **_substitute(
         {"headers": expect.headers, "resource": expect.resource, "schema": expect.schema}, variables))
     shown = {f.name: getattr(expect, f.name) for f in dataclasses.fields(expect)}
     expected = {k: v for k, v in shown.items() if v not in (None, (), {}) and v is not False}
     size = step.request.pages if step.request is not None else None
+    if request is None:
+        return await _each_list(step, ctx, variables, expect, expected, size or _EACH_PAGE)
     if size:
         return await _pages(step, ctx, request, expect, expected, size)
     exchange = await _send(step, ctx, request)
@@ -412,6 +415,47 @@ async def _pages(step: Step, ctx: RunContext, request: Request, expect: ExpectSp
     if expect.resource is not None:
         merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
     _time_checks(expect, exchanges, merged, ctx)
+    return _Outcome(exchanges, merged, _problems(merged), expected)
+
+
+_EACH_PAGE = 255
+
+
+async def _each_list(step: Step, ctx: RunContext, variables: dict[str, Any], expect: ExpectSpec,
+                     expected: dict[str, Any], size: int) -> _Outcome:
+    """`each: true`: read every list the path's variable names (each whole, `size` items a page, each page
+    judged on its own and each list in its own 2030.5 order when `list_order` asks) and judge the items of all of
+    them as one list: the resource expectation and `event_status` against the merged items.
+
+    The lists a client must gather (the DERProgramLists of every FunctionSetAssignments of an EndDevice, IEEE
+    2030.5-2018 FSA function set) are as many as the DUT links; an empty set of lists is an empty list.
+    """
+    assert step.request is not None
+    hrefs = _substitute(step.request.path, variables)
+    if isinstance(hrefs, str):
+        hrefs = [hrefs]
+    if not isinstance(hrefs, list) or not all(isinstance(h, str) for h in hrefs):
+        raise StepProblem(ERROR, f"each: expected {step.request.path} to be a list of hrefs (a save of "
+                                 f"...[*].href), saw {hrefs!r}")
+    per_list = dataclasses.replace(expect, resource=None, event_status=None)
+    exchanges: list[Exchange] = []
+    views: list[dict[str, Any]] = []
+    findings: list[Any] = []
+    for href in hrefs:
+        one = dataclasses.replace(step, request=dataclasses.replace(step.request, path=href, each=False))
+        outcome = await _pages(step, ctx, _build_request(one, variables, ctx), per_list, expected, size)
+        exchanges.extend(outcome.exchanges)
+        if outcome.check is None or outcome.problems:
+            return _Outcome(exchanges, outcome.check, outcome.problems, expected)
+        findings.extend(outcome.check.findings)
+        views.append(outcome.check.view or {})
+    merged_view = _merge_pages(views) if views else {"results": "0"}
+    merged_view["all"] = merged_view["results"]
+    merged = ResponseCheck(findings=findings, view=merged_view)
+    if expect.resource is not None:
+        merged.mismatches.extend(match(expect.resource, merged.view, "resource"))
+    if expect.event_status is not None and exchanges:
+        _time_checks(dataclasses.replace(expect, list_order=False), exchanges, merged, ctx)
     return _Outcome(exchanges, merged, _problems(merged), expected)
 
 
@@ -555,6 +599,12 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
             return await _action_step(step, ctx, variables, record)
         if step.wait is not None:
             return await _wait_step(step, ctx, variables, record, case_id)
+        if step.probe is not None:
+            # Imported here: hypothesis is needed by probe steps only, not on every run's start-up.
+            from harness.engine.probing import probe_step
+
+            return await probe_step(step, ctx, variables, record, substitute=_substitute, target=_target,
+                                    send=_send, exchange_record=_exchange_record, case_id=case_id)
         if step.await_ is not None:
             from harness.engine.notifications import await_step
 

@@ -114,7 +114,7 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     tree.registrars = {lfdi(certificate_der(path)) for path in args.registrar}
     app = ReferenceApp(tree, defects, args.host)
     token = args.admin_token or secrets.token_urlsafe(24)
-    admin_app = AdminApp(tree, token)
+    admin_app = AdminApp(tree, token, defects)
     admin = await start_http_server(admin_app.handle, args.host, args.admin_port)
     context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
     configure_client_trust(context, Path(args.ca), defects)

@@ -15,8 +15,9 @@ which keeps it apart from 404 for a resource that does not exist. The CSIP Imple
 authorised DER's EndDeviceList hold exactly one entry, its own EndDevice; lists here are filtered that way.
 
 A registration client (a utility's commissioning tool, `--registrar CERT`) has no EndDevice of its own: it may
-register EndDevices in band with POST and sees those it registered. Aggregators are not built yet; their seam
-is the same: Scope.end_devices would hold the indices of the EndDevices an aggregator manages.
+register EndDevices in band with POST and sees those it registered. An aggregator (CSIP Implementation Guide
+§5.6) has an EndDevice of its own and sees, and acts for, every EndDevice registered for it
+(harness.reference.aggregation): its EndDeviceList holds them all.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def scope_for(tree: Tree, certificate_lfdi: str | None, defects: Defects) -> Sco
     registrar = wanted is not None and wanted in tree.registrars
     if registrar:
         own = own | {d.index for d in tree.end_devices.values() if d.registered_by == wanted}
+    if device is not None and "aggregator-sees-own-only" not in defects:
+        # An aggregator manages the EndDevices registered for it (harness.reference.aggregation): on their ACL.
+        own = own | {d.index for d in tree.end_devices.values() if d.aggregator == wanted}
     return Scope(
         lfdi=wanted,
         device=device,

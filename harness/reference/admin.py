@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
-from harness.reference import clock, subscription_admin, topology
+from harness.reference import aggregation, clock, subscription_admin, topology
 from harness.reference.controls import control_base
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
@@ -42,14 +42,14 @@ def _json(status: int, content: dict[str, Any]) -> HttpResponse:
 class AdminApp:
     """Handles admin requests against the same tree the 2030.5 listener serves."""
 
-    def __init__(self, tree: Tree, token: str) -> None:
+    def __init__(self, tree: Tree, token: str, defects: Defects | None = None) -> None:
         self.tree = tree
         self.token = token
-        # Set by the server process: Notifications (harness.reference.notify), the 2030.5 listener (power-reset
-        # drops its connections) and the defects.
+        # Set by the server process: Notifications (harness.reference.notify) and the 2030.5 listener
+        # (power-reset closes its connections).
         self.notifier: Any = None
         self.https: Any = None
-        self.defects: Defects | None = None
+        self.defects = defects or Defects()
         handlers: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
             "populate-resources": self.populate,
             "preregister-enddevice": self.preregister,
@@ -65,6 +65,7 @@ class AdminApp:
             "cancel-subscription": lambda p: subscription_admin.cancel_subscription(self, p),
             "send-invalid-notification": lambda p: subscription_admin.send_invalid_notification(self, p),
             "power-reset": lambda p: subscription_admin.power_reset(self, p),
+            "create-aggregator-enddevices": self.manage_end_devices,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -232,6 +233,16 @@ class AdminApp:
             raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
         fsas = topology.assign_fsas(self.tree, device, params["count"])
         return 200, {"fsa_list": f"/edev/{device.index}/fsa", "count": len(fsas)}
+    def manage_end_devices(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Register EndDevices for an aggregator and place each under a service point of a topology."""
+        try:
+            placed = aggregation.manage(self.tree, params["aggregator"], params["topology"], params["end_devices"],
+                                        clock.now(), crossed="topology-branch-crossed" in self.defects)
+        except aggregation.AggregationError as exc:
+            raise AdminError(422, str(exc)) from None
+        return 200, {"end_devices": [{"href": m.href, "lfdi": m.lfdi, "sfdi": m.sfdi,
+                                      "service_point": m.service_point} for m in placed]}
+
     def set_default_control(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Set a program's DefaultDERControl to the given DERControlBase values (422 if the schema refuses it)."""
         program = self.find_program(str(params["program"]))

@@ -90,6 +90,7 @@ class EndDevice:
     enabled: bool = True
     preregistered: bool = False
     registered_by: str | None = None  # the LFDI of the registration client that POSTed it, if one did
+    aggregator: str | None = None  # the LFDI of the aggregator that manages it (harness.reference.aggregation)
     # PUT-able resources keep the client's last representation (the XML root) to serve it back.
     stored: dict[str, etree._Element] = field(default_factory=dict)
     log_events: list[tuple[int, etree._Element]] = field(default_factory=list)

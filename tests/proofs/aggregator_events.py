@@ -1,0 +1,88 @@
+"""Proofs of the aggregator event cases (AGG-002 .. AGG-012): the harness acts as the aggregator of Figure 15.
+
+Each runs on a reference server of its own: the cases set the SY and TFA DefaultDERControls and schedule events
+on the server's clock, which other cases sharing a server would disturb.
+"""
+
+from __future__ import annotations
+
+PROOFS: dict[str, dict[str, tuple[int, str]]] = {
+    "AGG-002": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+    },
+    "AGG-003": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "response-rejected": (14, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (17, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-004": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (17, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (20, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-005": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (19, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (22, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-006": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (22, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-007": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (22, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (31, "EventStatus.currentStatus: expected one of 1 Active"),
+    },
+    "AGG-008": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (22, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (31, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-010": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (22, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (27, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "overlap-superseded": (36, "EventStatus.currentStatus: expected 1, saw '4'"),
+    },
+    "AGG-011": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (22, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "overlap-superseded": (33, "EventStatus.currentStatus: expected 1, saw '4'"),
+    },
+    "AGG-009": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (20, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-012": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (20, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "overlap-superseded": (37, "EventStatus.currentStatus: expected 1, saw '4'"),
+    },
+}
+FRESH_SERVER: set[str] = set(PROOFS)
