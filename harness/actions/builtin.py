@@ -18,6 +18,8 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "cancel-subscription": ("POST", "/admin/subscriptions/cancel"),
     "send-invalid-notification": ("POST", "/admin/subscriptions/invalid-notification"),
     "power-reset": ("POST", "/admin/power-reset"),
+    "delete-enddevice": ("POST", "/admin/end-devices/delete"),
+    "set-primacy": ("PUT", "/admin/programs/primacy"),
     "create-aggregator-enddevices": ("PUT", "/admin/aggregators/end-devices"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
-from harness.reference import aggregation, clock, subscription_admin, topology
+from harness.reference import aggregation, clock, maintenance_admin, subscription_admin, topology
 from harness.reference.controls import control_base
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
@@ -65,6 +65,8 @@ class AdminApp:
             "cancel-subscription": lambda p: subscription_admin.cancel_subscription(self, p),
             "send-invalid-notification": lambda p: subscription_admin.send_invalid_notification(self, p),
             "power-reset": lambda p: subscription_admin.power_reset(self, p),
+            "delete-enddevice": lambda p: maintenance_admin.delete_end_device(self, p),
+            "set-primacy": lambda p: maintenance_admin.set_primacy(self, p),
             "create-aggregator-enddevices": self.manage_end_devices,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}

@@ -145,7 +145,7 @@ class ReferenceApp:
         """Answer one HTTPS request; after a write, Notify the subscriptions whose resource it changed."""
         response = self.dispatch(request)
         if self.notifier is not None and request.method in ("PUT", "POST", "DELETE") and response.status < 300:
-            if request.method == "DELETE":
+            if request.method == "DELETE" and "deleted-enddevice-not-notified" not in self.defects:
                 self.notifier.deleted(request.path)
             self.notifier.changed()
         return response

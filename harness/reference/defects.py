@@ -78,6 +78,8 @@ DEFECTS: dict[str, str] = {
     "cancellation-status-0": "cancel-subscription's Notification carries status 0 instead of 1 (cancelled)",
     "notification-sent-twice": "every change to a subscribed resource is notified twice",
     "subscription-kept-after-400": "a Subscription whose Notification the subscriber answered 400 is kept",
+    "deleted-enddevice-not-notified": "deleting an EndDevice sends no status 4 Notification to its subscriptions",
+    "edev-delete-refused": "DELETE of an EndDevice is answered 405 Method Not Allowed",
     "aggregator-sees-own-only": "an aggregator's EndDeviceList holds only its own EndDevice, not those it manages",
     "topology-branch-crossed": "an aggregator's EndDevices also get the FunctionSetAssignments of the other "
                                "transformer's branch, so EDB1/EDB2 reach the TFA program",

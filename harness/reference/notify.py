@@ -44,6 +44,14 @@ RETRY_DELAY_S = 0.2
 DELIVERY_TIMEOUT_S = 5.0
 
 
+def local_path(href: str) -> str:
+    """The path of an href on this server, without query: /edev/3 for /edev/3?l=1 or https://host:port/edev/3."""
+    path = href.split("?", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    return path
+
+
 @dataclass
 class Delivery:
     """The outcome of one Notification: where it went, its status, and the answer (or why it never arrived)."""
@@ -88,10 +96,7 @@ class Notifier:
     def render(self, device: EndDevice, subscription: etree._Element) -> etree._Element | None:
         """The subscribed resource as the subscriber may see it now (a list: its first `limit` items); None
         when it no longer exists or the subscriber may not read it."""
-        href = child_text(subscription, "subscribedResource")
-        path = href.split("?", 1)[0]
-        if "://" in path:
-            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        path = local_path(child_text(subscription, "subscribedResource"))
         limit = child_text(subscription, "limit") or "1"
         if "notification-ignores-limit" in self.defects:
             limit = "255"  # a list GET without l= serves one item (2030.5 default), so the defect asks for all
@@ -149,7 +154,7 @@ class Notifier:
         """A resource was deleted: its subscriptions end with a status 4 Notification and are removed."""
         for device in list(self.app.tree.end_devices.values()):
             for index, subscription in list(device.subscriptions.items()):
-                if child_text(subscription, "subscribedResource").split("?", 1)[0] == href:
+                if local_path(child_text(subscription, "subscribedResource")) == href:
                     self.send(device, index, STATUS_DELETED, None)
                     del device.subscriptions[index]
                     self.forget(device, index)

@@ -94,6 +94,8 @@ def _update_end_device(device: EndDevice, root: etree._Element) -> None:
 def _edev(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     device = app.device(ctx)
     if ctx.request.method == "DELETE":
+        if "edev-delete-refused" in app.defects:
+            return HttpResponse(405, [("Allow", "GET, HEAD, PUT")])
         del app.tree.end_devices[device.index]
         return HttpResponse(204)
     if ctx.request.method == "PUT":

@@ -669,6 +669,8 @@ PROVEN_ELSEWHERE = {
     "subscriptions-lost-on-reset": "test_reference_verdicts.py (ERR-002)",
     "cancellation-status-0": "test_reference_verdicts.py (ERR-002)",
     "subscription-kept-after-400": "test_reference_verdicts.py (ERR-002)",
+    "deleted-enddevice-not-notified": "test_reference_verdicts.py (MAINT-001, MAINT-002)",
+    "edev-delete-refused": "test_reference_verdicts.py (MAINT-002)",
     "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
     "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
 }
