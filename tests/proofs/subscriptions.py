@@ -38,3 +38,9 @@ PROOFS["MAINT-002"] = {
     "deleted-enddevice-not-notified": (10, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
 }
 FRESH_SERVER |= {"MAINT-002"}
+PROOFS["MAINT-003"] = {
+    "aggregator-sees-own-only": (2, "resource.EndDevice"),
+    "topology-branch-crossed": (6, "resource.DERProgram: expected anything but"),
+    "notification-not-sent": (12, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
+}
+FRESH_SERVER |= {"MAINT-003"}
