@@ -44,3 +44,9 @@ PROOFS["MAINT-003"] = {
     "notification-not-sent": (12, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
 }
 FRESH_SERVER |= {"MAINT-003"}
+PROOFS["MAINT-004"] = {
+    "notification-not-sent": (13, "(subscription /edev/1/sub/1) within 60 s on the DUT's clock"),
+    "notification-ignores-limit": (13, "resource.Resource.results: expected"),
+    "response-rejected": (16, "status: expected 201, saw 400"),
+}
+FRESH_SERVER |= {"MAINT-004"}
