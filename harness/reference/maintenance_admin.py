@@ -24,8 +24,12 @@ def delete_end_device(admin: AdminApp, params: dict[str, Any]) -> tuple[int, dic
 
 
 def set_primacy(admin: AdminApp, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Give the named DERProgram (mRID, description such as a group name, or index) this primacy."""
-    program = admin.find_program(str(params["program"]))
-    before = program.primacy
-    program.primacy = int(params["primacy"])
-    return 200, {"href": f"/derp/{program.index}", "primacy": program.primacy, "was": before}
+    """Give each named DERProgram (mRID, description such as a group name, or index) its primacy, all before any
+    subscriber is notified (so each list changes once). Every name is resolved first: an unknown one changes
+    nothing (404)."""
+    programs = [(admin.find_program(str(change["program"])), int(change["primacy"])) for change in params["changes"]]
+    changed = []
+    for program, primacy in programs:
+        changed.append({"href": f"/derp/{program.index}", "primacy": primacy, "was": program.primacy})
+        program.primacy = primacy
+    return 200, {"programs": changed}

@@ -50,3 +50,9 @@ PROOFS["MAINT-004"] = {
     "response-rejected": (16, "status: expected 201, saw 400"),
 }
 FRESH_SERVER |= {"MAINT-004"}
+PROOFS["MAINT-005"] = {
+    "fsa-derp-list-wrong-order": (14, "expected items ordered by primacy"),
+    "notification-not-sent": (20, "(subscription /edev/1/sub/1) within 60 s on the DUT's clock"),
+    "notification-wrong-resource": (20, "resource.Resource.href: expected"),
+}
+FRESH_SERVER |= {"MAINT-005"}
