@@ -30,7 +30,7 @@ from harness.cases.model import AwaitSpec, ExpectSpec, ListenerPath, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.variables import VariableError, substitute
 from harness.engine.checks import check_response
-from harness.results import ERROR, FAILED, PASSED, ExchangeRecord, FindingRecord, StepRecord, body_evidence
+from harness.results import ERROR, FAILED, PASSED, ExchangeRecord, StepRecord, body_evidence
 from harness.sep import NS
 from harness.sep.identity import fingerprint, lfdi, sfdi
 from harness.sep.safexml import XMLRejected, local_name, parse_xml
@@ -300,7 +300,9 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
         raise _Problem(FAILED, f"expected no further Notification at {url}" +
                        (f" (subscription {subscription})" if subscription else "") +
                        f" within {took}, saw one after {waited:.2f} s (answered {entry.status})")
-    return _judge(step, ctx, variables, record, entry)
+    _judge(step, ctx, variables, record, entry)
+    record.observed["waited_s"] = round(waited, 3)  # time waiting on the DUT, in the run's time split
+    return record
 
 
 def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord, entry: Received) -> StepRecord:
@@ -337,11 +339,6 @@ def unjudged_records(entries: list[Received], handle: ListenerHandle) -> list[Ex
     """Evidence of Notifications that reached the case's paths and no step judged."""
     assert handle.listener is not None
     return [notification_record(e, f"{handle.listener.url}{e.target}") for e in entries]
-
-
-def warning(message: str) -> FindingRecord:
-    """A warning finding of kind protocol (never a failure)."""
-    return FindingRecord(message=message, line=None, path=None, kind="protocol", severity="warning")
 
 
 __all__ = ["AwaitSpec", "ListenerHandle", "ListenerSettings", "await_step", "listener_context"]

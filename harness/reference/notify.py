@@ -85,6 +85,8 @@ class Notifier:
     snapshots: dict[tuple[int, int], bytes] = field(default_factory=dict)
     tasks: set[asyncio.Task[Delivery]] = field(default_factory=set)
     finished: list[Delivery] = field(default_factory=list)
+    # One client for every delivery: a subscriber's connection is kept alive between Notifications.
+    client: httpx.AsyncClient | None = None
 
     @property
     def defects(self) -> Any:
@@ -206,9 +208,10 @@ class Notifier:
     async def _deliver(self, device: EndDevice, index: int, delivery: Delivery, body: bytes) -> Delivery:
         problem = ""
         for attempt in range(ATTEMPTS):
+            if self.client is None:
+                self.client = httpx.AsyncClient(verify=self.context or False, timeout=DELIVERY_TIMEOUT_S)
             try:
-                async with httpx.AsyncClient(verify=self.context or False, timeout=DELIVERY_TIMEOUT_S) as client:
-                    answer = await client.post(delivery.to, content=body, headers={"Content-Type": MEDIA_TYPE_XML})
+                answer = await self.client.post(delivery.to, content=body, headers={"Content-Type": MEDIA_TYPE_XML})
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc or type(exc).__name__}"
                 if attempt + 1 < ATTEMPTS:
@@ -232,6 +235,8 @@ class Notifier:
         return finished
 
     async def aclose(self) -> None:
-        """Stop the deliveries under way."""
+        """Stop the deliveries under way and close the delivering client."""
         for task in list(self.tasks):
             task.cancel()
+        if self.client is not None:
+            await self.client.aclose()
