@@ -30,7 +30,7 @@ from harness.cases.model import AwaitSpec, ExpectSpec, ListenerPath, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.variables import VariableError, substitute
 from harness.engine.checks import check_response
-from harness.results import ERROR, FAILED, PASSED, ExchangeRecord, FindingRecord, StepRecord, body_evidence
+from harness.results import ERROR, FAILED, PASSED, ExchangeRecord, StepRecord, body_evidence
 from harness.sep import NS
 from harness.sep.identity import fingerprint, lfdi, sfdi
 from harness.sep.safexml import XMLRejected, local_name, parse_xml
@@ -231,7 +231,8 @@ def notification_record(entry: Received, url: str) -> ExchangeRecord:
 def _delivery_failure(ctx: RunContext, handle: ListenerHandle, url: str) -> str | None:
     """The outcome of an action of this case in which the DUT reported it could not deliver to the listener."""
     assert handle.listener is not None
-    base = handle.listener.url
+    # The case's own addresses only: another case's stale subscription failing says nothing about this one.
+    base = handle.listener.url + handle.case_prefix()
     for action in ctx.case_actions:
         detail = action.detail or ""
         lowered = detail.lower()
@@ -299,7 +300,9 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
         raise _Problem(FAILED, f"expected no further Notification at {url}" +
                        (f" (subscription {subscription})" if subscription else "") +
                        f" within {took}, saw one after {waited:.2f} s (answered {entry.status})")
-    return _judge(step, ctx, variables, record, entry)
+    _judge(step, ctx, variables, record, entry)
+    record.observed["waited_s"] = round(waited, 3)  # time waiting on the DUT, in the run's time split
+    return record
 
 
 def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord, entry: Received) -> StepRecord:
@@ -336,11 +339,6 @@ def unjudged_records(entries: list[Received], handle: ListenerHandle) -> list[Ex
     """Evidence of Notifications that reached the case's paths and no step judged."""
     assert handle.listener is not None
     return [notification_record(e, f"{handle.listener.url}{e.target}") for e in entries]
-
-
-def warning(message: str) -> FindingRecord:
-    """A warning finding of kind protocol (never a failure)."""
-    return FindingRecord(message=message, line=None, path=None, kind="protocol", severity="warning")
 
 
 __all__ = ["AwaitSpec", "ListenerHandle", "ListenerSettings", "await_step", "listener_context"]
