@@ -1,4 +1,4 @@
-"""Proofs of the aggregator event cases (AGG-002 .. AGG-012): the harness acts as the aggregator of Figure 15.
+"""Proofs of the aggregator cases (AGG-001 .. AGG-012): the harness acts as the aggregator of Figure 15.
 
 Each runs on a reference server of its own: the cases set the SY and TFA DefaultDERControls and schedule events
 on the server's clock, which other cases sharing a server would disturb.
@@ -7,6 +7,11 @@ on the server's clock, which other cases sharing a server would disturb.
 from __future__ import annotations
 
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
+    "AGG-001": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "notification-not-sent": (6, "expected a Notification at "),
+        "notification-wrong-resource": (6, "resource.Resource.href: expected a reference to the same resource as"),
+    },
     "AGG-002": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
