@@ -286,8 +286,9 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-dut", args.dut]
     if args.plain_http:
         pytest_args.append("--csip-plain-http")
-    for name in ("cert", "key", "ca", "profile", "http_url"):
-        value = getattr(args, name)
+    for name in ("cert", "key", "ca", "profile", "http_url", "listener", "listener_url", "listener_cert",
+                 "listener_key"):
+        value = getattr(args, name, None)
         if value:
             pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
     return pytest_args + list(args.pytest_args or ())
@@ -429,6 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="0 < F <= 1: the reference server runs its clock and schedules 1/F times as fast, for "
                           "development runs (recorded in the results; a certification run uses 1). Refused for a "
                           "DUT whose profile does not say time_scale: true")
+    run.add_argument("--listener", help="HOST:PORT the notification listener binds to (default 127.0.0.1, any free "
+                                        "port; e.g. 0.0.0.0:8444 for a DUT on another host)")
+    run.add_argument("--listener-url", dest="listener_url",
+                     help="the base address the DUT is given for Notifications, e.g. https://10.0.0.7:8444")
+    run.add_argument("--listener-cert", dest="listener_cert",
+                     help="the listener's TLS server certificate (PEM), one the DUT trusts")
+    run.add_argument("--listener-key", dest="listener_key", help="the private key of --listener-cert")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")

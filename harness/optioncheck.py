@@ -52,6 +52,11 @@ class RunOptions:
     given_as: dict[str, str] = dataclasses.field(default_factory=dict)
     time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
     time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
+    # The notification listener (harness.engine.notifications): bind HOST:PORT, the URL the DUT is given, TLS files.
+    listener: str | None = None
+    listener_url: str | None = None
+    listener_cert: str | None = None
+    listener_key: str | None = None
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -67,7 +72,7 @@ def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, st
 
 # The options a run takes, as `csip-harness run` spells them; pytest spells each `--csip-` + the same words.
 OPTION_KEYS = ("dut", "profile", "schema", "out", "cert", "key", "ca", "http_url", "tls_verify", "plain_http",
-               "var", "unattended")
+               "var", "unattended", "listener", "listener_url", "listener_cert", "listener_key")
 CLI_NAMES = {key: "--" + key.replace("_", "-") for key in OPTION_KEYS}
 PYTEST_NAMES = {key: "--csip-" + key.replace("_", "-") for key in OPTION_KEYS}
 # Set by `csip-harness run` for the pytest run it starts (and the xdist workers it spawns inherit it), so the
@@ -287,10 +292,88 @@ def check_run_options(options: RunOptions) -> DutProfile:
         if problem or not profile.http_url.lower().startswith("http://"):
             raise SessionConfigError(f"{label}: {problem or 'expected the plain-HTTP address http://HOST[:PORT]'}")
     _check_identity(options, profile)
+    listener_settings(options, profile, {**profile.variables, **options.variables})
     if options.schema and not Path(options.schema).is_file():
         raise SessionConfigError(f"{name_of(options, 'schema')} {options.schema}: expected an XML schema file, "
                                  "saw no such file")
     return profile
+
+
+def _bind_address(text: str) -> tuple[str, int] | str:
+    """(host, port) of HOST:PORT ([v6]:PORT), or what is wrong with it as `expected …, saw …`."""
+    value = text.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = value.rpartition(":")
+    if not host:
+        return f"expected HOST:PORT to listen on, e.g. 0.0.0.0:8444 (port 0: any free port), saw {text!r}"
+    if not (port.isascii() and port.isdigit() and 0 <= int(port) <= 65535):
+        return f"expected a port number from 0 to 65535 after {host}:, saw {port!r}"
+    return host, int(port)
+
+
+def listener_settings(options: RunOptions, profile: DutProfile, variables: Mapping[str, Any]) -> Any:
+    """The notification listener's settings (harness.engine.notifications.ListenerSettings) from the options over
+    the profile's `listener:`, defaulting to 127.0.0.1 on any free port with the client identity's certificate.
+
+    Raises SessionConfigError naming the option as the user gave it for a malformed address or URL and for a
+    certificate or key file that does not exist. A profile path holding a run variable the run does not give
+    leaves the listener without that file: a case that needs the listener is then an error saying so.
+    """
+    from harness.engine.identities import _resolve, _Unresolved
+    from harness.engine.notifications import ListenerSettings
+
+    raw = profile.raw.get("listener") or {}
+    base = Path(profile.file).parent if profile.file else Path.cwd()
+
+    def label(key: str, profile_key: str) -> str:
+        option_key = f"listener_{key}" if key != "address" else "listener"
+        if getattr(options, option_key):
+            return name_of(options, option_key)
+        return _profile_name(profile, ["listener", profile_key])
+
+    address = options.listener or raw.get("address") or "127.0.0.1:0"
+    bound = _bind_address(str(address))
+    if isinstance(bound, str):
+        raise SessionConfigError(f"{label('address', 'address')} {address}: {bound}")
+    url = options.listener_url or raw.get("url")
+    if url:
+        problem = address_problem(str(url), plain_http=False, plain_http_name="")
+        if problem:
+            raise SessionConfigError(f"{label('url', 'url')} {url}: {problem}")
+    notes = []
+    files: dict[str, Path | None] = {}
+    for key, fallback in (("cert", profile.identity.cert), ("key", profile.identity.key), ("ca", profile.identity.ca)):
+        given = getattr(options, f"listener_{key}", None) if key != "ca" else None
+        value = given or raw.get(key)
+        if value is None:
+            files[key] = Path(fallback) if fallback else None
+            continue
+        path = Path(str(value)).expanduser()
+        if given is None and "${" not in str(value) and not path.is_absolute():
+            path = base / path
+        try:
+            resolved = _resolve(path, variables)
+        except _Unresolved as exc:
+            notes.append(f"listener.{key}: {exc}")
+            files[key] = None
+            continue
+        assert resolved is not None
+        if not resolved.is_file():
+            raise SessionConfigError(f"{label(key, key)} {resolved}: expected the notification listener's "
+                                     f"{'CA certificate' if key == 'ca' else key} (PEM), saw no such file")
+        files[key] = resolved
+    given = [name_of(options, k) for k in ("listener", "listener_url", "listener_cert", "listener_key")
+             if getattr(options, k)]
+    where = ", ".join(given + (["listener: in the profile"] if raw else [])) or (
+        "no listener options: 127.0.0.1, the client certificate")
+    if notes:
+        where += "; " + "; ".join(notes)
+    host, port = bound
+    return ListenerSettings(host=host, port=port, url=str(url) if url else None, cert=files["cert"],
+                            key=files["key"], ca=files["ca"], where=where)
 
 
 def cli_run_options(args: argparse.Namespace) -> RunOptions:
@@ -303,7 +386,9 @@ def cli_run_options(args: argparse.Namespace) -> RunOptions:
                       ca=args.ca, http_url=args.http_url, tls_verify=args.tls_verify,
                       plain_http=bool(getattr(args, "plain_http", False)),
                       variables=parse_variables(args.var or [], CLI_NAMES["var"]), unattended=args.unattended,
-                      given_as=dict(CLI_NAMES))
+                      listener=getattr(args, "listener", None), listener_url=getattr(args, "listener_url", None),
+                      listener_cert=getattr(args, "listener_cert", None),
+                      listener_key=getattr(args, "listener_key", None), given_as=dict(CLI_NAMES))
 
 
 def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = None) -> None:

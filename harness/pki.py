@@ -39,6 +39,8 @@ class TestPki:
     server: CertPair
     clients: dict[str, CertPair] = field(default_factory=dict)
     certificates: dict[str, CertPair] = field(default_factory=dict)
+    # The harness's notification listener (harness.server.listener): a TLS server certificate of the same CA.
+    listener: CertPair | None = None
 
     @property
     def identities(self) -> dict[str, CertPair]:
@@ -111,8 +113,11 @@ def _issue(
         builder = builder.add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
         )
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        # A 2030.5 server is also a TLS client when it POSTs a Notification to a subscriber's notificationURI
+        # (IEEE 2030.5-2018 Subscription/Notification), so its certificate serves both ends.
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server else [
+            ExtendedKeyUsageOID.CLIENT_AUTH]
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     if server and hosts:
         builder = builder.add_extension(x509.SubjectAlternativeName([_san(host) for host in hosts]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -143,7 +148,10 @@ def make_test_pki(
     `aggregator`; with profiles (the default) the COMM-003/004 certificates of
     harness.pki_profiles.CERTIFICATE_PROFILES are made too, under the same CA (the SERCA).
 
-    Certificates (`ca.pem`, `server.pem`, `<client>.pem`) go to out_dir; private keys (`ca.key`,
+    `listener` is the TLS server certificate of the harness's notification listener, as `server`'s (the
+    server's also carries clientAuth: it POSTs Notifications).
+
+    Certificates (`ca.pem`, `server.pem`, `listener.pem`, `<client>.pem`) go to out_dir; private keys (`ca.key`,
     `server.key`, `<client>.key`, mode 0600, see write_private_key) go to key_dir, or to out_dir when it is
     not given. A run's evidence bundle passes a private key_dir so that no key ever lands in the bundle. The
     server certificate's subjectAltName holds server_hosts (IP addresses or DNS names; loopback by default,
@@ -168,6 +176,7 @@ def make_test_pki(
         return pair
 
     server = leaf("server", server=True)
+    listener = leaf("listener", server=True)
     made = {n: leaf(n, server=False) for n in clients}
     certificates: dict[str, CertPair] = {}
     if profiles:
@@ -175,4 +184,4 @@ def make_test_pki(
 
         written = make_certificate_profiles(out, keys, ca_cert, ca_key, write_private_key)
         certificates = {name: CertPair(cert=c, key=k) for name, (c, k) in written.items()}
-    return TestPki(ca=out / "ca.pem", server=server, clients=made, certificates=certificates)
+    return TestPki(ca=out / "ca.pem", server=server, clients=made, certificates=certificates, listener=listener)

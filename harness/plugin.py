@@ -44,6 +44,13 @@ _OPTIONS = {
     "time_scale": "F with 0 < F <= 1: the DUT (the reference server; a profile with time_scale: true) runs its "
                   "clock and schedules 1/F times as fast, for development runs; 1 (real time) by default",
     "time_origin": "the instant (Unix s) from which a scaled DUT clock runs faster (set by csip-harness run)",
+    "listener": "HOST:PORT the notification listener binds to (default 127.0.0.1:0, any free port; 0.0.0.0:8444 "
+                "for a DUT on another host)",
+    "listener_url": "the base address the DUT is given for Notifications, e.g. https://10.0.0.7:8444 (default: "
+                    "https://HOST:PORT of --csip-listener)",
+    "listener_cert": "the notification listener's TLS server certificate (PEM), one the DUT trusts (default: the "
+                     "profile's listener: cert, else the client certificate)",
+    "listener_key": "the private key (PEM) of --csip-listener-cert",
 }
 _NUMBERS = ("time_scale", "time_origin")
 

@@ -14,6 +14,7 @@ from harness.cases.model import Case, DutProfile
 from harness.engine.clock import Clock
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.identities import build_identity_book
+from harness.engine.notifications import ListenerHandle
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
 from harness.optioncheck import (  # noqa: F401  (imported from here too: RunOptions, parse_variables...)
@@ -21,6 +22,7 @@ from harness.optioncheck import (  # noqa: F401  (imported from here too: RunOpt
     SessionConfigError,
     check_run_options,
     default_profile_path,
+    listener_settings,
     parse_variables,
     resolve_profile,
 )
@@ -131,6 +133,9 @@ class HarnessSession:
                                                   self.transport_options)
         except ValueError as exc:
             raise SessionConfigError(f"identities in the DUT profile: {exc}") from None
+        # The notification listener starts with the first case that needs it (harness.engine.notifications).
+        self.listener_settings = listener_settings(options, self.profile,
+                                                   {**self.profile.variables, **options.variables})
         self.builtins = {**builtin_variables(self.profile, self.profile.base_url),
                          "identities": self.identities.variables()}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -153,6 +158,7 @@ class HarnessSession:
                 actions=self.actions,
                 identities=self.identities,
                 clock=self.clock,
+                listener=ListenerHandle(self.listener_settings, self.schema),
             )
         return self._context
 
@@ -224,6 +230,8 @@ class HarnessSession:
             if self._context is not None and self._loop is not None:
                 try:
                     self._loop.run_until_complete(self.identities.aclose())
+                    if self._context.listener is not None:
+                        self._loop.run_until_complete(self._context.listener.aclose())
                     self._loop.run_until_complete(self._context.transport.aclose())
                 finally:
                     self._loop.close()

@@ -19,8 +19,8 @@ from harness.report.manifest import MANIFEST, verify_manifest, write_manifest
 
 # Every identity the run's PKI makes: the device certificates and the COMM-003/004 profiles.
 IDENTITIES = ("client", "other", "aggregator", *CERTIFICATE_PROFILES)
-KEY_NAMES = {"ca.key", "server.key", *(f"{name}.key" for name in IDENTITIES)}
-CERT_NAMES = {"ca.pem", "server.pem", "foreign-ca.pem", *(f"{name}.pem" for name in IDENTITIES)}
+KEY_NAMES = {"ca.key", "server.key", "listener.key", *(f"{name}.key" for name in IDENTITIES)}
+CERT_NAMES = {"ca.pem", "server.pem", "listener.pem", "foreign-ca.pem", *(f"{name}.pem" for name in IDENTITIES)}
 
 
 def mode(path: Path) -> int:

@@ -110,6 +110,14 @@ CLI_CASES: dict[str, tuple[Args, tuple[str, ...]]] = {
     "missing cases": (lambda p: ["--reference", "--cases", "nowhere"],
                       ("--cases nowhere: expected a test-case file or directory, saw no such file",)),
     "no dut": (lambda p: [], ("give --dut https://HOST:PORT", "--reference")),
+    "bad listener address": (lambda p: ["--dut", "https://127.0.0.1:9", *identity(p), "--listener", "nonsense"],
+                             ("--listener nonsense: expected HOST:PORT to listen on, e.g. 0.0.0.0:8444",)),
+    "listener url over plain http": (
+        lambda p: ["--dut", "https://127.0.0.1:9", *identity(p), "--listener-url", "http://10.0.0.7:8444"],
+        ("--listener-url http://10.0.0.7:8444: expected https:// (IEEE 2030.5 runs over TLS)",)),
+    "missing listener certificate": (
+        lambda p: ["--dut", "https://127.0.0.1:9", *identity(p), "--listener-cert", "nope.pem"],
+        ("--listener-cert nope.pem: expected the notification listener's cert (PEM), saw no such file",)),
 }
 
 
@@ -141,6 +149,11 @@ def test_values_from_the_profile_are_named_by_their_key_file_and_line(usage_pki:
     done = cli("run", "--dut", "https://127.0.0.1:9", "--profile", str(profile))
     assert_usage_error(done, f"identity.cert in {profile}:4 {tmp_path / 'missing.pem'}: expected a client "
                              "certificate (PEM), saw no such file")
+    profile.write_text(f"role: server\nbase_url: https://127.0.0.1:9\nidentity:\n"
+                       f"  cert: {usage_pki.ca.parent / 'client.pem'}\n  key: {usage_pki.ca.parent / 'client.key'}\n"
+                       "listener:\n  address: 10.0.0.7\n")
+    done = cli("run", "--dut", "https://127.0.0.1:9", "--profile", str(profile))
+    assert_usage_error(done, f"listener.address in {profile}:7 10.0.0.7: expected HOST:PORT to listen on")
     profile.write_text("role: server\nbase_url: http://127.0.0.1:9\n")
     done = cli("run", "--dut", "http://127.0.0.1:9", "--profile", str(profile))
     assert_usage_error(done, "add --plain-http (or tls: {plain_http: true} in the profile)")

@@ -14,6 +14,12 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "build-topology": ("PUT", "/admin/topology"),
     "create-fsa": ("PUT", "/admin/end-devices/fsa"),
     "create-defaultdercontrol": ("PUT", "/admin/programs/default"),
+    "change-fsa": ("PUT", "/admin/end-devices/fsa/description"),
+    "cancel-subscription": ("POST", "/admin/subscriptions/cancel"),
+    "send-invalid-notification": ("POST", "/admin/subscriptions/invalid-notification"),
+    "power-reset": ("POST", "/admin/power-reset"),
+    "delete-enddevice": ("POST", "/admin/end-devices/delete"),
+    "set-primacy": ("PUT", "/admin/programs/primacy"),
     "create-aggregator-enddevices": ("PUT", "/admin/aggregators/end-devices"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)

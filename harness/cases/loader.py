@@ -13,7 +13,18 @@ from typing import Any
 from harness.actions.registry import registry, unknown_action_message
 from harness.cases.capabilities import first_unknown
 from harness.cases.matchers import MatcherSpecError, check_spec
-from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ExpectSpec, RequestSpec, Step, WaitSpec
+from harness.cases.model import (
+    BUILTIN_VARIABLES,
+    ActionCall,
+    AwaitSpec,
+    Case,
+    ExpectSpec,
+    ListenerPath,
+    ProbeSpec,
+    RequestSpec,
+    Step,
+    WaitSpec,
+)
 from harness.cases.paths import PathError, split_path
 from harness.cases.requires import Requirement, RequiresSyntaxError, parse_requirement
 from harness.cases.resource_check import ResourceSpecError, check_expectation, check_save_path, node_for
@@ -191,6 +202,42 @@ def _check_time_features(raw: dict[str, Any], file: Path, data: Any, where: list
                             f"{request.get('path', request.get('url'))!r}")
 
 
+def _probe_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int,
+                structure: Any) -> Step:
+    name = raw["name"]
+    label = f"step {index + 1} {name!r}"
+    extra = [key for key in ("expect", "save", "save_headers", "set", "should") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, ["steps", index, extra[0]]),
+                            f"{label}: a probe step has no {extra[0]} (it judges every answer itself)")
+    spec = raw["probe"]
+    _check_references(spec, known, file, line, label, data, ["steps", index, "probe"])
+    resource = spec["resource"]
+    type_name = structure.global_type(resource)
+    if type_name is None:
+        raise CaseFileError(file, line_of(data, ["steps", index, "probe", "resource"]),
+                            f"{label}: probe.resource: expected a global element of the 2030.5 schema, saw "
+                            f"{resource!r}")
+    children = structure.type_info(type_name).children
+    for key in ("fields", "include"):
+        unknown = [name for name in spec.get(key, ()) if name not in children]
+        if unknown:
+            where = ["steps", index, "probe", key] + ([unknown[0]] if key == "fields" else [])
+            raise CaseFileError(file, line_of(data, where),
+                                f"{label}: probe.{key}: {resource} has no child {unknown[0]!r} (its children: "
+                                f"{', '.join(c for c in children if not c.endswith('_r2_3'))})")
+    return Step(
+        index=index + 1, name=name, line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, ["steps", index, "requires"]),
+        request=None, expect=ExpectSpec(), when=_when(raw, file, data, ["steps", index], known),
+        identity=raw.get("as"), raw=raw,
+        probe=ProbeSpec(method=spec["method"].upper(), path=spec["path"], resource=resource,
+                        fields=dict(spec.get("fields", {})), include=tuple(spec.get("include", ())),
+                        examples=int(spec.get("examples", 25)),
+                        read_back=bool(spec.get("read_back", True)), seed=spec.get("seed")),
+    )
+
+
 def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
     name = raw["name"]
     extra = [key for key in ("expect", "save", "save_headers", "set", "should") if key in raw]
@@ -205,6 +252,40 @@ def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: se
         request=None, expect=ExpectSpec(), when=_when(raw, file, data, ["steps", index], known),
         wait=WaitSpec(until=str(spec["until"]), purpose=spec["for"], max=float(spec.get("max", 3600))), raw=raw,
     )
+
+
+def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
+    """An `await` step: judged like a response (expect, save), but nothing is sent (harness.engine.notifications)."""
+    where: list[Any] = ["steps", index]
+    label = f"step {index + 1} {raw['name']!r}"
+    extra = [key for key in ("save_headers", "set", "should", "as") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, [*where, extra[0]]),
+                            f"{label}: an await step has no {extra[0]} (only a request step does)")
+    expect = raw.get("expect") or {}
+    if "status" in expect or "tls" in expect:
+        key = "status" if "status" in expect else "tls"
+        raise CaseFileError(file, line_of(data, [*where, "expect", key]),
+                            f"{label}: an await step judges the Notification the DUT sent; its expect has no {key} "
+                            "(the listener's answer is set by the case's listener: paths)")
+    _check_expectation(raw, "expect", file, data, where, label)
+    _check_references({k: v for k, v in raw.items() if k in ("await", "expect", "save")}, known, file, line, label,
+                      data, where)
+    _check_against_schema(raw, file, data, where, label)
+    spec = raw["await"]
+    return Step(
+        index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+        request=None, expect=_expect(expect), save=dict(raw.get("save", {})),
+        when=_when(raw, file, data, where, known), raw=raw,
+        await_=AwaitSpec(notification=str(spec["notification"]), within=float(spec.get("within", 60)),
+                         subscription=spec.get("subscription"), none=bool(spec.get("none", False))),
+    )
+
+
+def _listener_paths(data: dict[str, Any]) -> dict[str, ListenerPath]:
+    return {name: ListenerPath(name, rule.get("resource"), int(rule.get("respond", 201)))
+            for name, rule in (data.get("listener") or {}).items()}
 
 
 def _when(raw: dict[str, Any], file: Path, data: Any, where: list[Any], known: set[str]) -> Requirement | None:
@@ -311,6 +392,14 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         return _action_step(raw, index, file, data, known, line)
     if "wait" in raw:
         return _wait_step(raw, index, file, data, known, line)
+    if "probe" in raw:
+        from harness.sep.schema import SchemaSet
+
+        return _probe_step(raw, index, file, data, known, line, SchemaSet.bundled().structure())
+    if "await" in raw:
+        step = _await_step(raw, index, file, data, known, line)
+        known.update(step.save)
+        return step
     if "choose" in raw:
         extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
         if extra:
@@ -379,4 +468,5 @@ def load_case(path: str | Path) -> Case:
         setup=setup,
         file=file,
         sha256=hashlib.sha256(content).hexdigest(),
+        listener=_listener_paths(data),
     )

@@ -9,7 +9,7 @@ from typing import Any
 from harness.cases.requires import Requirement
 
 # Variables every run provides before the first step (see engine.context).
-BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url", "identities", "dut_time")
+BUILTIN_VARIABLES = ("dcap", "dut", "client", "now", "http_url", "identities", "dut_time", "listener")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,34 @@ class WaitSpec:
 
 
 @dataclass(frozen=True)
+class AwaitSpec:
+    """An `await` step: the next Notification on a path of the harness's listener (harness.engine.notifications).
+
+    notification names the path (`fsa` for `${listener.url}/fsa`; may hold `${...}`); subscription (optional,
+    substituted) names the Subscription in messages; within is the time limit in seconds of the DUT's clock;
+    none: the step passes when no Notification comes within the limit, and fails when one does.
+    """
+
+    notification: str
+    within: float = 60.0
+    subscription: str | None = None
+    none: bool = False
+
+
+@dataclass(frozen=True)
+class ListenerPath:
+    """A path of the case under the notification listener: the resource its subscription is for, the answer.
+
+    A valid Notification carrying that resource type (or none, for a cancellation) is answered respond
+    (201 Created by default); anything else 400 Bad Request.
+    """
+
+    name: str
+    resource: str | None = None
+    respond: int = 201
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of a test case: a request with its expectations and saves, a DUT-side action, or a choice.
 
@@ -88,6 +116,22 @@ class Step:
     choose: tuple[Step, ...] = ()
     identity: str | None = None  # `as:`: the client identity the step acts as (None: the default, client)
     wait: WaitSpec | None = None
+    probe: ProbeSpec | None = None
+    await_: AwaitSpec | None = None  # `await:` a Notification on the harness's listener
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A robustness probe (harness.engine.probing): generated bodies of one resource sent to one URL."""
+
+    method: str  # POST or PUT
+    path: str
+    resource: str  # the global element generated (Response, LogEvent, DERStatus, MirrorMeterReading...)
+    fields: dict[str, Any] = field(default_factory=dict)  # top-level children given by the case
+    include: tuple[str, ...] = ()  # optional top-level children every example carries (drawn, not fixed)
+    examples: int = 25  # examples of each kind (valid, invalid)
+    read_back: bool = True
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +181,14 @@ class Case:
     requires: tuple[Requirement, ...] = ()
     variables: dict[str, Any] = field(default_factory=dict)
     setup: tuple[ActionCall, ...] = ()
+    # `listener:` the paths of the case under the notification listener; a case with any (or an `await` step)
+    # starts the run's listener before its setup.
+    listener: dict[str, ListenerPath] = field(default_factory=dict)
+
+    @property
+    def uses_listener(self) -> bool:
+        """Whether the case needs the notification listener (it declares paths or awaits a Notification)."""
+        return bool(self.listener) or any(step.await_ is not None for step in self.steps)
 
 
 @dataclass(frozen=True)

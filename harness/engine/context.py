@@ -12,6 +12,7 @@ from harness.actions.runner import ActionRunner
 from harness.cases.model import DutProfile
 from harness.engine.clock import Clock
 from harness.engine.identities import IdentityBook
+from harness.results import ActionRecord
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
 
@@ -55,6 +56,10 @@ class RunContext:
     clock: Clock = field(default_factory=Clock)
     # Told what a step waits for ("BASIC-017 step 6: waiting until ... (12 s left)"); the terminal shows it.
     progress: Callable[[str], None] = no_progress
+    # The run's notification listener (harness.engine.notifications.ListenerHandle), started when a case needs it.
+    listener: Any = None
+    # The DUT-side actions of the running case so far: an `await` step reads them for a failed delivery.
+    case_actions: list[ActionRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.actions is None:

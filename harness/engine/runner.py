@@ -238,6 +238,7 @@ async def _action_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
     assert step.action is not None and ctx.actions is not None
     action = await ctx.actions.carry_out(step.action, variables)
     record.actions.append(action)
+    ctx.case_actions.append(action)
     record.duration_s = action.duration_s
     record.expected = {"action": step.action.name, "params": action.params}
     record.observed = {"outcome": action.outcome, "detail": action.detail}
@@ -637,6 +638,16 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
             return await _action_step(step, ctx, variables, record)
         if step.wait is not None:
             return await _wait_step(step, ctx, variables, record, case_id)
+        if step.probe is not None:
+            # Imported here: hypothesis is needed by probe steps only, not on every run's start-up.
+            from harness.engine.probing import probe_step
+
+            return await probe_step(step, ctx, variables, record, substitute=_substitute, target=_target,
+                                    send=_send, exchange_record=_exchange_record, case_id=case_id)
+        if step.await_ is not None:
+            from harness.engine.notifications import await_step
+
+            return await await_step(step, ctx, variables, record)
         if step.choose:
             return await _choose_step(step, ctx, variables, record)
         return await _request_step(step, ctx, variables, record)
@@ -667,6 +678,7 @@ async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record
         _set_time_variables(variables, ctx)
         action = await ctx.actions.carry_out(call, variables)
         record.actions.append(action)
+        ctx.case_actions.append(action)
         if action.outcome != ACTION_DONE:
             record.verdict = ERROR
             record.reason = f"setup action {call.name!r} failed through {action.mapping}: {action.detail}"
@@ -674,6 +686,31 @@ async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record
                                        message="not run: the case's setup did not complete") for s in case.steps]
             return False
     return True
+
+
+async def _listen(case: Case, ctx: RunContext, variables: dict[str, Any], record: TestRecord) -> bool:
+    """Start the run's notification listener for the case and give it `${listener.url}`; False (the case an
+    error with the reason, its steps not run) when there is no listener or it cannot start."""
+    problem = "the run has no notification listener" if ctx.listener is None else await ctx.listener.ensure_started()
+    if problem is None:
+        variables["listener"] = ctx.listener.begin_case(case.id, case.listener)
+        return True
+    record.verdict, record.reason = ERROR, problem
+    record.steps = [StepRecord(index=s.index, name=s.name, verdict=NOT_RUN, ref=s.ref, line=s.line,
+                               message="not run: the notification listener is not available") for s in case.steps]
+    return False
+
+
+def _end_listening(ctx: RunContext, record: TestRecord) -> None:
+    """Keep the Notifications no step judged as evidence (on the last step that ran), and free the paths."""
+    from harness.engine.notifications import unjudged_records
+
+    if ctx.listener is None or ctx.listener.case is None:
+        return
+    left = ctx.listener.end_case()
+    ran = [step for step in record.steps if step.verdict != NOT_RUN]
+    if left and ran:
+        ran[-1].exchanges.extend(unjudged_records(left, ctx.listener))
 
 
 def _set_time_variables(variables: dict[str, Any], ctx: RunContext) -> None:
@@ -686,7 +723,8 @@ def _set_time_variables(variables: dict[str, Any], ctx: RunContext) -> None:
 
 
 def _checked(step: Step, record: StepRecord) -> bool:
-    """Whether the step judged something the DUT sent (an action or a skipped step judges nothing)."""
+    """Whether the step judged something the DUT sent (an action or a skipped step judges nothing; an `await`
+    step judges the Notification it received)."""
     return step.action is None and bool(record.exchanges) and record.verdict in (PASSED, FAILED, WAIVED)
 
 
@@ -746,7 +784,11 @@ async def _run_case(case: Case, ctx: RunContext) -> TestRecord:
     waivers = {w.step: w for w in ctx.profile.waivers if w.case == case.id}
     checked = False
     stopped = ""
+    ctx.case_actions = []
     try:
+        if case.uses_listener and not await _listen(case, ctx, variables, record):
+            record.duration_s = round(time.perf_counter() - clock, 6)
+            return record
         if not await _set_up(case, ctx, variables, record):
             record.duration_s = round(time.perf_counter() - clock, 6)
             return record
@@ -780,5 +822,8 @@ async def _run_case(case: Case, ctx: RunContext) -> TestRecord:
     except Exception as exc:  # a harness bug must still leave a complete, honest record
         record.verdict = ERROR
         record.reason = f"harness error: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+    finally:
+        if case.uses_listener:
+            _end_listening(ctx, record)
     record.duration_s = round(time.perf_counter() - clock, 6)
     return record

@@ -21,9 +21,10 @@ from harness.reference.admin import AdminApp
 from harness.reference.app import ReferenceApp
 from harness.reference.certcheck import profile_problems
 from harness.reference.defects import DEFECTS, Defects, UnknownDefectError
+from harness.reference.notify import Notifier
 from harness.reference.tree import load_preregistration, seed_tree
 from harness.sep.identity import certificate_der, lfdi
-from harness.sep.tls import server_context
+from harness.sep.tls import client_context, server_context
 from harness.server.http import start_http_server
 
 
@@ -113,7 +114,8 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     tree.registrars = {lfdi(certificate_der(path)) for path in args.registrar}
     app = ReferenceApp(tree, defects, args.host)
     token = args.admin_token or secrets.token_urlsafe(24)
-    admin = await start_http_server(AdminApp(tree, token, defects).handle, args.host, args.admin_port)
+    admin_app = AdminApp(tree, token, defects)
+    admin = await start_http_server(admin_app.handle, args.host, args.admin_port)
     context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
     configure_client_trust(context, Path(args.ca), defects)
     send_date = "no-date-header" not in defects
@@ -122,6 +124,12 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
         accept_peer=client_chain_check(defects),
     )
     app.https_port = https.port
+    # The server delivers Notifications as a TLS client with its own certificate, trusting the same CA; a
+    # subscriber's certificate is checked against that CA, not against a host name (2030.5 names no hosts).
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    app.notifier = Notifier(app, client_context(args.cert, args.key, args.ca, verify="chain"),
+                            base_url=f"https://{host}:{https.port}")
+    admin_app.notifier, admin_app.https, admin_app.defects = app.notifier, https, defects
     plain = await start_http_server(
         app.handle_plain, args.host, args.http_port, on_error=app.protocol_error, send_date=send_date
     )
@@ -136,6 +144,7 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
         write_ready_file(Path(args.ready_file), ready)
     print(json.dumps(ready), flush=True)
     await stop.wait()
+    await app.notifier.aclose()
     await https.close()
     await plain.close()
     await admin.close()

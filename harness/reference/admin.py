@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
-from harness.reference import aggregation, clock, topology
+from harness.reference import aggregation, clock, maintenance_admin, subscription_admin, topology
 from harness.reference.controls import control_base
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
@@ -45,6 +45,10 @@ class AdminApp:
     def __init__(self, tree: Tree, token: str, defects: Defects | None = None) -> None:
         self.tree = tree
         self.token = token
+        # Set by the server process: Notifications (harness.reference.notify) and the 2030.5 listener
+        # (power-reset closes its connections).
+        self.notifier: Any = None
+        self.https: Any = None
         self.defects = defects or Defects()
         handlers: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
             "populate-resources": self.populate,
@@ -57,16 +61,28 @@ class AdminApp:
             "build-topology": self.build_topology,
             "create-fsa": self.assign_fsas,
             "create-defaultdercontrol": self.set_default_control,
+            "change-fsa": lambda p: subscription_admin.change_fsa(self, p),
+            "cancel-subscription": lambda p: subscription_admin.cancel_subscription(self, p),
+            "send-invalid-notification": lambda p: subscription_admin.send_invalid_notification(self, p),
+            "power-reset": lambda p: subscription_admin.power_reset(self, p),
+            "delete-enddevice": lambda p: maintenance_admin.delete_end_device(self, p),
+            "set-primacy": lambda p: maintenance_admin.set_primacy(self, p),
             "create-aggregator-enddevices": self.manage_end_devices,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
-        """Answer one admin request."""
+        """Answer one admin request; after a change, the Notifications it caused are delivered and reported."""
         try:
-            return self.dispatch(request)
+            response = self.dispatch(request)
         except AdminError as exc:
             return _json(exc.status, {"error": str(exc)})
+        if self.notifier is not None and request.method != "GET" and response.status < 300:
+            self.notifier.changed()
+            deliveries = await self.notifier.drain()
+            if deliveries:
+                response = subscription_admin.with_deliveries(response, deliveries)
+        return response
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         """Authenticate, route, check the parameters and apply the action."""

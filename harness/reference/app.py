@@ -62,6 +62,8 @@ class ReferenceApp:
         self.render = Renderer(tree, defects)
         self.host = host
         self.https_port = 0  # set once the HTTPS listener is bound
+        # Subscriptions' Notifications (harness.reference.notify.Notifier), when the server delivers them.
+        self.notifier: Any = None
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -140,8 +142,13 @@ class ReferenceApp:
     # --- entry points --------------------------------------------------------------------------
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
-        """Answer one HTTPS request."""
-        return self.dispatch(request)
+        """Answer one HTTPS request; after a write, Notify the subscriptions whose resource it changed."""
+        response = self.dispatch(request)
+        if self.notifier is not None and request.method in ("PUT", "POST", "DELETE") and response.status < 300:
+            if request.method == "DELETE" and "deleted-enddevice-not-notified" not in self.defects:
+                self.notifier.deleted(request.path)
+            self.notifier.changed()
+        return response
 
     async def handle_plain(self, request: HttpRequest) -> HttpResponse:
         """Answer one plain-HTTP request: a 301 to the same target over HTTPS (CSIP CORE-002 errata 31)."""

@@ -70,6 +70,19 @@ DEFECTS: dict[str, str] = {
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
     "randomization-dropped": "DERControls are served without the randomizeStart and randomizeDuration they were "
                              "scheduled with",
+    "subscription-no-location": "a Subscription POST answers 201 Created without a Location header",
+    "notification-not-sent": "a change to a subscribed resource is never notified: no Notification is POSTed",
+    "notification-wrong-resource": "a Notification carries the subscriber's EndDevice instead of the subscribed "
+                                   "resource",
+    "notification-ignores-limit": "a Notification on a list carries every item, whatever the Subscription's limit",
+    "fsa-list-not-subscribable": "the FunctionSetAssignmentsList is served without subscribable (0: no subscriptions)",
+    "edev-not-subscribable": "an EndDevice is served with subscribable 0 (no subscriptions)",
+    "subscriptions-lost-on-reset": "power-reset forgets every Subscription",
+    "cancellation-status-0": "cancel-subscription's Notification carries status 0 instead of 1 (cancelled)",
+    "notification-sent-twice": "every change to a subscribed resource is notified twice",
+    "subscription-kept-after-400": "a Subscription whose Notification the subscriber answered 400 is kept",
+    "deleted-enddevice-not-notified": "deleting an EndDevice sends no status 4 Notification to its subscriptions",
+    "edev-delete-refused": "DELETE of an EndDevice is answered 405 Method Not Allowed",
     "aggregator-sees-own-only": "an aggregator's EndDeviceList holds only its own EndDevice, not those it manages",
     "topology-branch-crossed": "an aggregator's EndDevices also get the FunctionSetAssignments of the other "
                                "transformer's branch, so EDB1/EDB2 reach the TFA program",

@@ -60,7 +60,8 @@ class Renderer:
             all=all_count,
             results=results,
             pollRate=POLL_RATE if poll_rate else None,
-            subscribable="0" if subscribable else None,
+            # 1: the server takes unconditional Subscriptions to the list (harness.reference.notify).
+            subscribable="1" if subscribable else None,
         )
 
     # --- device capability and time ------------------------------------------------------------
@@ -143,7 +144,7 @@ class Renderer:
             link("RegistrationLink", f"{base}/rg"),
             link("SubscriptionListLink", f"{base}/sub", len(device.subscriptions)),
             href=base,
-            subscribable="0",
+            subscribable="0" if "edev-not-subscribable" in self.defects else "1",
         )
 
     def registration(self, device: EndDevice) -> etree._Element:
@@ -206,7 +207,7 @@ class Renderer:
             link("DERProgramListLink", derp, len(self.tree.listed_programs())),
             link("TimeLink", "/tm"),
             el("mRID", text=make_mrid("fsa", device.index, 1)),
-            el("description", text="CSIP programs"),
+            el("description", text=device.fsa_description),
             href=f"{_edev_href(device)}/fsa/1",
             subscribable="0",
         )

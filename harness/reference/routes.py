@@ -94,6 +94,8 @@ def _update_end_device(device: EndDevice, root: etree._Element) -> None:
 def _edev(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     device = app.device(ctx)
     if ctx.request.method == "DELETE":
+        if "edev-delete-refused" in app.defects:
+            return HttpResponse(405, [("Allow", "GET, HEAD, PUT")])
         del app.tree.end_devices[device.index]
         return HttpResponse(204)
     if ctx.request.method == "PUT":
@@ -177,6 +179,10 @@ def _subscriptions(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
         device.next_subscription += 1
         root.set("href", f"/edev/{device.index}/sub/{index}")
         device.subscriptions[index] = root
+        if app.notifier is not None:
+            app.notifier.subscribed(device, index)
+        if "subscription-no-location" in app.defects:
+            return HttpResponse(201)
         return app.created(f"/edev/{device.index}/sub/{index}")
     ordered = [device.subscriptions[k] for k in sorted(device.subscriptions)]
     return app.list_response(ctx, "SubscriptionList", ordered, lambda item: item, poll_rate=True)
@@ -187,6 +193,8 @@ def _subscription(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     index = int(ctx.params["sub"])
     if ctx.request.method == "DELETE":
         del device.subscriptions[index]
+        if app.notifier is not None:
+            app.notifier.forget(device, index)
         return HttpResponse(204)
     return app.xml(device.subscriptions[index])
 

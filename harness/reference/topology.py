@@ -15,7 +15,9 @@ The figures of the SunSpec CSIP Conformance Test Procedures v1.3 built here:
   one FunctionSetAssignments per group on the path, each with a DERProgramList of that group's program and a
   TimeLink;
 * ``figure-15`` (UTIL-001…): SY > ST > SS > FDA, FDB > SGA, SGB > TFA, TFB > SPA1, SPA2, SPB1, SPB2,
-  one FunctionSetAssignments per group, as for figure 2.
+  one FunctionSetAssignments per group, as for figure 2;
+* ``figure-16`` (MAINT-005): figure 15's groups with one FunctionSetAssignments per EndDevice holding the seven
+  programs of its path, as for figure 1.
 
 Programs of groups are not listed in the DERProgramList DeviceCapability links (`DerProgram.listed`): a
 client reaches them through its FunctionSetAssignments only.
@@ -77,6 +79,11 @@ FIGURES: dict[str, Figure] = {
         one_fsa=False,
     ),
 }
+# figure-16 (the MAINT procedures' aggregator topology): figure 15's groups, programs of their own, and each
+# EndDevice with one FunctionSetAssignments whose DERProgramList holds the seven programs of its path, so a
+# change of primacy shows in one list's order (CSIP MAINT-005).
+FIGURES["figure-16"] = Figure("figure-16", dict(FIGURES["figure-15"].groups), FIGURES["figure-15"].service_points,
+                              one_fsa=True)
 
 
 @dataclass
@@ -99,6 +106,8 @@ def group_program(tree: Tree, figure: Figure, group: str) -> DerProgram:
     mrid = make_mrid("topology", figure.name, group)
     for program in tree.programs.values():
         if program.mrid == mrid:
+            # Building again restores the figure's primacy (set-primacy may have changed it): an ensure.
+            program.primacy = figure.groups[group][1]
             return program
     index = max(tree.programs, default=0) + 1
     program = DerProgram(index=index, mrid=mrid, description=group, primacy=figure.groups[group][1],

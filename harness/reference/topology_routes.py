@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 
 def _fsa_list(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     device = app.device(ctx)
+    subscribable = "fsa-list-not-subscribable" not in app.defects
     if not device.fsas:
         return app.list_response(
-            ctx, "FunctionSetAssignmentsList", [device], app.render.fsa, poll_rate=True, subscribable=True
+            ctx, "FunctionSetAssignmentsList", [device], app.render.fsa, poll_rate=True, subscribable=subscribable
         )
     return app.list_response(
         ctx, "FunctionSetAssignmentsList", ordered_fsas(device), lambda f: _render(app, ctx, f), poll_rate=True,
-        subscribable=True,
+        subscribable=subscribable,
     )
 
 

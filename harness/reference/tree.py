@@ -99,6 +99,8 @@ class EndDevice:
     next_subscription: int = 1
     # The device's FunctionSetAssignments (harness.reference.topology); none: the one default FSA.
     fsas: list[Fsa] = field(default_factory=list)
+    # The default FSA's description, which the change-fsa action changes (a subscribed list then notifies).
+    fsa_description: str = "CSIP programs"
 
 
 @dataclass

@@ -34,6 +34,8 @@ class HttpRequest:
     peer_cert_der: bytes | None
     scheme: str
     http_version: str
+    tls_version: str | None = None  # e.g. "TLSv1.2", None over plain HTTP
+    cipher: str | None = None  # the negotiated suite in OpenSSL's naming, e.g. "ECDHE-ECDSA-AES128-CCM8"
 
     def header_values(self, name: str) -> list[str]:
         """Every value of the header name (case-insensitive), in the order sent."""
@@ -99,6 +101,16 @@ class RunningServer:
         """The TCP port actually bound (useful when asked for port 0)."""
         return self._server.sockets[0].getsockname()[1]
 
+    def drop_connections(self) -> int:
+        """Close every open connection (a restart's effect on clients), keep listening; how many were open.
+
+        Closed, not reset: a client sees the end of its idle keep-alive connection and opens a new one.
+        """
+        open_now = list(self._connections)
+        for writer in open_now:
+            writer.close()
+        return len(open_now)
+
     async def close(self) -> None:
         """Stop listening and close every open connection."""
         self._server.close()
@@ -106,6 +118,16 @@ class RunningServer:
             writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 5)
+        # Before Python 3.12 wait_closed() does not wait for the connections: let each one's task end, so a loop
+        # closed right after holds no pending task (a client's kept-alive connection, say). A TLS peer that never
+        # answers our close_notify is cut off after a short grace.
+        for attempt in range(150):
+            if not self._connections:
+                break
+            if attempt == 50:
+                for writer in list(self._connections):
+                    writer.transport.abort()
+            await asyncio.sleep(0.01)
 
 
 class _Connection:
@@ -132,8 +154,13 @@ class _Connection:
         ssl_object = writer.get_extra_info("ssl_object")
         self.scheme = "https" if ssl_object is not None else "http"
         self.peer_cert_der: bytes | None = None
+        self.tls_version: str | None = None
+        self.cipher: str | None = None
         if ssl_object is not None:
             self.peer_cert_der = ssl_object.getpeercert(binary_form=True)
+            self.tls_version = ssl_object.version()
+            suite = ssl_object.cipher()
+            self.cipher = suite[0] if suite else None
 
     async def _next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         while True:
@@ -244,6 +271,8 @@ class _Connection:
             peer_cert_der=self.peer_cert_der,
             scheme=self.scheme,
             http_version=event.http_version.decode("latin-1"),
+            tls_version=self.tls_version,
+            cipher=self.cipher,
         )
 
 

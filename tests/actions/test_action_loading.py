@@ -93,7 +93,7 @@ def test_profile_mappings_load_one_kind_each(tmp_path: Path) -> None:
         ("  configure-time: {command: {argv: 'rm -rf /'}}\n", 4, "is not of type 'array'"),
         ("  configure-time: {command: {argv: [x], shell: true}}\n", 4, "shell"),
         ("  configure-time: {operator: {acknowledged: yes please}}\n", 4, "is not of type 'boolean'"),
-        ("  send-invalid-notification: {builtin: }\n", 4, "no built-in 'send-invalid-notification'"),
+        ("  raise-error: {builtin: }\n", 4, "no built-in 'raise-error'"),
         ("  configure-time: {telepathy: {}}\n", 4, "telepathy"),
     ],
 )

@@ -75,8 +75,8 @@ def test_every_list_is_read_and_their_items_are_judged_as_one(
     step = record.steps[1]
     # Three lists of three programs, two items a page: two pages each.
     assert len(step.exchanges) == 6
-    assert {e.url.split("?")[0] for e in step.exchanges} == {f"{server.base_url}/edev/1/fsa/{k}/derp"
-                                                             for k in (1, 2, 3)}
+    lists = {f"{server.base_url}/edev/1/fsa/{k}/derp" for k in (1, 2, 3)}
+    assert {e.url.split("?")[0] for e in step.exchanges} == lists
     assert step.saved["top"] == "FSA 3 program 3"
 
 

@@ -1,4 +1,4 @@
-"""Proofs of the aggregator event cases (AGG-002 .. AGG-011): the harness acts as the aggregator of Figure 15.
+"""Proofs of the aggregator cases (AGG-001 .. AGG-012): the harness acts as the aggregator of Figure 15.
 
 Each runs on a reference server of its own: the cases set the SY and TFA DefaultDERControls and schedule events
 on the server's clock, which other cases sharing a server would disturb.
@@ -7,6 +7,11 @@ on the server's clock, which other cases sharing a server would disturb.
 from __future__ import annotations
 
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
+    "AGG-001": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "notification-not-sent": (6, "expected a Notification at "),
+        "notification-wrong-resource": (6, "resource.Resource.href: expected a reference to the same resource as"),
+    },
     "AGG-002": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
@@ -30,14 +35,14 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (19, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (22, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (24, "EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "AGG-006": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (29, "EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "AGG-007": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
@@ -58,7 +63,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (27, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (29, "EventStatus.currentStatus: expected 1, saw '0'"),
         "overlap-superseded": (36, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
     "AGG-011": {
@@ -66,8 +71,23 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 201, saw 400"),
-        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-always-scheduled": (29, "EventStatus.currentStatus: expected 1, saw '0'"),
         "overlap-superseded": (33, "EventStatus.currentStatus: expected 1, saw '4'"),
+    },
+    "AGG-009": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (20, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+    },
+    "AGG-012": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (9, "resource.DERProgram: expected anything but"),
+        "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
+        "response-rejected": (20, "status: expected 201, saw 400"),
+        "event-status-always-scheduled": (25, "EventStatus.currentStatus: expected 1, saw '0'"),
+        "overlap-superseded": (37, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
 }
 FRESH_SERVER: set[str] = set(PROOFS)

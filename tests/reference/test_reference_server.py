@@ -661,8 +661,20 @@ PROVEN_ELSEWHERE = {
     "randomization-dropped": "test_reference_verdicts.py (CORE-021)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
-    "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-011)",
-    "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-011)",
+    "subscription-no-location": "test_reference_verdicts.py (CORE-018, CORE-019)",
+    "notification-not-sent": "test_reference_verdicts.py (CORE-018, CORE-019)",
+    "notification-wrong-resource": "test_reference_verdicts.py (CORE-018)",
+    "notification-ignores-limit": "test_reference_verdicts.py (ERR-002)",
+    "notification-sent-twice": "test_reference_verdicts.py (CORE-019)",
+    "fsa-list-not-subscribable": "test_reference_verdicts.py (CORE-018)",
+    "edev-not-subscribable": "test_reference_verdicts.py (CORE-019)",
+    "subscriptions-lost-on-reset": "test_reference_verdicts.py (ERR-002)",
+    "cancellation-status-0": "test_reference_verdicts.py (ERR-002)",
+    "subscription-kept-after-400": "test_reference_verdicts.py (ERR-002)",
+    "deleted-enddevice-not-notified": "test_reference_verdicts.py (MAINT-001, MAINT-002)",
+    "edev-delete-refused": "test_reference_verdicts.py (MAINT-002)",
+    "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
+    "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
 }
 
 
