@@ -14,6 +14,7 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "build-topology": ("PUT", "/admin/topology"),
     "create-fsa": ("PUT", "/admin/end-devices/fsa"),
     "create-defaultdercontrol": ("PUT", "/admin/programs/default"),
+    "create-dercurve": ("POST", "/admin/programs/curves"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

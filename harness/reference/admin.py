@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
-from harness.reference import clock, topology
+from harness.reference import clock, curves, topology
 from harness.reference.controls import control_base
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
@@ -56,6 +56,7 @@ class AdminApp:
             "build-topology": self.build_topology,
             "create-fsa": self.assign_fsas,
             "create-defaultdercontrol": self.set_default_control,
+            "create-dercurve": self.ensure_curve,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -217,18 +218,34 @@ class AdminApp:
             raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
         fsas = topology.assign_fsas(self.tree, device, params["count"])
         return 200, {"fsa_list": f"/edev/{device.index}/fsa", "count": len(fsas)}
+
     def set_default_control(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Set a program's DefaultDERControl to the given DERControlBase values (422 if the schema refuses it)."""
         program = self.find_program(str(params["program"]))
-        previous = program.default_base
+        previous = program.default_base, program.default_settings
         program.default_base = control_base(params["control"])
+        program.default_settings = dict(params.get("settings", {}))
         served = Renderer(self.tree, Defects()).default_der_control(program)
         problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DefaultDERControl")
                     if f.severity == FAILURE]
         if problems:
-            program.default_base = previous
+            program.default_base, program.default_settings = previous
             raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
         return 200, {"href": f"/derp/{program.index}/dderc", "program": f"/derp/{program.index}"}
+
+    def ensure_curve(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Create a DERCurve on a program (the same parameters name the same curve); 422 if the schema refuses it."""
+        program = self.find_program(str(params["program"]))
+        curve, created = curves.curve_from_params(program, params, clock.now())
+        if created:
+            served = curves.render_curve(program, curve, Defects())
+            problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DERCurve")
+                        if f.severity == FAILURE]
+            if problems:
+                raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
+            program.curves.append(curve)
+        href = f"/derp/{program.index}/dc/{curve.index}"
+        return (201 if created else 200), {"href": href, "mrid": curve.mrid, "created": created}
 
     @staticmethod
     def _control_answer(program: DerProgram, control: DerControl, *, created: bool) -> dict[str, Any]:

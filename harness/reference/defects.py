@@ -67,6 +67,14 @@ DEFECTS: dict[str, str] = {
     "overlap-superseded": "an active DERControl is shown 4 Superseded while a higher-priority program's event runs, "
                           "even one on independent controls",
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
+    "curve-points-reordered": "a DERCurve serves its CurveData points in the reverse of the order they were given",
+    "curve-wrong-type": "a DERCurve is served with curveType one more than the type it was created with",
+    "curve-multipliers-dropped": "a DERCurve is served with xMultiplier and yMultiplier 0, whatever they were set to",
+    "curve-settings-dropped": "a DERCurve is served without its optional settings (openLoopTms, autonomousVRefEnable, "
+                              "ramp times, vRef)",
+    "dderc-drops-settings": "a DefaultDERControl is served without the settings beside its DERControlBase "
+                            "(setGradW, setSoftGradW, setES*)",
+    "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
 }
 
 

@@ -15,7 +15,15 @@ The figures of the SunSpec CSIP Conformance Test Procedures v1.3 built here:
   one FunctionSetAssignments per group on the path, each with a DERProgramList of that group's program and a
   TimeLink;
 * ``figure-15`` (UTIL-001…): SY > ST > SS > FDA, FDB > SGA, SGB > TFA, TFB > SPA1, SPA2, SPB1, SPB2,
-  one FunctionSetAssignments per group, as for figure 2.
+  one FunctionSetAssignments per group, as for figure 2;
+* ``figure-3`` (BASIC-004 … BASIC-015): the groups of figure 2 and the non-topology Group-Z (primacy 20); two
+  FunctionSetAssignments, a topology one whose DERProgramList holds the seven programs of the service point's
+  path and one holding Group-Z's program;
+* ``figure-3-groups`` (BASIC-003): the same groups, one FunctionSetAssignments per group of the path and one for
+  Group-Z.
+
+Figures 2 and 3 share their group programs (figure 3 only adds Group-Z), so a program named A1-B1-C1-D1-E1-F1-G1
+is the same one whichever of them built it.
 
 Programs of groups are not listed in the DERProgramList DeviceCapability links (`DerProgram.listed`): a
 client reaches them through its FunctionSetAssignments only.
@@ -39,6 +47,10 @@ class Figure:
     groups: dict[str, tuple[str | None, int]]
     service_points: tuple[str, ...]
     one_fsa: bool  # True: one FSA holding every program of the path; False: one FSA per group of the path
+    # Groups outside the grid topology (figure 3's Group-Z): each is given to the EndDevice as an FSA of its own.
+    extra: tuple[str, ...] = ()
+    # Figures drawing the same groups share their programs: figure 3 is figure 2 and Group-Z.
+    family: str = ""
 
     def path(self, group: str) -> list[str]:
         """The groups from the root down to group."""
@@ -68,6 +80,12 @@ FIGURES: dict[str, Figure] = {
         one_fsa=True,
     ),
     "figure-2": Figure("figure-2", _figure_2(), ("A1-B1-C1-D1-E1-F1-G1", "A1-B1-C1-D1-E1-F1-G2"), one_fsa=False),
+    "figure-3": Figure("figure-3", {**_figure_2(), "Group-Z": (None, 20)},
+                       ("A1-B1-C1-D1-E1-F1-G1", "A1-B1-C1-D1-E1-F1-G2"), one_fsa=True, extra=("Group-Z",),
+                       family="figure-2"),
+    "figure-3-groups": Figure("figure-3-groups", {**_figure_2(), "Group-Z": (None, 20)},
+                              ("A1-B1-C1-D1-E1-F1-G1", "A1-B1-C1-D1-E1-F1-G2"), one_fsa=False, extra=("Group-Z",),
+                              family="figure-2"),
     "figure-15": Figure(
         "figure-15",
         {"SY": (None, 10), "ST": ("SY", 9), "SS": ("ST", 8), "FDA": ("SS", 7), "FDB": ("SS", 7),
@@ -96,13 +114,14 @@ class TopologyError(ValueError):
 
 def group_program(tree: Tree, figure: Figure, group: str) -> DerProgram:
     """The DERProgram of a group, created (with no control or curve) the first time it is asked for."""
-    mrid = make_mrid("topology", figure.name, group)
+    family = figure.family or figure.name
+    mrid = make_mrid("topology", family, group)
     for program in tree.programs.values():
         if program.mrid == mrid:
             return program
     index = max(tree.programs, default=0) + 1
     program = DerProgram(index=index, mrid=mrid, description=group, primacy=figure.groups[group][1],
-                         default_mrid=make_mrid("topology-dderc", figure.name, group), listed=False)
+                         default_mrid=make_mrid("topology-dderc", family, group), listed=False)
     tree.programs[index] = program
     return program
 
@@ -131,6 +150,9 @@ def build_topology(tree: Tree, name: str, device: EndDevice | None, service_poin
     else:
         device.fsas = [Fsa(i, make_mrid("fsa", figure.name, group, device.index), group, [programs[group].index])
                        for i, group in enumerate(path, start=1)]
+    for group in figure.extra:
+        device.fsas.append(Fsa(len(device.fsas) + 1, make_mrid("fsa", figure.name, group, device.index), group,
+                               [programs[group].index]))
     return device.fsas
 
 

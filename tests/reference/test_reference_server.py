@@ -659,6 +659,12 @@ PROVEN_ELSEWHERE = {
     "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
+    "curve-points-reordered": "test_reference_verdicts.py (BASIC-004, BASIC-011), test_reference_curves.py",
+    "curve-wrong-type": "test_reference_verdicts.py (BASIC-005), test_reference_curves.py",
+    "curve-multipliers-dropped": "test_reference_verdicts.py (BASIC-012), test_reference_curves.py",
+    "curve-settings-dropped": "test_reference_verdicts.py (BASIC-006), test_reference_curves.py",
+    "dderc-drops-settings": "test_reference_verdicts.py (BASIC-007)",
+    "dercontrol-drops-mode": "test_reference_verdicts.py (BASIC-008 .. BASIC-014)",
 }
 
 
