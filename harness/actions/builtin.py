@@ -15,6 +15,8 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "create-fsa": ("PUT", "/admin/end-devices/fsa"),
     "create-defaultdercontrol": ("PUT", "/admin/programs/default"),
     "create-dercurve": ("POST", "/admin/programs/curves"),
+    "create-dercontrols": ("POST", "/admin/programs/controls/series"),
+    "cancel-dercontrols": ("PUT", "/admin/programs/controls/cancel"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

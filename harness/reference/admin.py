@@ -15,7 +15,7 @@ from typing import Any
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
 from harness.reference import clock, curves, topology
-from harness.reference.controls import control_base
+from harness.reference.controls import control_base, event_status
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
 from harness.reference.tree import DEFAULT_PIN, DerControl, DerProgram, Tree, make_mrid
@@ -57,6 +57,8 @@ class AdminApp:
             "create-fsa": self.assign_fsas,
             "create-defaultdercontrol": self.set_default_control,
             "create-dercurve": self.ensure_curve,
+            "create-dercontrols": self.ensure_controls,
+            "cancel-dercontrols": self.cancel_controls,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -196,6 +198,31 @@ class AdminApp:
             raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
         program.controls.append(control)
         return 201, self._control_answer(program, control, created=True)
+
+    def ensure_controls(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Schedule count DERControls on a program, the n-th (from 0) starting at start + n * interval."""
+        answers = []
+        for n in range(params["count"]):
+            one = {key: value for key, value in params.items() if key not in ("count", "interval")}
+            one["start"] = params["start"] + n * params["interval"]
+            answers.append(self.ensure_control(one)[1])
+        created = any(answer["created"] for answer in answers)
+        return (201 if created else 200), {"controls": [answer["href"] for answer in answers], "created": created}
+
+    def cancel_controls(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Cancel every event of a program whose interval starts at or after `from` (TimeType) and has not ended.
+
+        IEEE 2030.5-2018 EventStatus 2 Cancelled, dated now; an event already cancelled keeps its date.
+        """
+        program = self.find_program(str(params["program"]))
+        now = clock.now()
+        cancelled = []
+        for control in program.controls:
+            if control.start >= params["from"] and event_status(control, now) is not None:
+                if control.cancelled is None:
+                    control.cancelled = now
+                cancelled.append(f"/derp/{program.index}/derc/{control.index}")
+        return 200, {"cancelled": cancelled}
 
     def build_topology(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Build a CSIP figure's group programs and assign an EndDevice to one of its service points."""

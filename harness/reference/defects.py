@@ -74,6 +74,8 @@ DEFECTS: dict[str, str] = {
                               "ramp times, vRef)",
     "dderc-drops-settings": "a DefaultDERControl is served without the settings beside its DERControlBase "
                             "(setGradW, setSoftGradW, setES*)",
+    "cancelled-event-stays-scheduled": "a DERControl the server cancelled keeps the status it had (0 Scheduled) "
+                                       "instead of 2 Cancelled",
     "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
 }
 

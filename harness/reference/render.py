@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from lxml import etree
 
@@ -276,6 +277,8 @@ class Renderer:
         """The EventStatus of a served DERControl at now."""
         if "event-status-always-scheduled" in self.defects:
             return Status(SCHEDULED, control.creation_time)
+        if "cancelled-event-stays-scheduled" in self.defects:
+            control = dataclasses.replace(control, cancelled=None)
         status = event_status(control, now)
         if ("overlap-superseded" in self.defects and status is not None and status.current == ACTIVE
                 and self._overlapped_by_higher_priority(control, now)):

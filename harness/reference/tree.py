@@ -46,6 +46,7 @@ class DerControl:
     response_required: str = "03"  # responseRequired bitmap, two hex digits
     randomize_start: int | None = None  # seconds
     randomize_duration: int | None = None  # seconds
+    cancelled: int | None = None  # TimeType the server cancelled the event at (EventStatus 2 from then on)
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""Proofs of the inverter-control cases BASIC-004 .. BASIC-014: the curve, default and control defects fail them.
+"""Proofs of the inverter-control cases BASIC-004 .. BASIC-015: the curve, default and control defects fail them.
 
 Each case's failing step is where 2030.5 says the served value must be what the server was told: a DERCurve's
-CurveData in order, its curveType, multipliers and settings; a DefaultDERControl's settings; a DERControl's modes.
+CurveData in order, its curveType, multipliers and settings; a DefaultDERControl's settings; a DERControl's modes;
+a cancelled event's status.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "BASIC-014": {
         "dercontrol-drops-mode": (13, "resource.DERControlBase: expected an element with opModTargetW"),
     },
+    "BASIC-015": {
+        "cancelled-event-stays-scheduled": (24, "resource.DERControl: expected an item matching"),
+        "dercontrol-list-latest-first": (13, "expected DERControlList order (IEEE 2030.5: interval.start ascending"),
+    },
 }
 # The event cases wait on the server's clock: each runs on a server of its own at TIME_SCALE, where 2 min take 1.2 s.
 FRESH_SERVER = {"BASIC-004", "BASIC-005", "BASIC-006", "BASIC-008", "BASIC-009", "BASIC-010", "BASIC-011",
-                "BASIC-012", "BASIC-013", "BASIC-014"}
+                "BASIC-012", "BASIC-013", "BASIC-014", "BASIC-015"}

@@ -665,6 +665,7 @@ PROVEN_ELSEWHERE = {
     "curve-settings-dropped": "test_reference_verdicts.py (BASIC-006), test_reference_curves.py",
     "dderc-drops-settings": "test_reference_verdicts.py (BASIC-007)",
     "dercontrol-drops-mode": "test_reference_verdicts.py (BASIC-008 .. BASIC-014)",
+    "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015)",
 }
 
 
