@@ -650,7 +650,7 @@ PROVEN_ELSEWHERE = {
     "event-status-always-scheduled": "test_reference_events.py",
     "ended-event-listed": "test_reference_events.py",
     "dercontrol-list-wrong-order": "test_reference_events.py",
-    "der-put-not-stored": "test_reference_verdicts.py (CORE-009, CORE-014)",
+    "der-put-not-stored": "test_reference_verdicts.py (CORE-009, CORE-014, BASIC-028)",
     "der-put-returns-200": "test_reference_verdicts.py (CORE-014)",
     "logevent-list-oldest-first": "test_reference_verdicts.py (BASIC-027)",
     "fsa-derp-list-wrong-order": "test_reference_verdicts.py (CORE-010, CORE-011)",
