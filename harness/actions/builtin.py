@@ -17,6 +17,7 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "create-dercurve": ("POST", "/admin/programs/curves"),
     "create-dercontrols": ("POST", "/admin/programs/controls/series"),
     "cancel-dercontrols": ("PUT", "/admin/programs/controls/cancel"),
+    "replace-feeder": ("PUT", "/admin/topology/feeder"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

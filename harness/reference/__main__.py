@@ -113,7 +113,7 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     tree.registrars = {lfdi(certificate_der(path)) for path in args.registrar}
     app = ReferenceApp(tree, defects, args.host)
     token = args.admin_token or secrets.token_urlsafe(24)
-    admin = await start_http_server(AdminApp(tree, token).handle, args.host, args.admin_port)
+    admin = await start_http_server(AdminApp(tree, token, defects).handle, args.host, args.admin_port)
     context = server_context(args.cert, args.key, args.ca, require_client_cert=True)
     configure_client_trust(context, Path(args.ca), defects)
     send_date = "no-date-header" not in defects

@@ -42,9 +42,11 @@ def _json(status: int, content: dict[str, Any]) -> HttpResponse:
 class AdminApp:
     """Handles admin requests against the same tree the 2030.5 listener serves."""
 
-    def __init__(self, tree: Tree, token: str) -> None:
+    def __init__(self, tree: Tree, token: str, defects: Defects | None = None) -> None:
         self.tree = tree
         self.token = token
+        # The defects of the server's own behaviour that an admin action carries out (topology-change-ignored).
+        self.defects = defects if defects is not None else Defects()
         handlers: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
             "populate-resources": self.populate,
             "preregister-enddevice": self.preregister,
@@ -59,6 +61,7 @@ class AdminApp:
             "create-dercurve": self.ensure_curve,
             "create-dercontrols": self.ensure_controls,
             "cancel-dercontrols": self.cancel_controls,
+            "replace-feeder": self.replace_feeder,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -127,7 +130,7 @@ class AdminApp:
             device.pin, device.preregistered = pin, True
             # Pre-registering again starts the device over from the default assignments (one FSA linking the
             # DERProgramList of DeviceCapability): a topology an earlier case built is not this case's setup.
-            device.fsas = []
+            device.fsas, device.topology = [], None
             return 200, {"href": f"/edev/{device.index}", "created": False}
         if not self.tree.programs:
             self.tree.add_program(clock.now())
@@ -237,6 +240,21 @@ class AdminApp:
             raise AdminError(422, str(exc)) from None
         base = f"/edev/{device.index}/fsa" if device is not None else None
         return 200, {"fsa_list": base, "fsas": [f"{base}/{f.index}" for f in fsas]}
+
+    def replace_feeder(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Move an EndDevice from one feeder of its topology to another (its FSAs below the feeder replaced)."""
+        device = self.tree.device_by_lfdi(params["lfdi"])
+        if device is None:
+            raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
+        if "topology-change-ignored" in self.defects:
+            return 200, {"fsa_list": f"/edev/{device.index}/fsa", "fsas": [f"/edev/{device.index}/fsa/{f.index}"
+                                                                           for f in device.fsas]}
+        try:
+            fsas = topology.replace_feeder(self.tree, device, params["remove"], params["add"])
+        except topology.TopologyError as exc:
+            raise AdminError(422, str(exc)) from None
+        return 200, {"fsa_list": f"/edev/{device.index}/fsa", "fsas": [f"/edev/{device.index}/fsa/{f.index}"
+                                                                       for f in fsas]}
 
     def assign_fsas(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Give an EndDevice count FunctionSetAssignments, each with a DERProgramList of its own."""

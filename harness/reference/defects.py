@@ -76,6 +76,7 @@ DEFECTS: dict[str, str] = {
                             "(setGradW, setSoftGradW, setES*)",
     "cancelled-event-stays-scheduled": "a DERControl the server cancelled keeps the status it had (0 Scheduled) "
                                        "instead of 2 Cancelled",
+    "topology-change-ignored": "replace-feeder is answered 200 but the EndDevice keeps its FunctionSetAssignments",
     "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
 }
 

@@ -106,6 +106,7 @@ class EndDevice:
     next_subscription: int = 1
     # The device's FunctionSetAssignments (harness.reference.topology); none: the one default FSA.
     fsas: list[Fsa] = field(default_factory=list)
+    topology: tuple[str, str] | None = None  # (figure, service point) of the fsas, when a topology gave them
 
 
 @dataclass

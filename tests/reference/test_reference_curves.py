@@ -142,3 +142,26 @@ def test_figure_3_gives_the_topology_fsa_and_group_z_and_shares_figure_2s_progra
                            "A1-B1", "A1"], ["Group-Z"]]
         per_group = http.put("/admin/topology", json={"topology": "figure-3-groups", "lfdi": client_lfdi})
         assert len(per_group.json()["fsas"]) == 8
+
+
+def test_replace_feeder_moves_the_client_below_the_new_feeder_and_retires_the_old_hrefs(
+    servers: dict[str, ReferenceProcess], pki: TestPki
+) -> None:
+    client_lfdi = lfdi(certificate_der(pki.clients["client"].cert))
+    move = {"lfdi": client_lfdi, "remove": "A1-B1-C1-D1", "add": "A1-B1-C1-D2"}
+    with device(servers[""], pki) as client, admin(servers[""]) as http:
+        before = http.put("/admin/topology", json={"topology": "figure-3-groups", "lfdi": client_lfdi,
+                                                   "service_point": "A1-B1-C1-D1-E1-F1-G1"}).json()["fsas"]
+        after = http.put("/admin/topology/feeder", json=move)
+        assert after.status_code == 200, after.text
+        assert http.put("/admin/topology/feeder", json=move).json() == after.json()  # an ensure: twice is once
+        moved = after.json()["fsas"]
+        # A1, A1-B1, A1-B1-C1 and Group-Z keep their hrefs; the four below the feeder are new ones.
+        assert len(moved) == 8 and len(set(moved) & set(before)) == 4
+        assert all(client.get(href).status_code == 404 for href in set(before) - set(moved))
+        edev = get(client, "/edev", "EndDeviceList").find(Q + "EndDevice").get("href")
+        fsas = get(client, f"{edev}/fsa?l=255", "FunctionSetAssignmentsList").findall(Q + "FunctionSetAssignments")
+        assert sorted(f.findtext(Q + "description") for f in fsas) == sorted(
+            ["A1", "A1-B1", "A1-B1-C1", "A1-B1-C1-D2", "A1-B1-C1-D2-E1", "A1-B1-C1-D2-E1-F1",
+             "A1-B1-C1-D2-E1-F1-G1", "Group-Z"])
+        assert http.put("/admin/topology/feeder", json={**move, "remove": "A1-B2", "add": "A1-B3"}).status_code == 422

@@ -666,6 +666,7 @@ PROVEN_ELSEWHERE = {
     "dderc-drops-settings": "test_reference_verdicts.py (BASIC-007)",
     "dercontrol-drops-mode": "test_reference_verdicts.py (BASIC-008 .. BASIC-014)",
     "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015)",
+    "topology-change-ignored": "test_reference_verdicts.py (BASIC-003)",
 }
 
 
