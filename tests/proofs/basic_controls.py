@@ -9,44 +9,44 @@ from __future__ import annotations
 
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "BASIC-004": {
-        "curve-points-reordered": (15, "resource.CurveData[0].xvalue: expected 0, saw '1200'"),
+        "curve-points-reordered": (16, "resource.CurveData[0].xvalue: expected 0, saw '1200'"),
     },
     "BASIC-005": {
-        "curve-wrong-type": (12, "save hfrt_mt: expected a value at DERCurve[curveType=2].href"),
+        "curve-wrong-type": (13, "save hfrt_mt: expected a value at DERCurve[curveType=2].href"),
     },
     "BASIC-006": {
-        "curve-settings-dropped": (12, "resource.openLoopTms: expected 5, saw absent"),
-        "event-status-always-scheduled": (19, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
+        "curve-settings-dropped": (13, "resource.openLoopTms: expected 5, saw absent"),
+        "event-status-always-scheduled": (20, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "BASIC-007": {
-        "dderc-drops-settings": (9, "resource.setGradW: expected 9000, saw absent"),
+        "dderc-drops-settings": (10, "resource.setGradW: expected 9000, saw absent"),
     },
     "BASIC-008": {
-        "dercontrol-drops-mode": (13, "resource.DERControlBase: expected an element with opModFixedPFInjectW"),
-        "response-rejected": (14, "status: expected 201, saw 400"),
+        "dercontrol-drops-mode": (14, "resource.DERControlBase: expected an element with opModFixedPFInjectW"),
+        "response-rejected": (15, "status: expected 201, saw 400"),
     },
     "BASIC-009": {
-        "dercontrol-drops-mode": (13, "resource.DERControlBase.opModEnergize: expected True, saw absent"),
+        "dercontrol-drops-mode": (14, "resource.DERControlBase.opModEnergize: expected True, saw absent"),
     },
     "BASIC-010": {
-        "dercontrol-drops-mode": (13, "resource.DERControlBase: expected an element with opModMaxLimW"),
+        "dercontrol-drops-mode": (14, "resource.DERControlBase: expected an element with opModMaxLimW"),
     },
     "BASIC-011": {
-        "curve-points-reordered": (12, "resource.CurveData[0].xvalue: expected 10000, saw '10900'"),
+        "curve-points-reordered": (13, "resource.CurveData[0].xvalue: expected 10000, saw '10900'"),
     },
     "BASIC-012": {
-        "curve-multipliers-dropped": (12, "resource.xMultiplier: expected -2, saw '0'"),
-        "dercontrol-drops-mode": (16, "resource.DERControlBase.opModFreqWatt: expected an element with href"),
+        "curve-multipliers-dropped": (13, "resource.xMultiplier: expected -2, saw '0'"),
+        "dercontrol-drops-mode": (17, "resource.DERControlBase.opModFreqWatt: expected an element with href"),
     },
     "BASIC-013": {
-        "dercontrol-drops-mode": (13, "resource.DERControlBase: expected an element with opModFixedW"),
+        "dercontrol-drops-mode": (14, "resource.DERControlBase: expected an element with opModFixedW"),
     },
     "BASIC-014": {
-        "dercontrol-drops-mode": (13, "resource.DERControlBase: expected an element with opModTargetW"),
+        "dercontrol-drops-mode": (14, "resource.DERControlBase: expected an element with opModTargetW"),
     },
     "BASIC-015": {
-        "cancelled-event-stays-scheduled": (24, "resource.DERControl: expected an item matching"),
-        "dercontrol-list-latest-first": (13, "expected DERControlList order (IEEE 2030.5: interval.start ascending"),
+        "cancelled-event-stays-scheduled": (26, "resource.DERControl: expected an item matching"),
+        "response-rejected": (18, "status: expected 201, saw 400"),
     },
 }
 # The event cases wait on the server's clock: each runs on a server of its own at TIME_SCALE, where 2 min take 1.2 s.
