@@ -21,6 +21,10 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "delete-enddevice": ("POST", "/admin/end-devices/delete"),
     "set-primacy": ("PUT", "/admin/programs/primacy"),
     "create-aggregator-enddevices": ("PUT", "/admin/aggregators/end-devices"),
+    "create-dercurve": ("POST", "/admin/programs/curves"),
+    "create-dercontrols": ("POST", "/admin/programs/controls/series"),
+    "cancel-dercontrols": ("PUT", "/admin/programs/controls/cancel"),
+    "replace-feeder": ("PUT", "/admin/topology/feeder"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

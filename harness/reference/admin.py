@@ -14,8 +14,8 @@ from typing import Any
 
 from harness.actions.builtin import ADMIN_REQUESTS
 from harness.actions.registry import params_problems, registry
-from harness.reference import aggregation, clock, maintenance_admin, subscription_admin, topology
-from harness.reference.controls import control_base
+from harness.reference import aggregation, clock, curves, maintenance_admin, subscription_admin, topology
+from harness.reference.controls import control_base, event_status
 from harness.reference.defects import Defects
 from harness.reference.render import Renderer
 from harness.reference.tree import DEFAULT_PIN, DerControl, DerProgram, Tree, make_mrid
@@ -49,7 +49,8 @@ class AdminApp:
         # (power-reset closes its connections).
         self.notifier: Any = None
         self.https: Any = None
-        self.defects = defects or Defects()
+        # The defects of the server's own behaviour that an admin action carries out (topology-change-ignored).
+        self.defects = defects if defects is not None else Defects()
         handlers: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
             "populate-resources": self.populate,
             "preregister-enddevice": self.preregister,
@@ -68,6 +69,10 @@ class AdminApp:
             "delete-enddevice": lambda p: maintenance_admin.delete_end_device(self, p),
             "set-primacy": lambda p: maintenance_admin.set_primacy(self, p),
             "create-aggregator-enddevices": self.manage_end_devices,
+            "create-dercurve": self.ensure_curve,
+            "create-dercontrols": self.ensure_controls,
+            "cancel-dercontrols": self.cancel_controls,
+            "replace-feeder": self.replace_feeder,
         }
         self.routes = {ADMIN_REQUESTS[name]: (name, handler) for name, handler in handlers.items()}
 
@@ -142,7 +147,7 @@ class AdminApp:
             device.pin, device.preregistered = pin, True
             # Pre-registering again starts the device over from the default assignments (one FSA linking the
             # DERProgramList of DeviceCapability): a topology an earlier case built is not this case's setup.
-            device.fsas = []
+            device.fsas, device.topology = [], None
             return 200, {"href": f"/edev/{device.index}", "created": False}
         if not self.tree.programs:
             self.tree.add_program(clock.now())
@@ -214,6 +219,31 @@ class AdminApp:
         program.controls.append(control)
         return 201, self._control_answer(program, control, created=True)
 
+    def ensure_controls(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Schedule count DERControls on a program, the n-th (from 0) starting at start + n * interval."""
+        answers = []
+        for n in range(params["count"]):
+            one = {key: value for key, value in params.items() if key not in ("count", "interval")}
+            one["start"] = params["start"] + n * params["interval"]
+            answers.append(self.ensure_control(one)[1])
+        created = any(answer["created"] for answer in answers)
+        return (201 if created else 200), {"controls": [answer["href"] for answer in answers], "created": created}
+
+    def cancel_controls(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Cancel every event of a program whose interval starts at or after `from` (TimeType) and has not ended.
+
+        IEEE 2030.5-2018 EventStatus 2 Cancelled, dated now; an event already cancelled keeps its date.
+        """
+        program = self.find_program(str(params["program"]))
+        now = clock.now()
+        cancelled = []
+        for control in program.controls:
+            if control.start >= params["from"] and event_status(control, now) is not None:
+                if control.cancelled is None:
+                    control.cancelled = now
+                cancelled.append(f"/derp/{program.index}/derc/{control.index}")
+        return 200, {"cancelled": cancelled}
+
     def build_topology(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Build a CSIP figure's group programs and assign an EndDevice to one of its service points."""
         device = None
@@ -227,6 +257,21 @@ class AdminApp:
             raise AdminError(422, str(exc)) from None
         base = f"/edev/{device.index}/fsa" if device is not None else None
         return 200, {"fsa_list": base, "fsas": [f"{base}/{f.index}" for f in fsas]}
+
+    def replace_feeder(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Move an EndDevice from one feeder of its topology to another (its FSAs below the feeder replaced)."""
+        device = self.tree.device_by_lfdi(params["lfdi"])
+        if device is None:
+            raise AdminError(404, f"no EndDevice with LFDI {params['lfdi']}")
+        if "topology-change-ignored" in self.defects:
+            return 200, {"fsa_list": f"/edev/{device.index}/fsa", "fsas": [f"/edev/{device.index}/fsa/{f.index}"
+                                                                           for f in device.fsas]}
+        try:
+            fsas = topology.replace_feeder(self.tree, device, params["remove"], params["add"])
+        except topology.TopologyError as exc:
+            raise AdminError(422, str(exc)) from None
+        return 200, {"fsa_list": f"/edev/{device.index}/fsa", "fsas": [f"/edev/{device.index}/fsa/{f.index}"
+                                                                       for f in fsas]}
 
     def assign_fsas(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Give an EndDevice count FunctionSetAssignments, each with a DERProgramList of its own."""
@@ -248,15 +293,30 @@ class AdminApp:
     def set_default_control(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Set a program's DefaultDERControl to the given DERControlBase values (422 if the schema refuses it)."""
         program = self.find_program(str(params["program"]))
-        previous = program.default_base
+        previous = program.default_base, program.default_settings
         program.default_base = control_base(params["control"])
+        program.default_settings = dict(params.get("settings", {}))
         served = Renderer(self.tree, Defects()).default_der_control(program)
         problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DefaultDERControl")
                     if f.severity == FAILURE]
         if problems:
-            program.default_base = previous
+            program.default_base, program.default_settings = previous
             raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
         return 200, {"href": f"/derp/{program.index}/dderc", "program": f"/derp/{program.index}"}
+
+    def ensure_curve(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Create a DERCurve on a program (the same parameters name the same curve); 422 if the schema refuses it."""
+        program = self.find_program(str(params["program"]))
+        curve, created = curves.curve_from_params(program, params, clock.now())
+        if created:
+            served = curves.render_curve(program, curve, Defects())
+            problems = [f for f in SchemaSet.bundled().validate(served, expected_root="DERCurve")
+                        if f.severity == FAILURE]
+            if problems:
+                raise AdminError(422, "; ".join(f"{f.path}: {f.message}" for f in problems))
+            program.curves.append(curve)
+        href = f"/derp/{program.index}/dc/{curve.index}"
+        return (201 if created else 200), {"href": href, "mrid": curve.mrid, "created": created}
 
     @staticmethod
     def _control_answer(program: DerProgram, control: DerControl, *, created: bool) -> dict[str, Any]:

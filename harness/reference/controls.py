@@ -5,7 +5,9 @@ event rules of §10.2.3: an event is 0 Scheduled from the moment it is scheduled
 event whose start is already past is never shown as Scheduled), 1 Active from its earliest effective start, and
 EventStatus.dateTime is the time the current status was set. The standard has no "completed" status; once an
 event's effective end has passed, this server no longer serves it at all (it leaves the DERControlList and its
-URI answers 404), the way a server removes past events from its lists.
+URI answers 404), the way a server removes past events from its lists. An event the server cancels is 2 Cancelled
+from the moment of its cancellation (EventStatus.dateTime) and stays served, so clients see the cancellation,
+until its effective end.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 SCHEDULED = 0
 ACTIVE = 1
+CANCELLED = 2
 SUPERSEDED = 4
 
 # The sequence of DERControlBase in the 2030.5-2018 schema: children must appear in this order.
@@ -80,6 +83,8 @@ def event_status(control: DerControl, now: int) -> Status | None:
     start, end = effective_window(control)
     if now >= end:
         return None
+    if control.cancelled is not None and now >= control.cancelled:
+        return Status(CANCELLED, control.cancelled)
     if now < start:
         return Status(SCHEDULED, control.creation_time)
     # Active since it started; an event created after its start began Active at its creation.

@@ -86,6 +86,17 @@ DEFECTS: dict[str, str] = {
     "aggregator-sees-own-only": "an aggregator's EndDeviceList holds only its own EndDevice, not those it manages",
     "topology-branch-crossed": "an aggregator's EndDevices also get the FunctionSetAssignments of the other "
                                "transformer's branch, so EDB1/EDB2 reach the TFA program",
+    "curve-points-reordered": "a DERCurve serves its CurveData points in the reverse of the order they were given",
+    "curve-wrong-type": "a DERCurve is served with curveType one more than the type it was created with",
+    "curve-multipliers-dropped": "a DERCurve is served with xMultiplier and yMultiplier 0, whatever they were set to",
+    "curve-settings-dropped": "a DERCurve is served without its optional settings (openLoopTms, autonomousVRefEnable, "
+                              "ramp times, vRef)",
+    "dderc-drops-settings": "a DefaultDERControl is served without the settings beside its DERControlBase "
+                            "(setGradW, setSoftGradW, setES*)",
+    "cancelled-event-stays-scheduled": "a DERControl the server cancelled keeps the status it had (0 Scheduled) "
+                                       "instead of 2 Cancelled",
+    "topology-change-ignored": "replace-feeder is answered 200 but the EndDevice keeps its FunctionSetAssignments",
+    "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from lxml import etree
 
@@ -17,6 +18,7 @@ from harness.reference.controls import (
     event_status,
     list_order,
 )
+from harness.reference.curves import render_curve
 from harness.reference.defects import Defects
 from harness.reference.elements import el, error, link, optional, to_bytes
 from harness.reference.metering import Mirror
@@ -25,6 +27,9 @@ from harness.reference.tree import DerControl, DerCurve, DerProgram, EndDevice, 
 __all__ = ["POLL_RATE", "Renderer", "el", "error", "link", "to_bytes"]
 
 POLL_RATE = "900"
+# The settings a DefaultDERControl may carry beside its DERControlBase, in the schema's sequence.
+DEFAULT_SETTINGS_ORDER = ("setESDelay", "setESHighFreq", "setESHighVolt", "setESLowFreq", "setESLowVolt",
+                          "setESRampTms", "setESRandomDelay", "setGradW", "setSoftGradW")
 
 
 def _edev_href(device: EndDevice) -> str:
@@ -280,6 +285,8 @@ class Renderer:
         """The EventStatus of a served DERControl at now."""
         if "event-status-always-scheduled" in self.defects:
             return Status(SCHEDULED, control.creation_time)
+        if "cancelled-event-stays-scheduled" in self.defects:
+            control = dataclasses.replace(control, cancelled=None)
         status = event_status(control, now)
         if ("overlap-superseded" in self.defects and status is not None and status.current == ACTIVE
                 and self._overlapped_by_higher_priority(control, now)):
@@ -319,11 +326,13 @@ class Renderer:
         base = el("DERControlBase", el("opModConnect", text=True), el("opModMaxLimW", text=10000))
         if program.default_base is not None and "dderc-ignores-setting" not in self.defects:
             base = copy.deepcopy(program.default_base)
+        settings = {} if "dderc-drops-settings" in self.defects else program.default_settings
         return el(
             "DefaultDERControl",
             el("mRID", text=program.default_mrid),
             el("description", text="default"),
             base,
+            *[el(name, text=settings[name]) for name in DEFAULT_SETTINGS_ORDER if name in settings],
             href=f"/derp/{program.index}/dderc",
             subscribable="0",
         )
@@ -345,25 +354,20 @@ class Renderer:
             ),
             el("interval", el("duration", text=control.duration), el("start", text=control.start)),
             *self._randomization(control),
-            copy.deepcopy(control.base),
+            self._served_base(control.base),
             href=f"/derp/{program.index}/derc/{control.index}",
             replyTo="/rsps/1/rsp",
             responseRequired=control.response_required,
             subscribable="0",
         )
 
-    def der_curve(self, program: DerProgram, curve: DerCurve) -> etree._Element:
-        """A DERCurve with its points."""
-        return el(
-            "DERCurve",
-            el("mRID", text=curve.mrid),
-            el("description", text=curve.description),
-            el("creationTime", text=curve.creation_time),
-            *[el("CurveData", el("xvalue", text=x), el("yvalue", text=y)) for x, y in curve.points],
-            el("curveType", text=curve.curve_type),
-            el("xMultiplier", text=0),
-            el("yMultiplier", text=0),
-            el("yRefType", text=3),
-            href=f"/derp/{program.index}/dc/{curve.index}",
-        )
+    def _served_base(self, base: etree._Element) -> etree._Element:
+        """A DERControl's DERControlBase as served: under dercontrol-drops-mode without its last mode."""
+        served = copy.deepcopy(base)
+        if "dercontrol-drops-mode" in self.defects and len(served):
+            served.remove(served[-1])
+        return served
 
+    def der_curve(self, program: DerProgram, curve: DerCurve) -> etree._Element:
+        """A DERCurve with its points, multipliers, yRefType and settings (harness.reference.curves)."""
+        return render_curve(program, curve, self.defects)

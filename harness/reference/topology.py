@@ -18,6 +18,15 @@ The figures of the SunSpec CSIP Conformance Test Procedures v1.3 built here:
   one FunctionSetAssignments per group, as for figure 2;
 * ``figure-16`` (MAINT-005): figure 15's groups with one FunctionSetAssignments per EndDevice holding the seven
   programs of its path, as for figure 1.
+* ``figure-3`` (BASIC-004 … BASIC-015): the groups of figure 2 and the non-topology Group-Z (primacy 20); two
+  FunctionSetAssignments, a topology one whose DERProgramList holds the seven programs of the service point's
+  path and one holding Group-Z's program;
+* ``figure-3-groups`` (BASIC-003): the same groups, the transformer's program of the highest priority (4, the
+  service points' 5), with the feeder A1-B1-C1-D2 and its nodes besides; one FunctionSetAssignments per group of
+  the path and one for Group-Z. ``replace_feeder`` moves a client from one feeder to another.
+
+Figures 2 and 3 share their group programs (figure 3 only adds Group-Z), so a program named A1-B1-C1-D1-E1-F1-G1
+is the same one whichever of them built it; figure-3-groups has programs of its own (their primacies differ).
 
 Programs of groups are not listed in the DERProgramList DeviceCapability links (`DerProgram.listed`): a
 client reaches them through its FunctionSetAssignments only.
@@ -41,6 +50,10 @@ class Figure:
     groups: dict[str, tuple[str | None, int]]
     service_points: tuple[str, ...]
     one_fsa: bool  # True: one FSA holding every program of the path; False: one FSA per group of the path
+    # Groups outside the grid topology (figure 3's Group-Z): each is given to the EndDevice as an FSA of its own.
+    extra: tuple[str, ...] = ()
+    # Figures drawing the same groups share their programs: figure 3 is figure 2 and Group-Z.
+    family: str = ""
 
     def path(self, group: str) -> list[str]:
         """The groups from the root down to group."""
@@ -61,6 +74,21 @@ def _figure_2() -> dict[str, tuple[str | None, int]]:
     return groups
 
 
+def _figure_3_groups() -> dict[str, tuple[str | None, int]]:
+    """Figure 3 as BASIC-003 sets it up: the transformer's program (F1) of the highest priority (primacy 4), the
+    service points' next (5); and the feeder A1-B1-C1-D2 with the nodes below it, which replace-feeder gives a
+    client in place of A1-B1-C1-D1 and its nodes."""
+    level = {1: 10, 2: 9, 3: 8, 4: 7, 5: 6, 6: 4, 7: 5}
+    names = [group for group in _figure_2() if group != "A1-B1-C1-D1-E1-F1-G2"]
+    names += ["A1-B1-C1-D1-E1-F1-G2", "A1-B1-C1-D2", "A1-B1-C1-D2-E1", "A1-B1-C1-D2-E1-F1", "A1-B1-C1-D2-E1-F1-G1"]
+    groups: dict[str, tuple[str | None, int]] = {}
+    for name in names:
+        depth = name.count("-") + 1
+        groups[name] = (name.rsplit("-", 1)[0] if depth > 1 else None, level[depth])
+    groups["Group-Z"] = (None, 20)
+    return groups
+
+
 FIGURES: dict[str, Figure] = {
     "figure-1": Figure(
         "figure-1",
@@ -70,6 +98,12 @@ FIGURES: dict[str, Figure] = {
         one_fsa=True,
     ),
     "figure-2": Figure("figure-2", _figure_2(), ("A1-B1-C1-D1-E1-F1-G1", "A1-B1-C1-D1-E1-F1-G2"), one_fsa=False),
+    "figure-3": Figure("figure-3", {**_figure_2(), "Group-Z": (None, 20)},
+                       ("A1-B1-C1-D1-E1-F1-G1", "A1-B1-C1-D1-E1-F1-G2"), one_fsa=True, extra=("Group-Z",),
+                       family="figure-2"),
+    "figure-3-groups": Figure("figure-3-groups", _figure_3_groups(),
+                              ("A1-B1-C1-D1-E1-F1-G1", "A1-B1-C1-D1-E1-F1-G2", "A1-B1-C1-D2-E1-F1-G1"),
+                              one_fsa=False, extra=("Group-Z",)),
     "figure-15": Figure(
         "figure-15",
         {"SY": (None, 10), "ST": ("SY", 9), "SS": ("ST", 8), "FDA": ("SS", 7), "FDB": ("SS", 7),
@@ -103,7 +137,8 @@ class TopologyError(ValueError):
 
 def group_program(tree: Tree, figure: Figure, group: str) -> DerProgram:
     """The DERProgram of a group, created (with no control or curve) the first time it is asked for."""
-    mrid = make_mrid("topology", figure.name, group)
+    family = figure.family or figure.name
+    mrid = make_mrid("topology", family, group)
     for program in tree.programs.values():
         if program.mrid == mrid:
             # Building again restores the figure's primacy (set-primacy may have changed it): an ensure.
@@ -111,7 +146,7 @@ def group_program(tree: Tree, figure: Figure, group: str) -> DerProgram:
             return program
     index = max(tree.programs, default=0) + 1
     program = DerProgram(index=index, mrid=mrid, description=group, primacy=figure.groups[group][1],
-                         default_mrid=make_mrid("topology-dderc", figure.name, group), listed=False)
+                         default_mrid=make_mrid("topology-dderc", family, group), listed=False)
     tree.programs[index] = program
     return program
 
@@ -140,7 +175,39 @@ def build_topology(tree: Tree, name: str, device: EndDevice | None, service_poin
     else:
         device.fsas = [Fsa(i, make_mrid("fsa", figure.name, group, device.index), group, [programs[group].index])
                        for i, group in enumerate(path, start=1)]
+    for group in figure.extra:
+        device.fsas.append(Fsa(len(device.fsas) + 1, make_mrid("fsa", figure.name, group, device.index), group,
+                               [programs[group].index]))
+    device.topology = (figure.name, point)
     return device.fsas
+
+
+def replace_feeder(tree: Tree, device: EndDevice, remove: str, add: str) -> list[Fsa]:
+    """Move device from the feeder remove to the feeder add: the FSAs of remove and every node below it on the
+    device's path are replaced by those of add and its nodes (BASIC-003 step 3).
+
+    FSAs that stay keep their hrefs; the new ones get hrefs never used by this device, so a client holding a
+    removed FSA's href gets 404. Doing it again changes nothing. Raises TopologyError when the device has no
+    topology, or remove is not on its path and add not already in its place.
+    """
+    if device.topology is None:
+        raise TopologyError(f"/edev/{device.index} has no topology; build one first (build-topology)")
+    name, point = device.topology
+    if point.startswith(add + "-") or point == add:
+        return device.fsas
+    if not (point.startswith(remove + "-") or point == remove):
+        raise TopologyError(f"{remove} is not on the path of /edev/{device.index} (service point {point})")
+    new_point = add + point[len(remove):]
+    before = {fsa.mrid: fsa.index for fsa in device.fsas}
+    used = max(before.values(), default=0)
+    fsas = build_topology(tree, name, device, new_point)
+    for fsa in fsas:
+        if fsa.mrid in before:
+            fsa.index = before[fsa.mrid]
+        else:
+            used += 1
+            fsa.index = used
+    return fsas
 
 
 def assign_fsas(tree: Tree, device: EndDevice, count: int) -> list[Fsa]:

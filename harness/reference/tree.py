@@ -46,6 +46,7 @@ class DerControl:
     response_required: str = "03"  # responseRequired bitmap, two hex digits
     randomize_start: int | None = None  # seconds
     randomize_duration: int | None = None  # seconds
+    cancelled: int | None = None  # TimeType the server cancelled the event at (EventStatus 2 from then on)
 
 
 @dataclass
@@ -58,6 +59,11 @@ class DerCurve:
     creation_time: int
     curve_type: int
     points: list[tuple[int, int]]
+    x_multiplier: int = 0  # PowerOfTenMultiplierType of every xvalue
+    y_multiplier: int = 0  # PowerOfTenMultiplierType of every yvalue
+    y_ref_type: int = 3  # DERUnitRefType: what a yvalue is a percentage of (3: % of setMaxVar)
+    # The curve's optional settings by schema element name (openLoopTms, autonomousVRefEnable, ...).
+    settings: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +77,8 @@ class DerProgram:
     default_mrid: str
     controls: list[DerControl] = field(default_factory=list)
     default_base: etree._Element | None = None  # the DefaultDERControl's DERControlBase, once one was set
+    # The DefaultDERControl's own settings beside its DERControlBase (setGradW, setSoftGradW, ...), once set.
+    default_settings: dict[str, object] = field(default_factory=dict)
     curves: list[DerCurve] = field(default_factory=list)
     # False for a group's program (harness.reference.topology): reached through FunctionSetAssignments only,
     # not listed in the DERProgramList DeviceCapability links.
@@ -101,6 +109,7 @@ class EndDevice:
     fsas: list[Fsa] = field(default_factory=list)
     # The default FSA's description, which the change-fsa action changes (a subscribed list then notifies).
     fsa_description: str = "CSIP programs"
+    topology: tuple[str, str] | None = None  # (figure, service point) of the fsas, when a topology gave them
 
 
 @dataclass

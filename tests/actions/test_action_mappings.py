@@ -99,6 +99,31 @@ def test_the_topology_and_program_structure_actions_work_through_the_vendor_http
     assert mappings["create-fsa"] == "http PUT ${admin_url}/admin/end-devices/fsa"
 
 
+def test_the_curve_default_series_cancel_and_feeder_actions_work_through_the_vendor_http_mapping(
+    pki: TestPki, tmp_path: Path
+) -> None:
+    # create-dercurve, create-defaultdercontrol with settings, create-dercontrols, cancel-dercontrols, replace-feeder
+    # and build-topology figure-3, as a vendor's admin API calls; the events run on a clock 100 times as fast.
+    cases = ["BASIC-003", "BASIC-005", "BASIC-007", "BASIC-015"]
+    with start_reference_server(pki, time_scale=0.01, timeout=60) as scaled:
+        client = pki.clients["client"]
+        session = HarnessSession(RunOptions(
+            dut=scaled.base_url, http_url=scaled.http_url, cert=str(client.cert), key=str(client.key),
+            ca=str(pki.ca), profile=str(http_profile(tmp_path)), out=str(tmp_path / "out"), unattended=True,
+            variables=scaled.admin_variables(), time_scale=scaled.time_scale, time_origin=scaled.time_origin))
+        try:
+            records = {case_id: session.run(load_case(CASES[case_id])) for case_id in cases}
+        finally:
+            session.close()
+    assert {case_id: r.verdict for case_id, r in records.items()} == dict.fromkeys(cases, PASSED), {
+        case_id: r.reason for case_id, r in records.items()}
+    mappings = {a.name: a.mapping for r in records.values() for a in r.actions}
+    assert mappings["create-dercurve"] == "http POST ${admin_url}/admin/programs/curves"
+    assert mappings["create-dercontrols"] == "http POST ${admin_url}/admin/programs/controls/series"
+    assert mappings["cancel-dercontrols"] == "http PUT ${admin_url}/admin/programs/controls/cancel"
+    assert mappings["replace-feeder"] == "http PUT ${admin_url}/admin/topology/feeder"
+
+
 def test_build_topology_refuses_an_unknown_service_point_naming_the_known_ones(
     server: ReferenceProcess, pki: TestPki, tmp_path: Path
 ) -> None:

@@ -651,7 +651,7 @@ PROVEN_ELSEWHERE = {
     "event-status-always-scheduled": "test_reference_events.py",
     "ended-event-listed": "test_reference_events.py",
     "dercontrol-list-wrong-order": "test_reference_events.py",
-    "der-put-not-stored": "test_reference_verdicts.py (CORE-009, CORE-014)",
+    "der-put-not-stored": "test_reference_verdicts.py (CORE-009, CORE-014, BASIC-028)",
     "der-put-returns-200": "test_reference_verdicts.py (CORE-014)",
     "logevent-list-oldest-first": "test_reference_verdicts.py (BASIC-027)",
     "fsa-derp-list-wrong-order": "test_reference_verdicts.py (CORE-010, CORE-011)",
@@ -675,6 +675,14 @@ PROVEN_ELSEWHERE = {
     "edev-delete-refused": "test_reference_verdicts.py (MAINT-002)",
     "aggregator-sees-own-only": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
     "topology-branch-crossed": "test_reference_verdicts.py (AGG-002 .. AGG-012)",
+    "curve-points-reordered": "test_reference_verdicts.py (BASIC-004, BASIC-011), test_reference_curves.py",
+    "curve-wrong-type": "test_reference_verdicts.py (BASIC-005), test_reference_curves.py",
+    "curve-multipliers-dropped": "test_reference_verdicts.py (BASIC-012), test_reference_curves.py",
+    "curve-settings-dropped": "test_reference_verdicts.py (BASIC-006), test_reference_curves.py",
+    "dderc-drops-settings": "test_reference_verdicts.py (BASIC-007)",
+    "dercontrol-drops-mode": "test_reference_verdicts.py (BASIC-008 .. BASIC-014)",
+    "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015)",
+    "topology-change-ignored": "test_reference_verdicts.py (BASIC-003)",
 }
 
 
