@@ -52,6 +52,7 @@ class RunOptions:
     given_as: dict[str, str] = dataclasses.field(default_factory=dict)
     time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
     time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
+    lab: str | None = None  # the lab file (harness.report.lab): who tests, where, for whom; optional
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -67,7 +68,7 @@ def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, st
 
 # The options a run takes, as `csip-harness run` spells them; pytest spells each `--csip-` + the same words.
 OPTION_KEYS = ("dut", "profile", "schema", "out", "cert", "key", "ca", "http_url", "tls_verify", "plain_http",
-               "var", "unattended")
+               "var", "unattended", "lab")
 CLI_NAMES = {key: "--" + key.replace("_", "-") for key in OPTION_KEYS}
 PYTEST_NAMES = {key: "--csip-" + key.replace("_", "-") for key in OPTION_KEYS}
 # Set by `csip-harness run` for the pytest run it starts (and the xdist workers it spawns inherit it), so the
@@ -263,6 +264,21 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
                                      f"saw {_what_is(data, exc)}") from None
 
 
+def check_lab(options: RunOptions) -> dict[str, Any] | None:
+    """The lab file's fields for results.json (harness.report.lab.load_lab), or None when none was given.
+
+    Raises SessionConfigError naming the option as the user gave it, with the file and line of the problem.
+    """
+    if not options.lab:
+        return None
+    from harness.report.lab import LabFileError, load_lab
+
+    try:
+        return load_lab(options.lab)
+    except LabFileError as exc:
+        raise SessionConfigError(f"{name_of(options, 'lab')}: {exc}") from None
+
+
 def check_run_options(options: RunOptions) -> DutProfile:
     """The run's profile with the options applied, once every option has been checked.
 
@@ -287,6 +303,7 @@ def check_run_options(options: RunOptions) -> DutProfile:
         if problem or not profile.http_url.lower().startswith("http://"):
             raise SessionConfigError(f"{label}: {problem or 'expected the plain-HTTP address http://HOST[:PORT]'}")
     _check_identity(options, profile)
+    check_lab(options)
     if options.schema and not Path(options.schema).is_file():
         raise SessionConfigError(f"{name_of(options, 'schema')} {options.schema}: expected an XML schema file, "
                                  "saw no such file")
@@ -303,7 +320,7 @@ def cli_run_options(args: argparse.Namespace) -> RunOptions:
                       ca=args.ca, http_url=args.http_url, tls_verify=args.tls_verify,
                       plain_http=bool(getattr(args, "plain_http", False)),
                       variables=parse_variables(args.var or [], CLI_NAMES["var"]), unattended=args.unattended,
-                      given_as=dict(CLI_NAMES))
+                      lab=getattr(args, "lab", None), given_as=dict(CLI_NAMES))
 
 
 def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = None) -> None:
@@ -320,6 +337,7 @@ def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = Non
         if options.profile is None and reference_profile is not None:
             options = dataclasses.replace(options, profile=str(reference_profile))
         resolve_profile(options)
+        check_lab(options)
         if options.schema and not Path(options.schema).is_file():
             raise SessionConfigError(f"--schema {options.schema}: expected an XML schema file, saw no such file")
         return
