@@ -105,6 +105,13 @@ def test_a_run_with_a_lab_file_and_a_declared_dut_shows_every_field_in_html_and_
     assert "Server role: 1 procedure(s) failed: CORE-005" in pages[0]
     assert FAILING_MESSAGE in pages[0]  # the deviations table, on the first page
     assert sum(FAILING_MESSAGE in page for page in pages) >= 2  # and again at the failed step itself
+    # Page breaks keep a test's header with its steps: each header has its first step on the same page.
+    headers = 0
+    for page in pages:
+        for match in re.finditer(r"(\S+) [^·]*? (?:passed|failed|error) [\d.]+ s · started \S+", page):
+            headers += 1
+            assert " step 1 " in page[match.end():], (match.group(1), page[match.end():][:200])
+    assert headers == 4
 
 
 def test_a_device_information_that_contradicts_the_profile_is_a_warning(lab_bundle: Bundle) -> None:
