@@ -128,8 +128,12 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
     waived = {int(w["step"]): str(w.get("reason", "")) for w in test.get("waivers") or () if "step" in w}
     steps = test.get("steps", ())
     procedure = test.get("procedure") or {}
+    step_views = [step_view(step, waived) for step in steps]
     return {
         "id": test["id"],
+        # Shown in full in the printed report (the PDF): what a lab must read there; report.html shows every test.
+        "detailed": test["verdict"] in ("failed", "error") or any(
+            s["verdict"] == "waived" or s["findings"] for s in step_views),
         "anchor": "t" + "".join(c if c.isalnum() or c in "-_" else "_" for c in test["id"]),
         "title": test.get("title", ""),
         "verdict": test["verdict"],
@@ -142,7 +146,7 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
         "file": test.get("file"),
         "started": _time(test.get("started")),
         "duration_s": float(test.get("duration_s") or 0),
-        "steps": [step_view(step, waived) for step in steps],
+        "steps": step_views,
         "waivers": test.get("waivers") or (),
         "actions": test.get("actions") or (),
         "tls": _tls_summary(steps),
