@@ -184,7 +184,8 @@ def equipment_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("Libraries", libraries or recorded),
         ("Schema", f"{schema.get('name', '?')} (sha256 {schema.get('sha256', '?')})" if schema else recorded),
         ("Transport / encoding", f"{run.get('transport') or '?'} / {run.get('encoding') or '?'}"),
-        ("Time scale", str(run.get("time_scale", 1))),
+        ("Time scale", str(run.get("time_scale", 1)) + (" (compressed: a development run, not a certification run)"
+                                                        if run.get("time_scale", 1) != 1 else "")),
     ]
 
 
