@@ -224,3 +224,26 @@ def test_a_bad_lab_file_is_a_usage_error_naming_file_and_line(tmp_path: Path) ->
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
     missing = run_cli("report", str(tmp_path / "nothing.json"), "--lab", str(lab))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_deviations_list_waivers_and_the_conclusion_says_incomplete_on_errors(failed_bundle: Bundle,
+                                                                             tmp_path: Path) -> None:
+    document = json.loads((failed_bundle.out / "results.json").read_text())
+    for test in document["tests"]:
+        if test["id"] == "CORE-005":  # the failure becomes a harness error: no procedure failed, one not judged
+            test["verdict"], test["reason"] = "error", "connection reset by the DUT's network"
+            test["steps"][1]["verdict"], test["steps"][1]["message"] = "error", "connection reset"
+        if test["id"] == "BASIC-001":
+            test["steps"][0]["verdict"] = "waived"
+            test["waivers"] = [{"step": 1, "reason": "lab waiver 7: accepted by the customer", "status": "applied"}]
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(document))
+    done = run_cli("report", str(results), "-o", str(tmp_path / "report.html"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert ('<p class="conclusion incomplete"><strong>Server role:</strong> Incomplete: 1 procedure(s) ended in '
+            "error (CORE-005) and could not be judged; no procedure run failed") in html
+    table = html.split('<h3 id="deviations">Deviations (2)</h3>', 1)[1].split("</table>", 1)[0]
+    rows = [_text(row) for row in table.split("<tr>")[2:]]
+    assert rows == ["BASIC-001 waived 1 lab waiver 7: accepted by the customer",  # in run order
+                    "CORE-005 error 2 connection reset"]
