@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pypdf
@@ -247,3 +249,18 @@ def test_deviations_list_waivers_and_the_conclusion_says_incomplete_on_errors(fa
     rows = [_text(row) for row in table.split("<tr>")[2:]]
     assert rows == ["BASIC-001 waived 1 lab waiver 7: accepted by the customer",  # in run order
                     "CORE-005 error 2 connection reset"]
+
+
+def test_plain_pytest_takes_the_lab_file_and_the_pdf_from_the_ini_file(project_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "lab.yaml").write_text("report: {number: INI-7}\ntester: {name: Ini Tester}\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ncsip_reference = true\ncsip_out = out\ncsip_lab = lab.yaml\n"
+                                         "csip_pdf = true\n")
+    case = project_root / "testcases" / "server" / "CORE-001.yaml"
+    done = subprocess.run([sys.executable, "-m", "pytest", str(case), "-c", str(tmp_path / "pytest.ini"),
+                           "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=tmp_path, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["run"]
+    assert run["lab"]["file"] == str(tmp_path / "lab.yaml") and run["lab"]["report"] == {"number": "INI-7"}
+    pages = _pdf_pages(tmp_path / "out" / "report.pdf")
+    assert all("Report INI-7" in page for page in pages) and "Tested by Ini Tester" in " ".join(pages)
