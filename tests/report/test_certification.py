@@ -107,13 +107,16 @@ def test_a_run_with_a_lab_file_and_a_declared_dut_shows_every_field_in_html_and_
     assert "Server role: 1 procedure(s) failed: CORE-005" in pages[0]
     assert FAILING_MESSAGE in pages[0]  # the deviations table, on the first page
     assert sum(FAILING_MESSAGE in page for page in pages) >= 2  # and again at the failed step itself
-    # Page breaks keep a test's header with its steps: each header has its first step on the same page.
-    headers = 0
+    # Page breaks keep a test's header with its steps: each header has its first step on the same page. The PDF
+    # details the failed test and the one with a finding (the identity warning); the passed ones are listed.
+    headers = []
+    header = re.compile(r"([A-Z]+-\d{3}) [^·]{0,80}? (?:passed|failed|error) \d+\.\d{3} s · started \S+")
     for page in pages:
-        for match in re.finditer(r"(\S+) [^·]*? (?:passed|failed|error) [\d.]+ s · started \S+", page):
-            headers += 1
+        for match in header.finditer(page):
+            headers.append(match.group(1))
             assert " step 1 " in page[match.end():], (match.group(1), page[match.end():][:200])
-    assert headers == 4
+    assert headers == ["CORE-005", "LAB-001"]
+    assert "Passed (3): BASIC-001, CORE-001, LAB-001" in text
 
 
 def test_a_device_information_that_contradicts_the_profile_is_a_warning(lab_bundle: Bundle) -> None:
