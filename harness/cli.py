@@ -1,4 +1,4 @@
-"""`csip-harness`: run the suite, serve the reference DUT, validate resources, report, verify, identities, PKI."""
+"""`csip-harness`: run the suite, serve the reference DUT, validate resources, report, verify, sign, diff, PKI."""
 
 from __future__ import annotations
 
@@ -286,8 +286,10 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-dut", args.dut]
     if args.plain_http:
         pytest_args.append("--csip-plain-http")
+    if args.pdf:
+        pytest_args.append("--csip-pdf")
     for name in ("cert", "key", "ca", "profile", "http_url", "listener", "listener_url", "listener_cert",
-                 "listener_key"):
+                 "listener_key", "lab"):
         value = getattr(args, name, None)
         if value:
             pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
@@ -379,9 +381,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    target = Path(args.output) if args.output else Path(args.results).with_name("report.html")
-    write_html(document, target, results_file=args.results, templates=args.templates)
-    print(f"report: {target}")
+    if args.lab:
+        # A lab may fill in its file after the run (report number, reviewer): the report shows that one.
+        from harness.report.lab import LabFileError, load_lab
+
+        try:
+            document.setdefault("run", {})["lab"] = load_lab(args.lab)
+        except LabFileError as exc:
+            print(f"error: --lab: {exc}", file=sys.stderr)
+            return 2
+    if args.pdf:
+        from harness.report.pdf import PdfUnavailable, write_pdf
+
+        try:
+            write_pdf(document, Path(args.pdf), results_file=args.results, templates=args.templates)
+        except PdfUnavailable as exc:
+            print(f"error: --pdf: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"error: --pdf {args.pdf}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"report (PDF): {args.pdf}")
+    if args.output or not args.pdf:
+        target = Path(args.output) if args.output else Path(args.results).with_name("report.html")
+        write_html(document, target, results_file=args.results, templates=args.templates)
+        print(f"report: {target}")
     if args.csv:
         write_atomically(Path(args.csv), summary_csv(coverage(document)))
         print(f"{SUMMARY_CSV}: {args.csv}")
@@ -389,20 +413,82 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from harness.report.manifest import MANIFEST, bundle_files, verify_manifest
+    from harness.report.manifest import MANIFEST, MANIFEST_SIGNATURE, bundle_files, verify_manifest
 
     root = Path(args.dir)
     if not root.is_dir():
         print(f"error: expected a results directory at {root}, saw none", file=sys.stderr)
         return 2
+    signature_problem = None
+    if args.pubkey:
+        from harness.report.signing import SigningError, verify_signature
+
+        try:
+            signature_problem = verify_signature(root, Path(args.pubkey))
+        except SigningError as exc:
+            print(f"error: --pubkey: {exc}", file=sys.stderr)
+            return 2
     problems = verify_manifest(root)
     for problem in problems:
         print(f"{root / problem.file}: {problem.problem}")
-    if problems:
-        print(f"FAILED: {len(problems)} problem(s) against {root / MANIFEST}")
+    if signature_problem:
+        print(f"{root}/{signature_problem}")
+    if problems or signature_problem:
+        count = len(problems) + bool(signature_problem)
+        print(f"FAILED: {count} problem(s) against {root / MANIFEST}" + (" and its signature" if args.pubkey else ""))
         return 1
-    print(f"OK: {len(bundle_files(root))} files match {root / MANIFEST}")
+    signed = f" and its signature verifies with {args.pubkey}" if args.pubkey else ""
+    print(f"OK: {len(bundle_files(root))} files match {root / MANIFEST}{signed}")
+    if not args.pubkey and (root / MANIFEST_SIGNATURE).is_file():
+        print(f"note: {root / MANIFEST_SIGNATURE} was not checked: give --pubkey FILE (the signer's public key)")
     return 0
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from harness.report.manifest import MANIFEST, verify_manifest
+    from harness.report.signing import SigningError, sign_manifest
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"error: expected a results directory at {root}, saw none", file=sys.stderr)
+        return 2
+    # Only a bundle that matches its manifest is signed: a signature must never vouch for altered evidence.
+    problems = verify_manifest(root)
+    if problems:
+        for problem in problems:
+            print(f"{root / problem.file}: {problem.problem}", file=sys.stderr)
+        print(f"error: {root} does not match {root / MANIFEST} ({len(problems)} problem(s)); not signed",
+              file=sys.stderr)
+        return 1
+    try:
+        signed = sign_manifest(root, Path(args.key))
+    except SigningError as exc:
+        print(f"error: --key: {exc}", file=sys.stderr)
+        return 2
+    print(f"signed: {signed.path} ({signed.algorithm}, public key sha256 {signed.public_key_sha256})")
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from harness.report.compare import as_html, as_markdown, as_text, compare
+    from harness.report.document import ResultsFileError, load_results
+
+    try:
+        old, new = load_results(args.old), load_results(args.new)
+    except ResultsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    comparison = compare(old, new, args.old, args.new)
+    render = {"text": as_text, "markdown": as_markdown, "html": as_html}[args.format]
+    text = render(comparison)
+    if args.output:
+        from harness.report.files import write_atomically
+
+        write_atomically(Path(args.output), text)
+        print(as_text(comparison).splitlines()[0])
+    else:
+        sys.stdout.write(text)
+    return 1 if comparison.regressions else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -452,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a variable for the profile's action templates (repeatable)")
     run.add_argument("--unattended", action="store_true",
                      help="no person at the terminal: operator actions count only when pre-acknowledged")
+    run.add_argument("--lab", help="lab file (YAML): lab, tester, reviewer, customer, report number; shown on the "
+                                   "report's first page (fields left out show as 'not given')")
+    run.add_argument("--pdf", action="store_true", help="also write report.pdf into the evidence bundle (WeasyPrint)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --")
     run.set_defaults(func=_cmd_run)
 
@@ -475,11 +564,31 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", help="HTML file to write (default: report.html beside the results)")
     report.add_argument("--csv", help="also write the per-procedure summary CSV to this file")
     report.add_argument("--templates", help="directory whose templates override the bundled ones")
+    report.add_argument("--pdf", metavar="FILE", help="write the report as PDF to FILE (the HTML only with -o)")
+    report.add_argument("--lab", help="lab file (YAML) to show instead of the one the run recorded")
     report.set_defaults(func=_cmd_report)
 
-    verify = commands.add_parser("verify", help="check a results directory against its MANIFEST.sha256")
+    verify = commands.add_parser("verify", help="check a results directory against its MANIFEST.sha256 (and, with "
+                                                "--pubkey, the manifest against its signature)")
     verify.add_argument("dir", help="the directory given to csip-harness run --out")
+    verify.add_argument("--pubkey", metavar="FILE", help="the signer's public key (PEM) or certificate: also check "
+                                                         "MANIFEST.sha256.sig (csip-harness sign)")
     verify.set_defaults(func=_cmd_verify)
+
+    sign = commands.add_parser("sign", help="sign a results directory's MANIFEST.sha256 (detached signature "
+                                            "MANIFEST.sha256.sig)")
+    sign.add_argument("dir", help="the results directory, sealed by its run (MANIFEST.sha256)")
+    sign.add_argument("--key", required=True, metavar="FILE", help="the lab's private key (PEM, Ed25519 or EC)")
+    sign.set_defaults(func=_cmd_sign)
+
+    diff = commands.add_parser("diff", help="compare two runs' results.json per procedure; exit 1 when a procedure "
+                                            "regressed (newly failed or in error)")
+    diff.add_argument("old", help="the earlier run's results.json")
+    diff.add_argument("new", help="the later run's results.json")
+    diff.add_argument("--format", choices=["text", "markdown", "html"], default="text",
+                      help="text (default), or the short markdown/HTML form for a pull-request comment")
+    diff.add_argument("-o", "--output", help="write the comparison to this file (the headline still printed)")
+    diff.set_defaults(func=_cmd_diff)
 
     lfdi = commands.add_parser("lfdi", help="print the LFDI and SFDI of a device certificate")
     lfdi.add_argument("cert", nargs="?", help="PEM or DER certificate, a PEM bundle (a chain: its leaf is used), "

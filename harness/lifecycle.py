@@ -179,7 +179,7 @@ class RunLifecycle:
             now = time.time()
             out = self.out_dir or new_default_folder(Path(self.config.invocation_params.dir, DEFAULT_PARENT), now)
             certificates = self.reference.certificates() if self.reference is not None else []
-            self.recorder = EvidenceRecorder(out, plan.run_metadata(now), certificates)
+            self.recorder = EvidenceRecorder(out, plan.run_metadata(now), certificates, pdf=self._flag("pdf"))
         except _SETUP_ERRORS as exc:
             self.no_bundle = str(exc)
         return self.recorder
@@ -315,7 +315,11 @@ class RunLifecycle:
                 # Is a slow run the DUT's or ours? The split of the tests' time, from the records.
                 terminalreporter.write_line(f"csip-harness: {self.recorder.writer.timing(time.time()).line()}")
                 terminalreporter.write_line(f"csip-harness: evidence of this run in {self.recorder.out_dir} "
-                                            "(report.html, results.json)")
+                                            f"(report.html{', report.pdf' if self.recorder.pdf else ''}, "
+                                            "results.json)")
+                if self.recorder.pdf_problem:
+                    terminalreporter.write_line(f"csip-harness: report.pdf not written: {self.recorder.pdf_problem}",
+                                                red=True)
             elif self.no_bundle is not None:
                 terminalreporter.write_line(f"csip-harness: no evidence written: {self.no_bundle}", red=True)
 

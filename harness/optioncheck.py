@@ -57,6 +57,7 @@ class RunOptions:
     listener_url: str | None = None
     listener_cert: str | None = None
     listener_key: str | None = None
+    lab: str | None = None  # the lab file (harness.report.lab): who tests, where, for whom; optional
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -72,7 +73,7 @@ def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, st
 
 # The options a run takes, as `csip-harness run` spells them; pytest spells each `--csip-` + the same words.
 OPTION_KEYS = ("dut", "profile", "schema", "out", "cert", "key", "ca", "http_url", "tls_verify", "plain_http",
-               "var", "unattended", "listener", "listener_url", "listener_cert", "listener_key")
+               "var", "unattended", "listener", "listener_url", "listener_cert", "listener_key", "lab")
 CLI_NAMES = {key: "--" + key.replace("_", "-") for key in OPTION_KEYS}
 PYTEST_NAMES = {key: "--csip-" + key.replace("_", "-") for key in OPTION_KEYS}
 # Set by `csip-harness run` for the pytest run it starts (and the xdist workers it spawns inherit it), so the
@@ -268,6 +269,21 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
                                      f"saw {_what_is(data, exc)}") from None
 
 
+def check_lab(options: RunOptions) -> dict[str, Any] | None:
+    """The lab file's fields for results.json (harness.report.lab.load_lab), or None when none was given.
+
+    Raises SessionConfigError naming the option as the user gave it, with the file and line of the problem.
+    """
+    if not options.lab:
+        return None
+    from harness.report.lab import LabFileError, load_lab
+
+    try:
+        return load_lab(options.lab)
+    except LabFileError as exc:
+        raise SessionConfigError(f"{name_of(options, 'lab')}: {exc}") from None
+
+
 def check_run_options(options: RunOptions) -> DutProfile:
     """The run's profile with the options applied, once every option has been checked.
 
@@ -293,6 +309,7 @@ def check_run_options(options: RunOptions) -> DutProfile:
             raise SessionConfigError(f"{label}: {problem or 'expected the plain-HTTP address http://HOST[:PORT]'}")
     _check_identity(options, profile)
     listener_settings(options, profile, {**profile.variables, **options.variables})
+    check_lab(options)
     if options.schema and not Path(options.schema).is_file():
         raise SessionConfigError(f"{name_of(options, 'schema')} {options.schema}: expected an XML schema file, "
                                  "saw no such file")
@@ -388,7 +405,8 @@ def cli_run_options(args: argparse.Namespace) -> RunOptions:
                       variables=parse_variables(args.var or [], CLI_NAMES["var"]), unattended=args.unattended,
                       listener=getattr(args, "listener", None), listener_url=getattr(args, "listener_url", None),
                       listener_cert=getattr(args, "listener_cert", None),
-                      listener_key=getattr(args, "listener_key", None), given_as=dict(CLI_NAMES))
+                      listener_key=getattr(args, "listener_key", None), lab=getattr(args, "lab", None),
+                      given_as=dict(CLI_NAMES))
 
 
 def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = None) -> None:
@@ -405,6 +423,7 @@ def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = Non
         if options.profile is None and reference_profile is not None:
             options = dataclasses.replace(options, profile=str(reference_profile))
         resolve_profile(options)
+        check_lab(options)
         if options.schema and not Path(options.schema).is_file():
             raise SessionConfigError(f"--schema {options.schema}: expected an XML schema file, saw no such file")
         return

@@ -43,6 +43,7 @@ _OPTIONS = {
                   "chain to the CA, not the host name) or none; overrides the profile's tls: {verify: ...}",
     "time_scale": "F with 0 < F <= 1: the DUT (the reference server; a profile with time_scale: true) runs its "
                   "clock and schedules 1/F times as fast, for development runs; 1 (real time) by default",
+    "lab": "lab file (YAML): lab, tester, reviewer, customer, report number, for the report's first page",
     "time_origin": "the instant (Unix s) from which a scaled DUT clock runs faster (set by csip-harness run)",
     "listener": "HOST:PORT the notification listener binds to (default 127.0.0.1:0, any free port; 0.0.0.0:8444 "
                 "for a DUT on another host)",
@@ -86,6 +87,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--csip-defect", dest="csip_defect", action="append", default=[], metavar="NAME",
                     help="with --csip-reference: switch on a named defect (repeatable; csip-harness defects)")
     parser.addini("csip_defects", "named defects of the reference server (see --csip-defect)", type="linelist")
+    group.addoption("--csip-pdf", dest="csip_pdf", action="store_true", default=False,
+                    help="also write report.pdf into the evidence bundle (printed form of report.html; WeasyPrint)")
+    parser.addini("csip_pdf", "also write report.pdf (see --csip-pdf)", type="bool", default=False)
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -96,7 +100,7 @@ def option(config: pytest.Config, name: str) -> str | None:
     ini_value = config.getini(f"csip_{name}")
     if not ini_value:
         return None
-    if name in ("profile", "schema", "out", "cert", "key", "ca") and config.inipath:
+    if name in ("profile", "schema", "out", "cert", "key", "ca", "lab") and config.inipath:
         return str((Path(config.inipath).parent / ini_value).resolve())
     return str(ini_value)
 

@@ -164,7 +164,12 @@ class HarnessSession:
 
     def run_metadata(self, started: float) -> dict[str, Any]:
         """Run identity for results.json: harness, DUT, profile, schema, transport; started is epoch seconds."""
+        from harness.optioncheck import check_lab
+        from harness.report.equipment import test_equipment
+
         cert = self.profile.identity.cert
+        lab = check_lab(self.options)
+        declared = {key: str(value) for key, value in (self.profile.raw.get("device") or {}).items()}
         return {
             "harness_version": harness_version(),
             "started": iso_time(started),
@@ -181,7 +186,10 @@ class HarnessSession:
                 "capabilities": sorted(self.profile.capabilities),
                 "actions": {name: describe_mapping(m, self.masker) for name, m in sorted(self.profile.actions.items())},
                 "waivers": [dataclasses.asdict(w) for w in self.profile.waivers],
+                **({"declared": declared} if declared else {}),
             },
+            **({"lab": lab} if lab else {}),
+            "equipment": test_equipment(),
             "unattended": self.options.unattended,
             "tls": {"verify": self.profile.tls_verify, "allowed_origins": self.allowed_origins},
             "client": {

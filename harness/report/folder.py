@@ -7,13 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
-from harness.report.manifest import MANIFEST
+from harness.report.manifest import MANIFEST, MANIFEST_SIGNATURE
 
 RESULTS_JSON = "results.json"
 DEFAULT_PARENT = "csip-results"
 # What a bundle holds besides what other tools put in its folder (an Allure directory, a lab's notes):
 # replacing a run removes these, so that nothing of the earlier run is mistaken for this one's evidence.
-_BUNDLE_FILES = (RESULTS_JSON, "report.html", "csip-summary.csv", "junit.xml", MANIFEST)
+_BUNDLE_FILES = (RESULTS_JSON, "report.html", "report.pdf", "csip-summary.csv", "junit.xml", MANIFEST,
+                 MANIFEST_SIGNATURE)
 _BUNDLE_DIRS = ("exchanges", "pki")
 
 

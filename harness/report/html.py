@@ -30,10 +30,10 @@ def _environment(templates: str | None) -> jinja2.Environment:
 
 
 def render_html(document: dict[str, Any], *, results_sha256: str | None = None,
-                templates: str | Path | None = None) -> str:
-    """Render a results document to HTML."""
+                templates: str | Path | None = None, printed: bool = False) -> str:
+    """Render a results document to HTML; printed: the form the PDF is made from (every section open)."""
     environment = _environment(str(templates) if templates else None)
-    return environment.get_template(TEMPLATE).render(**build_view(document, results_sha256))
+    return environment.get_template(TEMPLATE).render(**build_view(document, results_sha256), printed=printed)
 
 
 def write_html(document: dict[str, Any], path: str | Path, *, results_file: str | Path | None = None,

@@ -10,6 +10,9 @@ from pathlib import Path
 from harness.report.files import write_atomically
 
 MANIFEST = "MANIFEST.sha256"
+# The detached signature over the manifest (harness.report.signing): it vouches for the manifest, which
+# cannot list it, so it is outside the manifest too.
+MANIFEST_SIGNATURE = MANIFEST + ".sig"
 # A PEM private key of any kind (PKCS#8, SEC 1 "EC", PKCS#1 "RSA", encrypted) at the start of a file.
 _PRIVATE_KEY_PEM = re.compile(rb"\A\s*-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 
@@ -46,7 +49,8 @@ def is_private_key(path: Path) -> bool:
 
 def _files(out_dir: Path) -> list[Path]:
     return [path for path in out_dir.rglob("*")
-            if (path.is_file() or path.is_symlink()) and path.relative_to(out_dir).as_posix() != MANIFEST]
+            if (path.is_file() or path.is_symlink())
+            and path.relative_to(out_dir).as_posix() not in (MANIFEST, MANIFEST_SIGNATURE)]
 
 
 def private_keys(out_dir: Path) -> list[str]:

@@ -29,8 +29,11 @@ class EvidenceRecorder:
     (harness.report.folder.refuse_earlier_run).
     """
 
-    def __init__(self, out_dir: Path, run: dict[str, Any], certificates: Iterable[Path] = ()) -> None:
+    def __init__(self, out_dir: Path, run: dict[str, Any], certificates: Iterable[Path] = (), *,
+                 pdf: bool = False) -> None:
         self.out_dir = out_dir
+        self.pdf = pdf  # also write report.pdf when the run ends
+        self.pdf_problem: str | None = None  # why report.pdf could not be written, for the terminal
         out_dir.mkdir(parents=True, exist_ok=True)
         if (out_dir / RESULTS_JSON).exists():
             clear_earlier_run(out_dir)
@@ -54,6 +57,10 @@ class EvidenceRecorder:
         document = self.writer.finish(ended, complete=complete)
         # Imported here: the report's renderer (jinja2) is needed when the run ends, not before its first request.
         from harness.report.bundle import write_derived
+        from harness.report.pdf import PdfUnavailable
 
-        write_derived(document, self.out_dir)
+        try:
+            write_derived(document, self.out_dir, pdf=self.pdf)
+        except PdfUnavailable as exc:
+            self.pdf_problem = str(exc)
         return document

@@ -8,6 +8,17 @@ from typing import Any
 
 from markupsafe import Markup
 
+from harness.report.certification import (
+    MATRIX_COLUMN,
+    conclusions,
+    coverage_split,
+    deviations,
+    equipment_rows,
+    identity_rows,
+    lab_rows,
+    report_number,
+    requirement_view,
+)
 from harness.report.coverage import NOT_RUN, coverage, family
 from harness.report.pretty import pretty_body, pretty_value
 from harness.report.sequence import sequence_svg
@@ -117,8 +128,12 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
     waived = {int(w["step"]): str(w.get("reason", "")) for w in test.get("waivers") or () if "step" in w}
     steps = test.get("steps", ())
     procedure = test.get("procedure") or {}
+    step_views = [step_view(step, waived) for step in steps]
     return {
         "id": test["id"],
+        # Shown in full in the printed report (the PDF): what a lab must read there; report.html shows every test.
+        "detailed": test["verdict"] in ("failed", "error") or any(
+            s["verdict"] == "waived" or s["findings"] for s in step_views),
         "anchor": "t" + "".join(c if c.isalnum() or c in "-_" else "_" for c in test["id"]),
         "title": test.get("title", ""),
         "verdict": test["verdict"],
@@ -131,7 +146,7 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
         "file": test.get("file"),
         "started": _time(test.get("started")),
         "duration_s": float(test.get("duration_s") or 0),
-        "steps": [step_view(step, waived) for step in steps],
+        "steps": step_views,
         "waivers": test.get("waivers") or (),
         "actions": test.get("actions") or (),
         "tls": _tls_summary(steps),
@@ -164,6 +179,9 @@ def build_view(document: dict[str, Any], results_sha256: str | None = None) -> d
     tests = document.get("tests", [])
     rows = coverage(document)
     coverage_counts = Counter(row.verdict for row in rows)
+    role = str(dut.get("role") or "server")
+    views = _unique_anchors([test_view(test, role) for test in tests])
+    number = report_number(run)
     return {
         "document": document,
         "run": run,
@@ -177,8 +195,26 @@ def build_view(document: dict[str, Any], results_sha256: str | None = None) -> d
         "by_family": _counts(tests, lambda t: [family(t["id"])]),
         "coverage": rows,
         "coverage_counts": coverage_counts,
-        "tests": _unique_anchors([test_view(test, str(dut.get("role") or "server")) for test in tests]),
+        "tests": views,
+        "report_number": number,
+        "report_number_css": _css_string(f"Report {number}"),
+        "lab_rows": lab_rows(run),
+        "lab_given": bool(run.get("lab")),
+        "identity_rows": identity_rows(dut),
+        "identity_mismatches": dut.get("identity_mismatches") or (),
+        "conclusions": conclusions(document, rows),
+        "deviations": deviations(views),
+        "coverage_split": coverage_split(rows),
+        "matrix_column": MATRIX_COLUMN.get(role, role),
+        "requirements": requirement_view(views),
+        "equipment_rows": equipment_rows(run),
     }
+
+
+def _css_string(text: str) -> Markup:
+    """text as a quoted CSS string for the print style sheet's page margins (never able to end the <style>)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("<", "\\3C ")
+    return Markup(f'"{escaped}"')
 
 
 def _unique_anchors(views: list[dict[str, Any]]) -> list[dict[str, Any]]:

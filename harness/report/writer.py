@@ -11,7 +11,7 @@ from typing import Any
 from harness.report.evidence import EvidenceWriter
 from harness.report.files import write_atomically
 from harness.report.identity import DutIdentity
-from harness.report.manifest import MANIFEST
+from harness.report.manifest import MANIFEST, MANIFEST_SIGNATURE
 from harness.report.timing import TimeSplit, time_split
 from harness.results import VERDICTS, TestRecord
 
@@ -24,8 +24,8 @@ FORMAT_VERSION = 3
 
 
 def iso_time(epoch: float) -> str:
-    """An epoch time as ISO 8601 with the local UTC offset."""
-    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+    """An epoch time as ISO 8601 with the local UTC offset, to the millisecond (a lab reads seconds and ms)."""
+    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="milliseconds")
 
 
 def summarise(tests: list[dict[str, Any]]) -> dict[str, int]:
@@ -48,7 +48,8 @@ class ResultsWriter:
         self.evidence = EvidenceWriter(self.out_dir)
         # An earlier run's seal would vouch for files this run replaces; the new one comes when this run ends.
         (self.out_dir / MANIFEST).unlink(missing_ok=True)
-        self.identity = DutIdentity()
+        (self.out_dir / MANIFEST_SIGNATURE).unlink(missing_ok=True)
+        self.identity = DutIdentity((self.run.get("dut") or {}).get("declared"))
         self.flush()
 
     def document(self) -> dict[str, Any]:

@@ -44,6 +44,15 @@ def test_report_in_headless_chromium(browser: Chromium, failed_bundle: Bundle, t
     coverage = browser.evaluate(session, "document.getElementById('coverage').nextElementSibling.innerText")
     assert f"passed {total - 2}" in coverage and "failed 1" in coverage  # LAB-001 is not a catalogue procedure
 
+    # The first screen states the outcome and the deviations before any table of tests: a lab reads the verdict first.
+    first_screen = browser.evaluate(session, "[...document.querySelectorAll('#conclusion, .conclusion, #deviations, "
+                                             "#deviations + table')].map(e => e.getBoundingClientRect().bottom"
+                                             " <= window.innerHeight)")
+    assert first_screen == [True, True, True, True]
+    conclusion = browser.evaluate(session, "document.querySelector('.conclusion').innerText")
+    assert conclusion.startswith("Server role: 1 procedure(s) failed: CORE-005")
+    deviation = browser.evaluate(session, "document.querySelector('#deviations + table tbody').innerText")
+    assert "CORE-005" in deviation and "failed" in deviation and "resource.quality: expected 7, saw '3'" in deviation
     top = browser.screenshot(session, tmp_path / "report-top.png")
     browser.evaluate(session, "document.getElementById('tCORE-005').scrollIntoView()")
     diff = browser.screenshot(session, tmp_path / "report-failed-test.png")

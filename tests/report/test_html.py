@@ -87,15 +87,21 @@ def test_records_without_waivers_or_actions_still_render() -> None:
     assert "DUT setup actions" not in html and 'class="step waived"' not in html
 
 
-def test_coverage_lists_every_procedure_of_the_role_with_not_applicable_reasons() -> None:
+def test_coverage_lists_every_procedure_of_the_role_and_summarises_those_not_tested() -> None:
     na = TestRecord(id="CORE-004", title="List Handling", role="server", verdict="not_applicable",
                     reason="the DUT profile does not declare edev-list").to_dict()
     html = render_html(doc(failed_time_test(), na))
-    coverage = html.split('<h2 id="coverage">', 1)[1].split('<h2 id="tests">', 1)[0]
-    ids = re.findall(r'<tr><td class="mono">(?:<a href="#t[^"]+">)?([A-Z]+-\d{3}[A-Z]?)', coverage)
-    assert ids == [p.id for p in for_role("server")]
-    assert "the DUT profile does not declare edev-list" in coverage and "NOT SUPPORTED" in coverage
-    assert coverage.count('<td><span class="b not_run">not tested</span></td>') == len(ids) - 2
+    coverage = html.split('<h2 id="coverage">', 1)[1].split('<h2 id="requirements">', 1)[0]
+    table, untested = coverage.split('<div class="untested" id="not-tested">', 1)
+    # The procedures run are rows of the table; the others are counted and listed compactly, by family.
+    rows = re.findall(r'<tr><td class="mono">(?:<a href="#t[^"]+">)?([A-Z]+-\d{3}[A-Z]?)', table)
+    assert rows == ["CORE-004", "CORE-005"]
+    listed = re.findall(r"([A-Z]+-\d{3}[A-Z]?)\*?", untested.split("<ul>", 1)[1])
+    assert sorted(rows + listed) == sorted(p.id for p in for_role("server"))
+    required = [p.id for p in for_role("server") if "server" in p.required_for and p.id not in rows]
+    assert f"Not tested: {len(listed)} procedure(s), {len(required)} of them required for a Server" in untested
+    assert "the DUT profile does not declare edev-list" in table and "NOT SUPPORTED" in table
+    assert "not tested" not in table.split("<tbody>", 1)[1]
 
 
 def test_summaries_by_function_set_and_family() -> None:
