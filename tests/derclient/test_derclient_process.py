@@ -5,6 +5,8 @@ Time scale 0.01: a 900 s pollRate is 9 s of real time, an event 600 s ahead star
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +21,8 @@ from harness.pki import TestPki, make_device_certificates, make_test_pki
 from harness.reference.derclient.process import DerClientError, DerClientProcess, spawn_der_client
 from harness.reference.process import ReferenceProcess, spawn_reference_server
 from harness.sep.identity import certificate_der, lfdi
+from harness.sep.tls import MANDATORY_CIPHER, server_context
+from harness.server.http import HttpRequest, HttpResponse, start_http_server
 
 SCALE = 0.01
 
@@ -205,3 +209,69 @@ def test_bad_options_fail_with_a_message(der_pki: TestPki) -> None:
     client = spawn_der_client(der_pki, "https://127.0.0.1:1/dcap", extra_args=["--devices", "0"])
     with pytest.raises(DerClientError, match="expected --devices of at least 1"):
         client.wait_ready()
+
+
+def test_ignores_pollrate_polls_far_more_often_than_advertised(der_pki: TestPki) -> None:
+    counts = {}
+    for defects in ((), ("ignores-pollrate",)):
+        with server(der_pki) as reference, spawn_der_client(
+                der_pki, reference.base_url + "/dcap", time_scale=SCALE, defects=defects).wait_ready() as client:
+            wait_for(lambda c=client: status(c)[0]["state"] == "running")
+            after_walk = status(client)[0]["requests"]
+            time.sleep(4)  # 400 s of device time: under the 900 s pollRate, nothing is due; at 60 s, six rounds
+            counts[defects] = status(client)[0]["requests"] - after_walk
+    assert counts[()] <= 3  # only the 300 s writes: DERStatus, DERAvailability, a MirrorMeterReading
+    assert counts[("ignores-pollrate",)] >= 20
+
+
+def test_timestamps_follow_the_servers_time_unless_the_defect_ignores_it(der_pki: TestPki) -> None:
+    gaps = {}
+    for defects in ((), ("ignores-server-time",)):
+        with server(der_pki) as reference:
+            time.sleep(2)  # the server's scaled clock runs 200 s ahead of one that starts now
+            with spawn_der_client(der_pki, reference.base_url + "/dcap", time_scale=SCALE,
+                                  defects=defects).wait_ready() as client:
+                wait_for(lambda c=client: status(c)[0]["state"] == "running")
+                answer = httpx.post(client.admin_url + "/actions/trigger-logevent", json={}).json()
+                gaps[defects] = abs(answer["createdDateTime"] - server_now(reference))
+    assert gaps[()] <= 30
+    assert gaps[("ignores-server-time",)] >= 100
+
+
+def test_no_ccm8_cannot_reach_a_server_that_offers_only_the_2030_5_suite(der_pki: TestPki) -> None:
+
+    from harness.server.http import HttpResponse
+
+    context = server_context(der_pki.server.cert, der_pki.server.key, der_pki.ca)
+    context.set_ciphers(MANDATORY_CIPHER)
+    seen: list[str] = []
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    port: list[int] = []
+
+    async def handler(request: HttpRequest) -> HttpResponse:
+        seen.append(request.path)
+        return HttpResponse(404)
+
+    async def serve() -> None:
+        running = await start_http_server(handler, "127.0.0.1", 0, context)
+        port.append(running.port)
+        started.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(10)
+        url = f"https://127.0.0.1:{port[0]}/dcap"
+        with spawn_der_client(der_pki, url, time_scale=SCALE).wait_ready() as clean:
+            wait_for(lambda: "/dcap" in seen)  # the handshake on 0xC0AE worked; /dcap was asked for
+            wait_for(lambda: status(clean)[0]["errors"])
+        seen.clear()
+        with spawn_der_client(der_pki, url, time_scale=SCALE, defects=["no-ccm8"]).wait_ready() as broken:
+            errors = wait_for(lambda: status(broken)[0]["errors"])
+            assert any(isinstance(e, str) and ("SSL" in e or "handshake" in e.lower() or "Connect" in e)
+                       for e in errors), errors
+            assert seen == []
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

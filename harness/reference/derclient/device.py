@@ -94,6 +94,7 @@ class Program:
     controls_href: str | None
     curves_href: str | None
     rate: int
+    source: str = ""  # the DERProgramList it was read from
 
 
 def tls_context(cert: Path, key: Path, ca: Path, defects: frozenset[str]) -> ssl.SSLContext:
@@ -134,6 +135,7 @@ class Device:
         self.last_poll: float | None = None
         self.discovered_after: float | None = None  # real s from the process start to the first full walk
         self.log_event_id = 0
+        self.requests = 0
         self.pending_log_events: list[int] = []
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -223,6 +225,7 @@ class Device:
         """One request to the server; its latency is recorded."""
         headers = {"Content-Type": CONTENT_TYPE} if body is not None else None
         begun = time.perf_counter()
+        self.requests += 1
         ok = False
         try:
             response = await self.client().request(method, href, content=body, headers=headers, params=params)
@@ -293,6 +296,7 @@ class Device:
             raise ServerError(f"expected an EndDeviceListLink in {self.dcap_path}, saw none")
         await self.find_end_device(edev_list)
         await self.read_registration()
+        self.state = "registered"
         await self.read_assignments()
         await self.write_der()
         await self.make_mirror()
@@ -343,8 +347,12 @@ class Device:
             raise NotRegistered(f"Registration {href} holds pIN {pin}, not this device's {self.options.pin}: "
                                 "not its server, walking no further")
 
-    async def read_assignments(self) -> None:
-        """The FunctionSetAssignmentsList, each FSA, each DERProgramList, and each program's resources."""
+    async def read_assignments(self, *, known_lists: bool = True) -> None:
+        """The FunctionSetAssignmentsList, each FSA, each DERProgramList, and each program's resources.
+
+        known_lists False (a re-read at the FSA list's pollRate) reads only the DERProgramLists not known yet:
+        the known ones are re-read at their own pollRate.
+        """
         href = self.links.get("FunctionSetAssignmentsListLink")
         if not href:
             return
@@ -361,7 +369,10 @@ class Device:
                 lists[derp] = self.rates["fsa"]
         kept: set[str] = set()
         for derp in lists:
-            kept |= await self.read_program_list(derp)
+            if known_lists or derp not in self.program_lists:
+                kept |= await self.read_program_list(derp)
+            else:
+                kept |= {h for h, p in self.programs.items() if p.source == derp}
         for gone in set(self.programs) - kept:
             del self.programs[gone]
             self.schedule.forget_program(gone)
@@ -392,7 +403,7 @@ class Device:
                 href=program_href, mrid=wire.text(item, "mRID"), primacy=primacy if primacy is not None else 255,
                 default_href=wire.link(item, "DefaultDERControlLink"),
                 controls_href=wire.link(item, "DERControlListLink"), curves_href=wire.link(item, "DERCurveListLink"),
-                rate=rate,
+                rate=rate, source=href,
             )
             self.programs[program_href] = program
             await self.load_program(program)
@@ -536,10 +547,10 @@ class Device:
             self._wake.set()
             return {"queued": True}
         self.log_event_id += 1
-        response = await self.post(href, wire.log_event(self.clock.timestamp(), self.log_event_id, code,
-                                                        self.edition))
+        created = self.clock.timestamp()
+        response = await self.post(href, wire.log_event(created, self.log_event_id, code, self.edition))
         return {"href": href, "status": response.status_code, "location": response.headers.get("Location"),
-                "logEventID": self.log_event_id}
+                "logEventID": self.log_event_id, "createdDateTime": created}
 
     async def change_setting(self, name: str, value: object) -> dict[str, Any]:
         """Change one DERSettings value and PUT DERSettings at once when the device is running."""
@@ -602,7 +613,7 @@ class Device:
 
     async def _poll_fsa(self, name: str) -> None:
         before = set(self.program_lists)
-        await self.read_assignments()
+        await self.read_assignments(known_lists=False)
         now = self.clock.now()
         for href in set(self.program_lists) - before:
             self.jobs[f"derp {href}"] = now + self._list_rate(href)
@@ -647,7 +658,7 @@ class Device:
             "lfdi": self.lfdi, "sfdi": self.sfdi, "state": self.state,
             "active_control": self.schedule.active_control(),
             "last_poll": self.last_poll, "responses_sent": list(self.responses_sent), "errors": list(self.errors),
-            "discovered_after": self.discovered_after,
+            "discovered_after": self.discovered_after, "requests": self.requests,
         }
 
     def applied_settings(self) -> dict[str, Any]:
