@@ -8,7 +8,8 @@ curve). It then PUTs DERCapability, DERSettings (reading each back), DERStatus a
 POSTs a MirrorUsagePoint. Afterwards each list is re-read at its pollRate (inherited from the enclosing
 resource when absent, 900 s at the top: §6.1.2.1), event edges are acted on when they fall, DERStatus and
 DERAvailability are PUT every status_rate seconds, MirrorMeterReadings POSTed at the mirror's postRate.
-A server that cannot be reached or answers an error sends the device back to discovery with back-off.
+A server that cannot be reached or answers an error sends the device back to discovery after 15 s of device
+time, doubling up to 300 s.
 """
 
 from __future__ import annotations
@@ -215,8 +216,9 @@ class Device:
                 if self._client is not None:
                     await self._client.aclose()
                     self._client = None
-                # Exponential back-off from 5 s to 5 min of device time.
-                await self.clock.sleep(min(300.0, 5.0 * 2 ** min(failures - 1, 6)))
+                # Exponential back-off from 15 s to 5 min of device time: CORE-005 allows a client without a
+                # valid time source to retry no more than once per 15 s.
+                await self.clock.sleep(min(300.0, 15.0 * 2 ** min(failures - 1, 5)))
 
     # --- HTTP ----------------------------------------------------------------------------------
 
