@@ -275,3 +275,46 @@ def test_no_ccm8_cannot_reach_a_server_that_offers_only_the_2030_5_suite(der_pki
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def two_programs(reference: ReferenceProcess) -> None:
+    """Programs 1 (primacy 1) and 2 (primacy 2), each with a DefaultDERControl of its own."""
+    admin(reference, "POST", "/admin/programs/ensure", {"count": 2})
+    admin(reference, "PUT", "/admin/programs/default", {"program": "2", "control": {"opModMaxLimW": 1500}})
+
+
+@pytest.mark.parametrize("defects", [(), ("applies-lower-primacy",), ("no-list-paging",)])
+def test_programs_by_primacy_and_the_defects_that_get_them_wrong(der_pki: TestPki, defects: tuple[str, ...]) -> None:
+    with server(der_pki) as reference:
+        two_programs(reference)
+        with spawn_der_client(der_pki, reference.base_url + "/dcap", time_scale=SCALE,
+                              defects=defects).wait_ready() as client:
+            device = wait_for(lambda: next((d for d in status(client) if d["state"] == "running"), None))
+    lists = [r["target"] for r in device["recent_requests"] if r["target"].startswith("/edev/1/fsa/1/derp")
+             or r["target"].startswith("/derp?") or r["target"] == "/derp"]
+    applied = device["active_control"]
+    if defects == ("no-list-paging",):
+        assert [p["href"] for p in device["programs"]] == ["/derp/1"]  # the server's default page holds one
+        assert lists and all("s=" not in target for target in lists)
+        return
+    assert device["programs"] == [{"href": "/derp/1", "primacy": 1}, {"href": "/derp/2", "primacy": 2}]
+    assert lists and all("s=" in target and "l=" in target for target in lists)
+    assert applied["source"] == "DefaultDERControl"
+    assert applied["program"] == ("/derp/2" if defects else "/derp/1")
+
+
+@pytest.mark.parametrize("defects", [(), ("posts-enddevice", "settings-exceed-rating")])
+def test_registration_is_never_posted_and_settings_stay_within_the_rating(
+        der_pki: TestPki, defects: tuple[str, ...]) -> None:
+    with server(der_pki) as reference, spawn_der_client(
+            der_pki, reference.base_url + "/dcap", time_scale=SCALE, defects=defects).wait_ready() as client:
+        device = wait_for(lambda: next((d for d in status(client) if d["state"] == "running"), None))
+        settings = httpx.get(client.admin_url + "/observe/applied-settings").json()
+    posts = [r for r in device["recent_requests"] if r["method"] == "POST" and r["target"].startswith("/edev?")
+             or (r["method"] == "POST" and r["target"] == "/edev")]
+    puts = [r["target"] for r in device["recent_requests"] if r["method"] == "PUT"]
+    assert puts[:2] == ["/edev/1/der/1/dercap", "/edev/1/der/1/derg"]
+    if defects:
+        assert posts and settings["setMaxW"] > settings["rtgMaxW"]
+    else:
+        assert posts == [] and settings["setMaxW"] <= settings["rtgMaxW"]

@@ -137,6 +137,8 @@ class Device:
         self.discovered_after: float | None = None  # real s from the process start to the first full walk
         self.log_event_id = 0
         self.requests = 0
+        # The last requests and their answers, for people and tests looking at what the device did.
+        self.recent_requests: deque[dict[str, Any]] = deque(maxlen=64)
         self.pending_log_events: list[int] = []
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -232,6 +234,8 @@ class Device:
         try:
             response = await self.client().request(method, href, content=body, headers=headers, params=params)
             ok = response.status_code < 400
+            target = href + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+            self.recent_requests.append({"method": method, "target": target, "status": response.status_code})
             return response
         finally:
             self.stats.record(time.perf_counter() - begun, ok)
@@ -661,6 +665,9 @@ class Device:
             "active_control": self.schedule.active_control(),
             "last_poll": self.last_poll, "responses_sent": list(self.responses_sent), "errors": list(self.errors),
             "discovered_after": self.discovered_after, "requests": self.requests,
+            "programs": [{"href": p.href, "primacy": p.primacy} for p in
+                         sorted(self.programs.values(), key=lambda p: (p.primacy, p.href))],
+            "recent_requests": list(self.recent_requests),
         }
 
     def applied_settings(self) -> dict[str, Any]:
