@@ -6,6 +6,7 @@ Time scale 0.01: a 900 s pollRate is 9 s of real time, an event 600 s ahead star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -238,20 +239,19 @@ def test_timestamps_follow_the_servers_time_unless_the_defect_ignores_it(der_pki
     assert gaps[("ignores-server-time",)] >= 100
 
 
-def test_no_ccm8_cannot_reach_a_server_that_offers_only_the_2030_5_suite(der_pki: TestPki) -> None:
-
-    from harness.server.http import HttpResponse
-
-    context = server_context(der_pki.server.cert, der_pki.server.key, der_pki.ca)
-    context.set_ciphers(MANDATORY_CIPHER)
-    seen: list[str] = []
+@contextlib.contextmanager
+def scripted_server(pki: TestPki, answer: Callable[[HttpRequest], HttpResponse], *,
+                    ciphers: str | None = None) -> Iterator[str]:
+    """A TLS server on a thread answering every request with answer(request); yields its /dcap URL."""
+    context = server_context(pki.server.cert, pki.server.key, pki.ca)
+    if ciphers:
+        context.set_ciphers(ciphers)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     port: list[int] = []
 
     async def handler(request: HttpRequest) -> HttpResponse:
-        seen.append(request.path)
-        return HttpResponse(404)
+        return answer(request)
 
     async def serve() -> None:
         running = await start_http_server(handler, "127.0.0.1", 0, context)
@@ -262,19 +262,46 @@ def test_no_ccm8_cannot_reach_a_server_that_offers_only_the_2030_5_suite(der_pki
     thread.start()
     try:
         assert started.wait(10)
-        url = f"https://127.0.0.1:{port[0]}/dcap"
-        with spawn_der_client(der_pki, url, time_scale=SCALE).wait_ready() as clean:
-            wait_for(lambda: "/dcap" in seen)  # the handshake on 0xC0AE worked; /dcap was asked for
-            wait_for(lambda: status(clean)[0]["errors"])
-        seen.clear()
-        with spawn_der_client(der_pki, url, time_scale=SCALE, defects=["no-ccm8"]).wait_ready() as broken:
-            errors = wait_for(lambda: status(broken)[0]["errors"])
-            assert any(isinstance(e, str) and ("SSL" in e or "handshake" in e.lower() or "Connect" in e)
-                       for e in errors), errors
-            assert seen == []
+        yield f"https://127.0.0.1:{port[0]}/dcap"
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_no_ccm8_cannot_reach_a_server_that_offers_only_the_2030_5_suite(der_pki: TestPki) -> None:
+    seen: list[str] = []
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        seen.append(request.path)
+        return HttpResponse(404)
+
+    with scripted_server(der_pki, answer, ciphers=MANDATORY_CIPHER) as url:
+        with spawn_der_client(der_pki, url, time_scale=SCALE).wait_ready() as clean:
+            wait_for(lambda: "/dcap" in seen)  # the handshake on 0xC0AE worked; /dcap was asked for
+            errors = wait_for(lambda: status(clean)[0]["errors"])
+            assert "expected 200, saw 404" in errors[0]
+        seen.clear()
+        with spawn_der_client(der_pki, url, time_scale=SCALE, defects=["no-ccm8"]).wait_ready() as broken:
+            errors = wait_for(lambda: status(broken)[0]["errors"])
+            assert any("SSL" in e or "handshake" in e.lower() or "Connect" in e for e in errors), errors
+            assert seen == []
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'<!DOCTYPE d [<!ENTITY x "y">]><DeviceCapability xmlns="urn:ieee:std:2030.5:ns"/>', "DTD"),
+    (b"<DeviceCapability", "well-formed"),
+    (b'<Time xmlns="urn:ieee:std:2030.5:ns"/>', "expected a DeviceCapability"),
+])
+def test_a_hostile_or_broken_server_body_is_an_error_the_device_survives(
+        der_pki: TestPki, body: bytes, expected: str) -> None:
+    def answer(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, [("Content-Type", "application/sep+xml")], body)
+
+    with scripted_server(der_pki, answer) as url, spawn_der_client(der_pki, url, time_scale=SCALE).wait_ready() as c:
+        wait_for(lambda: len(status(c)[0]["errors"]) >= 2)  # it came back and tried again
+        errors = status(c)[0]["errors"]
+        assert expected in errors[0] and status(c)[0]["state"] == "discovering"
+        assert c.process.poll() is None
 
 
 def two_programs(reference: ReferenceProcess) -> None:

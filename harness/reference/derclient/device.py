@@ -304,6 +304,10 @@ class Device:
         await self.read_registration()
         self.state = "registered"
         await self.read_assignments()
+        # Programs learnt before a rediscovery that the server no longer assigns leave with their events.
+        for stale in {*self.schedule.defaults, *(e.control.program for e in self.schedule.events.values())}:
+            if stale not in self.programs:
+                self.schedule.forget_program(stale)
         await self.write_der()
         await self.make_mirror()
         now = self.clock.now()
@@ -579,7 +583,7 @@ class Device:
                 await self.post_log_event(self.pending_log_events.pop(0))
             now = self.clock.now()
             for name, due in sorted(self.jobs.items(), key=lambda item: item[1]):
-                if due > now:
+                if due > now or name not in self.jobs:  # not due, or dropped by a job that ran before it
                     continue
                 kind = name.split(" ", 1)[0]
                 if kind == "derp":
