@@ -345,3 +345,51 @@ def test_registration_is_never_posted_and_settings_stay_within_the_rating(
         assert posts and settings["setMaxW"] > settings["rtgMaxW"]
     else:
         assert posts == [] and settings["setMaxW"] <= settings["rtgMaxW"]
+
+
+def polled_tree(device_lfdi: str) -> dict[str, bytes]:
+    """A minimal tree with the distinct pollRates of CORE-003 (P1 300, P2 240, P3 180, P4 120 s)."""
+    ns = 'xmlns="urn:ieee:std:2030.5:ns"'
+    return {
+        "/dcap": f'<DeviceCapability {ns} href="/dcap" pollRate="300"><EndDeviceListLink href="/edev" all="1"/>'
+                 f'</DeviceCapability>'.encode(),
+        "/edev": f'<EndDeviceList {ns} href="/edev" all="1" results="1" pollRate="240"><EndDevice href="/edev/1">'
+                 f'<lFDI>{device_lfdi}</lFDI><sFDI>1</sFDI></EndDevice></EndDeviceList>'.encode(),
+        "/edev/1": f'<EndDevice {ns} href="/edev/1"><lFDI>{device_lfdi}</lFDI><sFDI>1</sFDI>'
+                   f'<FunctionSetAssignmentsListLink href="/edev/1/fsa" all="1"/><RegistrationLink href="/edev/1/rg"/>'
+                   f'</EndDevice>'.encode(),
+        "/edev/1/rg": f'<Registration {ns} href="/edev/1/rg"><dateTimeRegistered>1</dateTimeRegistered>'
+                      f'<pIN>111115</pIN></Registration>'.encode(),
+        "/edev/1/fsa": f'<FunctionSetAssignmentsList {ns} href="/edev/1/fsa" all="1" results="1" pollRate="180">'
+                       f'<FunctionSetAssignments href="/edev/1/fsa/1"><DERProgramListLink href="/derp" all="1"/>'
+                       f'<mRID>01</mRID></FunctionSetAssignments></FunctionSetAssignmentsList>'.encode(),
+        "/edev/1/fsa/1": f'<FunctionSetAssignments {ns} href="/edev/1/fsa/1"><DERProgramListLink href="/derp" all="1"/>'
+                         f'<mRID>01</mRID></FunctionSetAssignments>'.encode(),
+        "/derp": f'<DERProgramList {ns} href="/derp" all="1" results="1" pollRate="120"><DERProgram href="/derp/1">'
+                 f'<mRID>02</mRID><DERControlListLink href="/derp/1/derc" all="0"/><primacy>1</primacy></DERProgram>'
+                 f'</DERProgramList>'.encode(),
+        "/derp/1/derc": f'<DERControlList {ns} href="/derp/1/derc" all="0" results="0"/>'.encode(),
+    }
+
+
+def test_each_list_is_polled_at_its_own_pollrate(der_pki: TestPki) -> None:
+    tree = polled_tree(lfdi(certificate_der(der_pki.clients["client"].cert)))
+    seen: list[tuple[float, str]] = []
+
+    def answer(request: HttpRequest) -> HttpResponse:
+        seen.append((time.monotonic(), request.path))
+        body = tree.get(request.path)
+        if body is None:
+            return HttpResponse(404)
+        return HttpResponse(200, [("Content-Type", "application/sep+xml")], body)
+
+    with scripted_server(der_pki, answer) as url, spawn_der_client(der_pki, url, time_scale=SCALE).wait_ready() as c:
+        time.sleep(9)  # 900 s of device time
+        assert status(c)[0]["errors"] == []
+    for path, rate in (("/dcap", 300), ("/edev", 240), ("/edev/1/fsa", 180), ("/derp", 120), ("/derp/1/derc", 120)):
+        times = [at for at, seen_path in seen if seen_path == path]
+        gaps = [(b - a) / SCALE for a, b in zip(times, times[1:], strict=False)]
+        assert len(gaps) >= 900 // rate - 2, (path, gaps)
+        # Never faster than the pollRate; later only by the loaded machine's scheduling (0.2 s real is 20 s).
+        assert all(rate - 3 <= gap <= rate + 20 for gap in gaps), (path, gaps)
+    assert [p for _, p in seen].count("/edev/1/rg") == 1  # the Registration is read once, at discovery

@@ -143,6 +143,9 @@ class Device:
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._job_started: float | None = None
+        self.answered_at = 0.0
+        self.list_read_at = 0.0
         self._reset_tree()
 
     def _reset_tree(self) -> None:
@@ -152,6 +155,7 @@ class Device:
         self.program_lists: dict[str, int] = {}
         self.curves: dict[str, etree._Element] = {}
         self.jobs: dict[str, float] = {}
+        self.read_at: dict[str, float] = {}  # device time of the walk's read of each polled resource
         self.mirror_href: str | None = None
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -244,18 +248,25 @@ class Device:
                   ) -> etree._Element:
         """GET a resource; ServerError for a status other than 200, WireError for a body of another kind."""
         response = await self.exchange("GET", href, params=params)
+        # Polls are timed from the answer: the server saw the request before it, so a pollRate counted from
+        # here never brings the next GET early.
+        self.answered_at = self.clock.now()
+        if self._job_started is None:
+            self._job_started = self.answered_at
         if response.status_code != 200:
             raise ServerError(f"GET {href}: expected 200, saw {response.status_code}")
-        self.last_poll = self.clock.now()
+        self.last_poll = self.answered_at
         return wire.parse(response.content, expected)
 
     async def get_list(self, href: str, tag: str, item: str) -> tuple[etree._Element, list[etree._Element]]:
         """Every item of a list resource, read page by page with s and l (2030.5 §6.1.2.2 list queries)."""
         if "no-list-paging" in self.defects:
             root = await self.get(href, tag)
+            self.list_read_at = self.answered_at
             return root, wire.items(root, item)
         collected: list[etree._Element] = []
         root = await self.get(href, tag, {"s": 0, "l": PAGE})
+        self.list_read_at = self.answered_at
         for _ in range(MAX_PAGES):
             page = wire.items(root, item)
             collected += page
@@ -292,6 +303,7 @@ class Device:
         """The CSIP discovery walk from /dcap down to the programs, then the DER's first writes."""
         self._reset_tree()
         dcap = await self.get(self.dcap_path, "DeviceCapability")
+        self.read_at["dcap"] = self.answered_at
         self.rates["dcap"] = wire.poll_rate(dcap) or DEFAULT_POLL_RATE
         for name in ("TimeLink", "EndDeviceListLink", "MirrorUsagePointListLink"):
             self.links[name] = wire.link(dcap, name)
@@ -310,15 +322,17 @@ class Device:
                 self.schedule.forget_program(stale)
         await self.write_der()
         await self.make_mirror()
+        # Each first poll is due a pollRate after the walk's read of that resource.
         now = self.clock.now()
-        self.jobs = {"dcap": now + self._rate("dcap"), "edev": now + self._rate("edev"),
-                     "fsa": now + self._rate("fsa"), "status": now + self.options.status_rate}
+        read = self.read_at
+        self.jobs = {"dcap": read["dcap"] + self._rate("dcap"), "edev": read.get("edev", now) + self._rate("edev"),
+                     "fsa": read.get("fsa", now) + self._rate("fsa"), "status": now + self.options.status_rate}
         if self.links.get("TimeLink"):
             self.jobs["time"] = now + (DEFECT_POLL_RATE if "ignores-pollrate" in self.defects else TIME_POLL_RATE)
         for href in self.program_lists:
-            self.jobs[f"derp {href}"] = now + self._list_rate(href)
+            self.jobs[f"derp {href}"] = read.get(f"derp {href}", now) + self._list_rate(href)
         for program in self.programs.values():
-            self.jobs[f"derc {program.href}"] = now + self._program_rate(program)
+            self.jobs[f"derc {program.href}"] = read.get(f"derc {program.href}", now) + self._program_rate(program)
         if self.mirror_href:
             self.jobs["mmr"] = now + self.options.post_rate
 
@@ -333,6 +347,7 @@ class Device:
     async def find_end_device(self, href: str) -> None:
         """Page through the EndDeviceList to the device's own EndDevice (by lFDI) and GET it."""
         root, devices = await self.get_list(href, "EndDeviceList", "EndDevice")
+        self.read_at["edev"] = self.list_read_at
         self.rates["edev"] = wire.poll_rate(root) or self.rates["dcap"]
         if "posts-enddevice" in self.defects:
             await self.post(href, wire.end_device(self.sfdi, self.lfdi, self.clock.timestamp(), self.edition))
@@ -367,6 +382,7 @@ class Device:
         if not href:
             return
         root, fsas = await self.get_list(href, "FunctionSetAssignmentsList", "FunctionSetAssignments")
+        self.read_at["fsa"] = self.list_read_at
         self.rates["fsa"] = wire.poll_rate(root) or self.rates["edev"]
         lists: dict[str, int] = {}
         for item in fsas:
@@ -397,6 +413,7 @@ class Device:
     async def read_program_list(self, href: str) -> set[str]:
         """Read a DERProgramList; load the programs not known yet; return the hrefs it holds."""
         root, items = await self.get_list(href, "DERProgramList", "DERProgram")
+        self.read_at[f"derp {href}"] = self.list_read_at
         rate = wire.poll_rate(root) or self.rates.get("fsa", DEFAULT_POLL_RATE)
         self.program_lists[href] = rate
         found: set[str] = set()
@@ -439,6 +456,7 @@ class Device:
         if not program.controls_href:
             return
         root, items = await self.get_list(program.controls_href, "DERControlList", "DERControl")
+        self.read_at[f"derc {program.href}"] = self.list_read_at
         if wire.poll_rate(root):
             program.rate = wire.poll_rate(root) or program.rate
         controls = [self._control(program, item) for item in items if wire.text(item, "mRID")]
@@ -585,6 +603,9 @@ class Device:
             for name, due in sorted(self.jobs.items(), key=lambda item: item[1]):
                 if due > now or name not in self.jobs:  # not due, or dropped by a job that ran before it
                     continue
+                # The next poll is due a pollRate after this one's first answer (see get), so the time a poll
+                # takes does not stretch the spacing a server sees between two GETs of one resource.
+                self._job_started = None
                 kind = name.split(" ", 1)[0]
                 if kind == "derp":
                     await self._poll_program_list(name.split(" ", 1)[1])
@@ -602,7 +623,7 @@ class Device:
 
     def _again(self, name: str, rate: float) -> None:
         if name in self.jobs:
-            self.jobs[name] = self.clock.now() + rate
+            self.jobs[name] = (self._job_started or self.clock.now()) + rate
 
     async def _poll_dcap(self, name: str) -> None:
         dcap = await self.get(self.dcap_path, "DeviceCapability")
