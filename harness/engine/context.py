@@ -55,6 +55,8 @@ class RunContext:
     clock: Clock = field(default_factory=Clock)
     # Told what a step waits for ("BASIC-017 step 6: waiting until ... (12 s left)"); the terminal shows it.
     progress: Callable[[str], None] = no_progress
+    # Client role: the test server the DUT talks to (harness.server.testserver.TestServer); None in the server role.
+    test_server: Any = None
 
     def __post_init__(self) -> None:
         if self.actions is None:

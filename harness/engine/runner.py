@@ -632,6 +632,10 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
     verdict of passed always means something was checked. Time is judged by the run's clock: each case reads
     the DUT's Time itself before it uses the DUT's time (a reading from another case is not reused).
     """
+    if case.role == "client" and ctx.test_server is not None:
+        from harness.engine.client_runner import run_client_case
+
+        return await run_client_case(case, ctx)
     ctx.clock.reading = None
     with judging_time_by(ctx.clock.now):
         return await _run_case(case, ctx)

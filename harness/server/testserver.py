@@ -11,6 +11,7 @@ connections) costs its own requests and never the server: the h11 front end answ
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,13 +19,13 @@ from typing import Any
 
 from harness.engine.clock import Clock
 from harness.results import FindingRecord
-from harness.server.editions import EDITION_2018, NOT_VALIDATED, edition_findings, is_newer_shape
-from harness.server.http import HttpRequest, HttpResponse, RunningServer, start_http_server
-from harness.server.tree import Outcome, ServedTree
 from harness.sep import MEDIA_TYPE_XML
 from harness.sep.findings import CHECK, FAILURE, PARSE, WARNING, Finding
 from harness.sep.identity import lfdi
 from harness.sep.safexml import XMLRejected, local_name, parse_xml
+from harness.server.editions import EDITION_2018, NOT_VALIDATED, edition_findings, is_newer_shape
+from harness.server.http import HttpRequest, HttpResponse, RunningServer, start_http_server
+from harness.server.tree import Outcome, ServedTree
 
 # How many requests the log keeps; a flooding client drops the oldest, never the server.
 MAX_LOG = 100_000
@@ -113,8 +114,9 @@ class TestServer:
             self._running = None
 
     def serve(self, tree: ServedTree) -> None:
-        """Serve another tree from now on (a case's own); the log goes on."""
+        """Serve another tree from now on (a case's own, with no overrides left from the last); the log goes on."""
         self.tree = tree
+        self.overrides = []
 
     # --- requests ----------------------------------------------------------------------------------
 
@@ -183,14 +185,33 @@ class TestServer:
             del self.log[: len(self.log) - MAX_LOG]
         self._arrived.set()
 
-    async def next_request(self, timeout: float) -> bool:
-        """Wait up to timeout real seconds for another request to be logged; False when none came."""
+    async def wait_beyond(self, seq: int, timeout: float) -> bool:
+        """Wait up to timeout real seconds until a request after sequence number seq is logged; False if none."""
+        if self._seq > seq:
+            return True
+        # No await between the check and clear(): a request logged meanwhile cannot be missed (one event loop).
         self._arrived.clear()
         try:
             await asyncio.wait_for(self._arrived.wait(), max(timeout, 0))
         except TimeoutError:
-            return False
+            return self._seq > seq
         return True
+
+    def respond(self, method: str, path: str | None, path_regex: str | None, status: int, times: int = 1) -> None:
+        """Answer the next `times` requests with method and path (or a path matching path_regex) with status and
+        no body, instead of what the tree says (a case making the server refuse or fail on purpose)."""
+        left = [times]
+
+        def override(request: HttpRequest) -> HttpResponse | None:
+            if left[0] <= 0 or request.method != method:
+                return None
+            if (path is not None and request.path != path) or (
+                    path_regex is not None and not re.fullmatch(path_regex, request.path)):
+                return None
+            left[0] -= 1
+            return HttpResponse(status)
+
+        self.overrides.append(override)
 
     def since(self, seq: int) -> list[LoggedRequest]:
         """The logged requests after sequence number seq, oldest first."""

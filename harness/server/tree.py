@@ -32,8 +32,8 @@ from lxml import etree
 
 from harness.cases.variables import VariableError, substitute
 from harness.cases.yamlload import YamlFileError, line_of, load_yaml
-from harness.server.xmlbuild import build, to_bytes
 from harness.sep.safexml import local_name
+from harness.server.xmlbuild import build, to_bytes
 
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 TIME_HREF = "/tm"
