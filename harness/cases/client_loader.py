@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.cases.loader import CaseFileError, _check_references, _requirements, _setup, check_action_names
+from harness.cases.loader import (
+    CaseFileError,
+    _check_against_schema,
+    _check_references,
+    _requirements,
+    _setup,
+    check_action_names,
+)
 from harness.cases.matchers import MatcherSpecError, check_spec
 from harness.cases.model import BUILTIN_VARIABLES, ActionCall, Case, ClientStep, ExpectSpec, Step
 from harness.cases.validation import check_document
@@ -95,6 +102,11 @@ def _client_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
             resource = (spec.get(key) or {}).get("resource")
             if resource is not None:
                 _check_matchers(resource, file, line_of(data, [*where, kind, key, "resource"]), f"{label}: {key}")
+        if kind == "await":
+            # Element names and save paths against the bundled schema, as for a server-role response.
+            bodies = {k: spec[k] for k in ("expect", "should") if k in spec}
+            _check_against_schema(bodies, file, data, [*where, "await"], label)
+            _check_against_schema({"expect": spec.get("expect"), "save": raw.get("save")}, file, data, where, label)
     elif kind == "act" and "add" in spec:
         _check_add(spec["add"], file, line_of(data, [*where, "act", "add"]), label)
     elif kind == "act" and "respond" in spec:
@@ -102,9 +114,11 @@ def _client_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
     save = dict(raw.get("save", {}))
     save_request = dict(raw.get("save_request", {}))
     known.update(save, save_request)
+    _check_references(raw.get("set", {}), known, file, line, label, data, [*where, "set"])
+    known.update(raw.get("set", {}))
     return Step(index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
                 requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
-                request=None, expect=ExpectSpec(), save=save, action=action,
+                request=None, expect=ExpectSpec(), save=save, action=action, set=dict(raw.get("set", {})),
                 client=None if kind == "action" else ClientStep(kind=kind, spec=dict(spec), save_request=save_request),
                 raw=raw)
 

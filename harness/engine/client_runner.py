@@ -48,11 +48,10 @@ from harness.results import (
     body_evidence,
 )
 from harness.sep.findings import FAILURE
-from harness.sep.safexml import XMLRejected, parse_xml
+from harness.sep.safexml import XMLRejected, local_name, parse_xml
 from harness.sep.view import resource_view
 from harness.server.testserver import UNKNOWN_CLIENT, LoggedRequest, TestServer
 from harness.server.tree import CANCELLED, SUPERSEDED, ServedTree, TreeError
-from harness.server.xmlbuild import build
 from harness.transport.base import Response
 
 DEFAULT_WITHIN_S = 300.0
@@ -239,14 +238,16 @@ async def _await_step(step: Step, ctx: RunContext, server: TestServer, variables
         raise _Problem(FAILED, f"the DUT's {found.method} {found.path} at {found.at:.0f}: {shown}")
 
 
-def _checked_element(kind: str, content: Any, ctx: RunContext) -> None:
-    """A resource an act adds must be valid 2030.5, or the DUT would be blamed for the case's mistake."""
-    root = build(kind, content)
+def _checked_element(tree: ServedTree, href: str, ctx: RunContext) -> None:
+    """A resource an act adds must be valid 2030.5 as served, or the DUT would be blamed for the case's mistake:
+    an invalid one is taken back out of the tree and the step is an error."""
+    root = tree.element(tree.resources[href])
     failures = [f for f in ctx.schema.validate(root) if f.severity == FAILURE]
     if failures:
+        tree.remove(href)
         shown = "; ".join(f"{f.path}: {f.message}" for f in failures[:3])
-        raise _Problem(ERROR, f"act: the {kind} the case adds is not valid 2030.5 (an authoring mistake, not "
-                              f"served): {shown}")
+        raise _Problem(ERROR, f"act: the {local_name(root)} the case adds is not valid 2030.5 (an authoring "
+                              f"mistake, not served): {shown}")
 
 
 def _act_step(step: Step, ctx: RunContext, server: TestServer, variables: dict[str, Any],
@@ -259,10 +260,9 @@ def _act_step(step: Step, ctx: RunContext, server: TestServer, variables: dict[s
     try:
         if verb == "add":
             (kind, content), = ((k, v) for k, v in what.items() if k[:1].isupper())
-            content = {"href": what["href"], **(content or {})}
-            _checked_element(kind, content, ctx)
-            content.pop("href")
+            content = dict(content or {})
             tree.add(what["href"], kind, content, what.get("to"))
+            _checked_element(tree, what["href"], ctx)
             interval = content.get("interval") if isinstance(content, dict) else None
             mark = {"verb": "add", "href": what["href"], "kind": kind}
             if isinstance(interval, dict):
@@ -385,6 +385,8 @@ async def run_client_step(step: Step, ctx: RunContext, server: TestServer, varia
             await _forbid_step(step, ctx, server, variables, record)
         else:
             await _action(step, ctx, variables, record)
+        if step.set:
+            record.saved.update(_sub(step.set, {**variables, **record.saved}))
     except _Problem as exc:
         record.verdict = exc.verdict
         record.message = f"step {step.index} {step.name!r}: {exc}"
