@@ -98,6 +98,9 @@ def _client_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
         action = ActionCall(name=name, params=dict(params or {}), line=line_of(data, [*where, "action"]))
     elif kind in ("await", "forbid"):
         _check_request_match(spec, file, data, [*where, kind], label)
+        wanted = (spec.get("expect") or {}).get("path_regex")
+        if wanted is not None:
+            _check_request_match({"path_regex": wanted}, file, data, [*where, kind, "expect"], label)
         for key in ("expect", "should"):
             resource = (spec.get(key) or {}).get("resource")
             if resource is not None:
@@ -156,5 +159,5 @@ def load_client_case(file: Path, data: dict[str, Any], sha256: str) -> Case:
         function_sets=tuple(data.get("function_sets", ())), requirements=tuple(data.get("requirements", ())),
         requires=_requirements(data.get("requires"), file, data, ["requires"]),
         variables=dict(data.get("vars", {})), steps=steps, setup=setup, file=file, sha256=sha256,
-        serve=tree, forbid=tuple(dict(f) for f in data.get("forbid", ())),
+        serve=tree, forbid=tuple(dict(f) for f in data.get("forbid", ())), serve_with=dict(data.get("serve_with", {})),
     )

@@ -150,6 +150,7 @@ class Case:
     setup: tuple[ActionCall, ...] = ()
     serve: Path | None = None  # client role: the tree file the test server serves (harness.server.tree)
     forbid: tuple[dict[str, Any], ...] = ()  # client role: requests that fail the case whenever they come
+    serve_with: dict[str, Any] = field(default_factory=dict)  # client role: the served tree's settings changed
 
 
 @dataclass(frozen=True)

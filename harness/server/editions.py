@@ -21,7 +21,6 @@ EDITIONS = (EDITION_2018, EDITION_NEWER)
 # (resource, element or @attribute) of the newer edition -> what 2030.5-2018 has instead (None: nothing).
 NEWER_SHAPES: dict[tuple[str, str], str | None] = {
     ("DERStatus", "connectStatus"): "genConnectStatus",
-    ("DERControlResponse", ""): "Response (2018 has no DERControlResponse; a DER answers with a Response)",
     ("DERControlResponse", "modesResponded"): None,
     ("MirrorUsagePoint", "@subscribable"): None,
 }

@@ -57,6 +57,7 @@ class LoggedRequest:
     response_body: bytes = b""
     kind: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    cipher: str | None = None  # the TLS cipher suite of the connection (OpenSSL name)
 
     def header(self, name: str) -> str | None:
         """The first value of a request header (case-insensitive), or None."""
@@ -113,6 +114,10 @@ class TestServer:
             await self._running.close()
             self._running = None
 
+    def now(self) -> float:
+        """The server's time (2030.5 TimeType s): the served tree's, which is the run's clock and its offset."""
+        return self.tree.now()
+
     def serve(self, tree: ServedTree) -> None:
         """Serve another tree from now on (a case's own, with no overrides left from the last); the log goes on."""
         self.tree = tree
@@ -122,7 +127,7 @@ class TestServer:
 
     def _protocol_error(self, status: int, reason: str) -> HttpResponse:
         # What h11 could not parse never reaches handle(); it is logged here so a garbage-sending DUT shows.
-        self._append(LoggedRequest(seq=0, wall=self.clock.wall(), at=self.clock.now(), client=UNKNOWN_CLIENT,
+        self._append(LoggedRequest(seq=0, wall=self.clock.wall(), at=self.now(), client=UNKNOWN_CLIENT,
                                    lfdi=None, method="?", path="?", target="?", query=[], headers=[], body=b"",
                                    status=status, findings=[Finding(message=f"not HTTP/1.1 the server could read: "
                                                                     f"{reason}", line=None, path=None, kind=PARSE)]))
@@ -162,7 +167,8 @@ class TestServer:
             if response is None:
                 response = self._answer(request, root)
         self._append(LoggedRequest(
-            seq=0, wall=self.clock.wall(), at=self.clock.now(), client=client, lfdi=value, method=request.method,
+            seq=0, wall=self.clock.wall(), at=self.now(), client=client, cipher=request.tls_cipher, lfdi=value,
+            method=request.method,
             path=request.path, target=request.target, query=request.query, headers=request.headers,
             body=request.body, status=response.status, response_headers=list(response.headers),
             response_body=response.body, kind=local_name(root) if root is not None else None, findings=findings))

@@ -14,10 +14,13 @@ A tree file (fixtures/trees/*.yaml) maps hrefs to resources:
         methods: [GET, POST]          # what the client may do there (GET only by default)
 
 Each entry holds one 2030.5 element (content in document order, see harness.server.xmlbuild) and optionally
-`items` (a list resource) and `methods`. `${...}` in the file takes the run's variables (`device.lfdi`,
-`device.sfdi`, `device.pin`, `now`). `/tm` is always the test server's own Time (IEEE 2030.5 §10.2): the
-case owns the DUT's clock. A DERControl without an EventStatus gets one computed from its interval at the
-server's time (§12.1.3: 0 scheduled, 1 active; 2 cancelled once a case cancels it, 4 superseded).
+`items` (a list resource), `methods` and for a list `member_methods` (what clients may do to what they POST
+to it). `${...}` in the file takes the run's variables (`device.lfdi`,
+`device.sfdi`, `device.pin`, `now`). Top-level `time_offset` (s) sets the server's clock off true
+UTC, `page_size` is the most items a list GET without `l` returns, `tzOffset` the Time's zone. `/tm` is always
+the test server's own Time (IEEE 2030.5 §10.2): the case owns the DUT's clock. A DERControl without an
+EventStatus gets one computed from its interval at the server's time (§12.1.3: 0 scheduled, 1 active; 2
+cancelled once a case cancels it, 4 superseded).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Resource:
     items: list[str] | None = None
     methods: tuple[str, ...] = ("GET", "HEAD")
     raw: bytes | None = None
+    member_methods: tuple[str, ...] = ("GET", "HEAD")  # a list's: what clients may do to what they POST to it
     status: int | None = None  # an EventStatus a case set (cancelled, superseded)
     created: int = 0  # server time it was added (list order tie-break)
 
@@ -73,13 +77,14 @@ class Outcome:
 def _entry(href: str, spec: Any, where: str) -> Resource:
     if not isinstance(spec, dict):
         raise TreeError(f"{where}: expected a mapping holding one 2030.5 element, saw {spec!r}")
-    extra = {k for k in spec if k not in ("items", "methods") and not k[:1].isupper()}
+    extra = {k for k in spec if k not in ("items", "methods", "member_methods") and not k[:1].isupper()}
     kinds = [k for k in spec if k[:1].isupper()]
     if extra or len(kinds) != 1:
         raise TreeError(f"{where}: expected exactly one 2030.5 element (a capitalised name) beside optional "
                         f"'items' and 'methods', saw keys {sorted(spec)}")
     methods = tuple(m.upper() for m in spec.get("methods", ("GET",)))
-    unknown = [m for m in methods if m not in METHODS]
+    members = tuple(m.upper() for m in spec.get("member_methods", ("GET",)))
+    unknown = [m for m in (*methods, *members) if m not in METHODS]
     if unknown:
         raise TreeError(f"{where}: expected methods among {', '.join(METHODS)}, saw {unknown}")
     items = spec.get("items")
@@ -87,7 +92,11 @@ def _entry(href: str, spec: Any, where: str) -> Resource:
         raise TreeError(f"{where}: expected 'items' to be a list of hrefs, saw {items!r}")
     return Resource(href=href, kind=kinds[0], content=spec[kinds[0]] or {},
                     items=list(items) if items is not None else None,
-                    methods=tuple(dict.fromkeys((*methods, "HEAD") if "GET" in methods else methods)))
+                    methods=_with_head(methods), member_methods=_with_head(members))
+
+
+def _with_head(methods: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*methods, "HEAD") if "GET" in methods else methods))
 
 
 def _paging(query: list[tuple[str, str]]) -> tuple[int, int | None]:
@@ -106,11 +115,19 @@ def _paging(query: list[tuple[str, str]]) -> tuple[int, int | None]:
 class ServedTree:
     """The resources a test server serves, by href; now() is the server's time (2030.5 TimeType seconds)."""
 
-    def __init__(self, resources: dict[str, Resource], now: Callable[[], float], tz_offset: int = 0) -> None:
+    def __init__(self, resources: dict[str, Resource], now: Callable[[], float], tz_offset: int = 0,
+                 time_offset: float = 0.0, page_size: int | None = None) -> None:
         self.resources = resources
-        self.now = now
+        self.clock_now = now
         self.tz_offset = tz_offset
+        self.time_offset = time_offset
+        self.page_size = page_size
         self._posted = 0
+
+    def now(self) -> float:
+        """The server's time: the run's clock plus the tree's time_offset (a case that sets the DUT's clock off
+        true UTC, CORE-005)."""
+        return self.clock_now() + self.time_offset
 
     @classmethod
     def load(cls, path: str | Path, variables: dict[str, Any], now: Callable[[], float]) -> ServedTree:
@@ -130,7 +147,12 @@ class ServedTree:
             except (TreeError, VariableError) as exc:
                 raise YamlFileError(file, line, str(exc)) from None
             resources[href] = resource
-        tree = cls(resources, now, int(data.get("tzOffset", 0)))
+        try:
+            tree = cls(resources, now, int(data.get("tzOffset", 0)), float(data.get("time_offset", 0)),
+                       int(data["page_size"]) if "page_size" in data else None)
+        except (TypeError, ValueError) as exc:
+            raise YamlFileError(file, getattr(data, "line", 1), f"expected integer tzOffset, time_offset and "
+                                f"page_size, saw: {exc}") from None
         for href, resource in resources.items():
             missing = [i for i in resource.items or () if i not in resources]
             if missing:
@@ -140,7 +162,8 @@ class ServedTree:
 
     def copy(self) -> ServedTree:
         """An independent copy: a case changes its own tree, never the file's."""
-        return ServedTree(copy.deepcopy(self.resources), self.now, self.tz_offset)
+        return ServedTree(copy.deepcopy(self.resources), self.clock_now, self.tz_offset, self.time_offset,
+                          self.page_size)
 
     # --- rendering ---------------------------------------------------------------------------------
 
@@ -187,10 +210,12 @@ class ServedTree:
         if resource.href == TIME_HREF and resource.kind == "Time":
             return self.time_element()
         if resource.raw is not None:
-            return etree.fromstring(resource.raw)
+            return etree.fromstring(resource.raw, etree.XMLParser(resolve_entities=False, no_network=True))
         if resource.items is None:
             return build(resource.kind, {"href": resource.href, **self._content(resource)})
         start, limit = _paging(list(query))
+        if limit is None:
+            limit = self.page_size  # the server's own page size when the client gives no l (§8.3.1)
         items = self.ordered_items(resource)
         shown = items[start:] if limit is None else items[start:start + limit]
         root = build(resource.kind, {"href": resource.href, "all": len(items), "results": len(shown),
@@ -246,8 +271,10 @@ class ServedTree:
             return Outcome(405, headers=[("Allow", ", ".join(m for m in resource.methods if m != "POST"))])
         self._posted += 1
         href = f"{path.rstrip('/')}/{self._posted}"
-        self.resources[href] = Resource(href=href, kind=local_name(body), raw=raw, methods=("GET", "HEAD"),
-                                        created=int(self.now()))
+        # What a client POSTs may take POSTs itself (MirrorMeterReadings to its MirrorUsagePoint, §10.10).
+        self.resources[href] = Resource(href=href, kind=local_name(body), raw=raw, methods=resource.member_methods,
+                                        created=int(self.now()),
+                                        items=[] if "POST" in resource.member_methods else None)
         resource.items.append(href)
         return Outcome(201, headers=[("Location", href)])
 
