@@ -319,6 +319,12 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
     if "not_above" in spec:
         _not_above(spec["not_above"], record)
         return
+    if "list_covered" in spec:
+        _list_covered(spec["list_covered"], server, state, ctx, record)
+        return
+    if "answers" in spec:
+        _answers(spec["answers"], server, state, ctx, record)
+        return
     poll = spec["poll_rate"]
     rate = _time_value(poll["rate"], "rate")
     tolerance = float(poll.get("tolerance", DEFAULT_POLL_TOLERANCE))
@@ -369,6 +375,41 @@ def _not_above(spec: dict[str, Any], record: StepRecord) -> None:
     if setting > rating:
         raise _Problem(FAILED, f"expected the setting to be at most its rating {rating:g}, saw {setting:g} "
                                "(values with their multipliers applied)")
+
+
+def _list_covered(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: RunContext,
+                  record: StepRecord) -> None:
+    """The distinct items the DUT read of a list, over all its GETs of it (any s/l paging), from our answers."""
+    reads = [e for e in server.since(state.case_seq)
+             if _is_dut(e, ctx) and e.method == "GET" and e.path == spec["path"] and e.status == 200]
+    seen: set[str] = set()
+    for entry in reads:
+        try:
+            root = parse_xml(entry.response_body)
+        except XMLRejected:
+            continue
+        seen.update(child.get("href") for child in root if child.get("href"))
+    record.expected = {"path": spec["path"], "distinct items read": spec["items"]}
+    record.observed = {"reads": len(reads), "items": sorted(seen)}
+    record.exchanges.extend(logged_exchange(e, server) for e in reads[-_MAX_SHOWN:])
+    if len(seen) < int(spec["items"]):
+        raise _Problem(FAILED, f"expected the DUT to read {spec['items']} items of {spec['path']} (paging with s/l "
+                               f"as needed), saw {len(seen)} in {len(reads)} GET(s)")
+
+
+def _answers(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: RunContext,
+             record: StepRecord) -> None:
+    """Every request of the DUT during the case (to matching paths) got one of the expected statuses."""
+    pattern = spec.get("path_regex")
+    entries = [e for e in server.since(state.case_seq)
+               if _is_dut(e, ctx) and (pattern is None or re.fullmatch(pattern, e.path))]
+    wrong = [e for e in entries if e.status not in spec["status"]]
+    record.expected = {"status": spec["status"], "requests": pattern or "all"}
+    record.observed = {"requests": len(entries), "other_status": [e.summary() for e in wrong[:_MAX_SHOWN]]}
+    record.exchanges.extend(logged_exchange(e, server) for e in wrong[:_MAX_SHOWN])
+    if wrong:
+        raise _Problem(FAILED, f"expected every request of the DUT to be answered {spec['status']}, saw "
+                               f"{len(wrong)} other: " + "; ".join(e.summary() for e in wrong[:_MAX_SHOWN]))
 
 
 def _forbidden(entries: list[LoggedRequest], spec: dict[str, Any], ctx: RunContext) -> LoggedRequest | None:
