@@ -2,7 +2,8 @@
 
 It walks DeviceCapability -> EndDevice -> Registration -> FSA -> DERProgramList -> the first program's
 DERControlList, re-polls /dcap and that list at the DeviceCapability's pollRate, answers each DERControl
-with Response 1 (received) at once and Response 2 (started) at the event's start on the server's clock.
+with Response 1 (received) at once, 2 (started) at the event's start and 3 (completed) at its end on the
+server's clock.
 A behaviour makes it misbehave in one named way, so a test can show each verdict:
 
 good, skip-started (never sends Response 2), unknown-certificate (presents a certificate the run does not
@@ -49,16 +50,19 @@ class ScriptedDer:
 
     async def respond(self, reply_to: str, mrid: str, status: int) -> None:
         now = int(asyncio.get_running_loop().time() / self.scale + self.offset)
-        body = (f'<Response xmlns="{NS}"><createdDateTime>{now}</createdDateTime><endDeviceLFDI>{self.lfdi}'
-                f"</endDeviceLFDI><status>{status}</status><subject>{mrid}</subject></Response>").encode()
+        body = (f'<DERControlResponse xmlns="{NS}"><createdDateTime>{now}</createdDateTime><endDeviceLFDI>'
+                f"{self.lfdi}</endDeviceLFDI><status>{status}</status><subject>{mrid}</subject>"
+                "</DERControlResponse>").encode()
         if self.behaviour == "garbage":
             body = b"\x00\xffnot xml at all"
         await self.http.post(reply_to, content=body, headers={"Content-Type": MEDIA_TYPE_XML})
 
-    async def started_at(self, reply_to: str, mrid: str, start: int) -> None:
+    async def started_at(self, reply_to: str, mrid: str, start: int, duration: int) -> None:
         now = asyncio.get_running_loop().time() / self.scale + self.offset
         await asyncio.sleep(max(0.0, (start - now) * self.scale))
         await self.respond(reply_to, mrid, 2)
+        await asyncio.sleep(duration * self.scale)
+        await self.respond(reply_to, mrid, 3)
 
     async def cycle(self) -> float:
         dcap = await self.get("/dcap")
@@ -84,8 +88,9 @@ class ScriptedDer:
             self.answered.add(mrid)
             await self.respond(reply_to, mrid, 7 if self.behaviour == "opt-out" else 1)
             start = int(_text(control, "interval/start") or 0)
+            duration = int(_text(control, "interval/duration") or 0)
             if self.behaviour != "skip-started":
-                self.tasks.append(asyncio.create_task(self.started_at(reply_to, mrid, start)))
+                self.tasks.append(asyncio.create_task(self.started_at(reply_to, mrid, start, duration)))
 
     async def run(self) -> None:
         """Walk, then re-walk at the pollRate, reading the DERControlList every 20 server seconds meanwhile."""

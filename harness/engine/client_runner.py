@@ -213,7 +213,7 @@ async def _await_step(step: Step, ctx: RunContext, server: TestServer, variables
         ctx.progress(f"{step.name}: waiting for the DUT to {_describe_request(spec)} ({left:.0f} s left on the "
                      f"server's clock)")
         await _wait_for(server, seen, min(clock.real_seconds(left), 10.0))
-    state.awaited.append({"step": step.index, "name": step.name, "by": before, "after": after,
+    state.awaited.append({"step": step.index, "name": step.name, "by": before, "after": after, "from": begun,
                           "at": found.at if found else None, "request": _describe_request(spec)})
     if found is None:
         raise _Problem(FAILED, f"expected the DUT to {_describe_request(spec)} by server time {before:.0f} "
@@ -495,10 +495,19 @@ def _case_forbids(case: Case, ctx: RunContext, server: TestServer, variables: di
     return None
 
 
+def _detail(entry: LoggedRequest, ctx: RunContext) -> str | None:
+    """A Response's status ("R2") for the timeline; None for any other request."""
+    if entry.kind not in ("Response", "DERControlResponse"):
+        return None
+    view = _view(entry, ctx) or {}
+    status = view.get("status")
+    return f"R{status}" if isinstance(status, str) else None
+
+
 def timeline(case: Case, server: TestServer, state: ClientState, ctx: RunContext, ended: float) -> dict[str, Any]:
     """What the report draws: the case's window, the acts (event windows), the DUT's requests, the awaits."""
     requests = [{"at": round(e.at, 3), "method": e.method, "path": e.path, "status": e.status, "kind": e.kind,
-                 "dut": _is_dut(e, ctx)} for e in server.since(state.case_seq)[-2000:]]
+                 "dut": _is_dut(e, ctx), "detail": _detail(e, ctx)} for e in server.since(state.case_seq)[-2000:]]
     return {"start": round(state.started_at, 3), "end": round(ended, 3), "scale": ctx.clock.scale,
             "acts": state.acts, "requests": requests, "awaits": state.awaited}
 

@@ -113,6 +113,8 @@ class TestServer:
         if self._running is not None:
             await self._running.close()
             self._running = None
+            # Let the dropped connections' handlers finish before the loop is closed under them.
+            await asyncio.sleep(0.1)
 
     def now(self) -> float:
         """The server's time (2030.5 TimeType s): the served tree's, which is the run's clock and its offset."""

@@ -55,7 +55,9 @@ steps:
       path: /rsps/1/rsp
       where: {status: "1"}
       before: "${start}"
-      expect: {schema: Response, resource: {subject: C1C1C1C1C1C1C1C1C1C1C1C1C1C1C1C1, endDeviceLFDI: "${device.lfdi}"}}
+      expect:
+        schema: DERControlResponse
+        resource: {subject: C1C1C1C1C1C1C1C1C1C1C1C1C1C1C1C1, endDeviceLFDI: "${device.lfdi}"}
     save_request: {received_at: at, location: location}
   - name: Response 2, event started
     await: {method: POST, path: /rsps/1/rsp, where: {status: "2"}, after: "${start - 5}", before: "${start + 30}"}
