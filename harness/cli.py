@@ -81,6 +81,8 @@ def _cmd_lfdi(args: argparse.Namespace) -> int:
 def _cmd_defects(args: argparse.Namespace) -> int:
     from harness.reference.defects import DEFECTS
 
+    if args.role == "client":
+        from harness.reference.derclient.defects import DER_CLIENT_DEFECTS as DEFECTS  # noqa: N811
     width = max(len(name) for name in DEFECTS)
     for name, description in sorted(DEFECTS.items()):
         print(f"{name.ljust(width)}  {description}")
@@ -517,7 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "one chain")
     lfdi.set_defaults(func=_cmd_lfdi)
 
-    defects = commands.add_parser("defects", help="list the reference server's named defects")
+    defects = commands.add_parser("defects", help="list the reference server's (or DER client's) named defects")
+    defects.add_argument("--role", default="server", choices=["server", "client"],
+                         help="client: the defects of the reference DER client (run --role client --reference)")
     defects.set_defaults(func=_cmd_defects)
 
     cases = commands.add_parser("cases", help="list (and check) the test cases")
