@@ -218,7 +218,8 @@ def test_capability_names_are_a_registry() -> None:
     from harness.cases.capabilities import capabilities, unknown_capability_message
 
     known = capabilities()
-    assert {"edev-list", "time", "time-synchronised", "registration", "fsa", "metering-mirror", "plain-http"} == set(
+    assert {"edev-list", "time", "time-synchronised", "registration", "fsa", "metering-mirror", "plain-http",
+            "logevents"} == set(
         known)
     assert all(meaning and not meaning.endswith(".") for meaning in known.values())
     assert unknown_capability_message("time") is None

@@ -12,6 +12,9 @@ import sys
 import threading
 from pathlib import Path
 
+import jsonschema
+
+import harness.report
 from harness.pki import CertPair, TestPki
 from harness.sep.identity import certificate_der
 from harness.sep.identity import lfdi as lfdi_of
@@ -29,6 +32,8 @@ def test_reference_run_writes_the_bundle_with_a_timeline(tmp_path: Path) -> None
     done = run("--reference", "--time-scale", "0.01", "-k", "BASIC-017", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((out / "results.json").read_text())
+    schema = json.loads((Path(harness.report.__file__).parent / "schema" / "results.schema.json").read_text())
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(results)) == []
     (test,) = results["tests"]
     assert (test["id"], test["verdict"], test["role"]) == ("BASIC-017", "passed", "client")
     assert results["run"]["time_scale"] == 0.01 and results["run"]["dut"]["role"] == "client"
