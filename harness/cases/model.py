@@ -118,6 +118,8 @@ class Step:
     wait: WaitSpec | None = None
     probe: ProbeSpec | None = None
     await_: AwaitSpec | None = None  # `await:` a Notification on the harness's listener
+    # A client-role step (await, act, pause, check, forbid): its kind and its spec as written (harness.engine.client)
+    client: ClientStep | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,16 @@ class ProbeSpec:
     examples: int = 25  # examples of each kind (valid, invalid)
     read_back: bool = True
     seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ClientStep:
+    """What a client-role step does: kind is await, act, pause, check or forbid; spec is its mapping as written
+    (before substitution), checked when the case loaded (harness/cases/schema/client-case.schema.json)."""
+
+    kind: str
+    spec: dict[str, Any]
+    save_request: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,9 @@ class Case:
     def uses_listener(self) -> bool:
         """Whether the case needs the notification listener (it declares paths or awaits a Notification)."""
         return bool(self.listener) or any(step.await_ is not None for step in self.steps)
+    serve: Path | None = None  # client role: the tree file the test server serves (harness.server.tree)
+    forbid: tuple[dict[str, Any], ...] = ()  # client role: requests that fail the case whenever they come
+    serve_with: dict[str, Any] = field(default_factory=dict)  # client role: the served tree's settings changed
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from harness.cases.model import DutProfile
 from harness.engine.clock import Clock
 from harness.engine.identities import IdentityBook
 from harness.results import ActionRecord
+from harness.sep.codec import XML, Codec
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
 
@@ -60,6 +61,10 @@ class RunContext:
     listener: Any = None
     # The DUT-side actions of the running case so far: an `await` step reads them for a failed delivery.
     case_actions: list[ActionRecord] = field(default_factory=list)
+    # How bodies are read and written (harness.sep.codec): 2030.5 XML unless a transport says otherwise.
+    codec: Codec = XML
+    # Client role: the test server the DUT talks to (harness.server.testserver.TestServer); None in the server role.
+    test_server: Any = None
 
     def __post_init__(self) -> None:
         if self.actions is None:

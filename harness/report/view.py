@@ -22,6 +22,7 @@ from harness.report.certification import (
 from harness.report.coverage import NOT_RUN, coverage, family
 from harness.report.pretty import pretty_body, pretty_value
 from harness.report.sequence import sequence_svg
+from harness.report.timeline import timeline_svg
 from harness.results import VERDICTS
 
 # Steps whose expected/observed resources are shown in full; a passed step shows its exchanges only,
@@ -151,6 +152,7 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
         "actions": test.get("actions") or (),
         "tls": _tls_summary(steps),
         "sequence": sequence_svg(steps, dut_role),
+        "timeline": timeline_svg(test.get("timeline")),  # client role (harness.report.timeline)
     }
 
 

@@ -220,7 +220,9 @@ class _Connection:
         except Exception:  # one broken connection must never take the server down
             log.exception("connection failed")
         finally:
-            with contextlib.suppress(Exception):
+            # A server closed while this connection closes cancels the wait; the task must still end normally, or
+            # asyncio's stream callback reports the cancellation as an error on stderr.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 self.writer.close()
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
 
