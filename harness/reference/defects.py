@@ -67,6 +67,16 @@ DEFECTS: dict[str, str] = {
     "overlap-superseded": "an active DERControl is shown 4 Superseded while a higher-priority program's event runs, "
                           "even one on independent controls",
     "response-rejected": "a Response POSTed to a DERControl's replyTo is answered 400 with an Error, nothing stored",
+    # The NATS front end (harness.reference.nats_front); the tunnel ones behave as InterSTORE's cloud side does.
+    "tunnel-success-200": "behind the NATS tunnel every success is answered 200 OK: a 201's Location is dropped, a 204 "
+                          "becomes 200 with Content-Length: 0",
+    "tunnel-errors-500": "behind the NATS tunnel every 4xx and 5xx answer becomes a bare 500 Internal Server Error",
+    "tunnel-drops-body": "behind the NATS tunnel request bodies are lost: POST and PUT reach the server empty",
+    "nats-silent": "the NATS front end receives requests and never answers",
+    "nats-wrong-subject": "the NATS front end answers on a subject the client does not listen on",
+    "nats-malformed-reply": "the NATS front end's answers are malformed: no Sep-Status header (native), no status "
+                            "line (tunnel)",
+    "nats-flood": "the NATS front end answers each request 20 times",
 }
 
 

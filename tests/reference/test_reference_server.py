@@ -659,6 +659,9 @@ PROVEN_ELSEWHERE = {
     "dercontrol-list-latest-first": "test_reference_verdicts.py (BASIC-019)",
     "dderc-ignores-setting": "test_reference_verdicts.py (BASIC-018)",
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
+    **{name: "tests/nats/test_reference_nats.py" for name in (
+        "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
+        "nats-malformed-reply", "nats-flood")},
 }
 
 

@@ -1,0 +1,170 @@
+"""The reference server's NATS front end: native request/reply and the InterSTORE tunnel (docs/nats-mapping.md).
+
+Like the HTTPS front end, it hands every request to ReferenceApp.handle and sends back what comes out; only
+the carriage differs. The client's identity: in the native mapping the LFDI token of the request subject
+(``ieee2030.server.<lfdi>``), which a NATS server with certificate-mapped users and per-user publish
+permissions makes the LFDI of the client's TLS certificate; in the tunnel, the envelope's ``lfdi`` (the
+proxy's identity, standing for every device behind it).
+
+Defects (harness.reference.defects): ``tunnel-success-200``, ``tunnel-errors-500`` and ``tunnel-drops-body``
+behave as InterSTORE's cloud side does; ``nats-silent``, ``nats-wrong-subject``, ``nats-malformed-reply`` and
+``nats-flood`` misbehave on the wire in both mappings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.msg import Msg
+
+from harness.reference.app import ReferenceApp
+from harness.reference.defects import Defects
+from harness.server.http import HttpRequest, HttpResponse, split_target, with_date
+from harness.transport.nats_wire import (
+    METHOD,
+    NATIVE_SUBJECT,
+    NATS_OWN_HEADERS,
+    PATH,
+    STATUS,
+    TUNNEL_REQUESTS,
+    TUNNEL_RESPONSES,
+    WireError,
+    build_http_response,
+    parse_envelope,
+)
+
+log = logging.getLogger(__name__)
+FLOOD_COPIES = 20
+
+
+@dataclass
+class NatsRequest(HttpRequest):
+    """A request that came over NATS: the client's LFDI as the mapping gives it (no TLS peer certificate)."""
+
+    peer_lfdi: str | None = None
+    identity_source: str = ""
+
+
+class NatsFrontEnd:
+    """Subscribes the reference server to its request subjects on one NATS server.
+
+    ``native_subject`` is the native template (``{lfdi}`` becomes a ``*`` wildcard, the token read back as
+    the client's LFDI); ``tunnel_requests``/``tunnel_responses`` the tunnel's subjects; either may be None
+    to serve only the other mapping.
+    """
+
+    def __init__(self, app: ReferenceApp, defects: Defects, server: str, *, ssl_context: ssl.SSLContext | None = None,
+                 native_subject: str | None = NATIVE_SUBJECT, tunnel_requests: str | None = TUNNEL_REQUESTS,
+                 tunnel_responses: str = TUNNEL_RESPONSES) -> None:
+        self.app = app
+        self.defects = defects
+        self.server = server
+        self.ssl_context = ssl_context
+        self.native_subject = native_subject
+        self.tunnel_requests = tunnel_requests
+        self.tunnel_responses = tunnel_responses
+        self._nc: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> NatsFrontEnd:
+        """Connect and subscribe; raises OSError/nats errors when the NATS server cannot be reached."""
+        options: dict[str, Any] = {"servers": [self.server], "name": "csip-reference-server",
+                                   "max_reconnect_attempts": -1, "reconnect_time_wait": 0.2}
+        if self.ssl_context is not None:
+            options["tls"] = self.ssl_context
+        self._nc = await nats.connect(**options)
+        if self.native_subject:
+            await self._nc.subscribe(self.native_subject.replace("{lfdi}", "*"), cb=self._spawn(self._native))
+        if self.tunnel_requests:
+            await self._nc.subscribe(self.tunnel_requests, cb=self._spawn(self._tunnel))
+        await self._nc.flush()
+        return self
+
+    def _spawn(self, handler: Any) -> Any:
+        # Each request in its own task: a slow one (a wait on the clock) holds up no other.
+        async def callback(msg: Msg) -> None:
+            task = asyncio.get_running_loop().create_task(handler(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return callback
+
+    def _lfdi_of(self, subject: str) -> str | None:
+        if not self.native_subject or "{lfdi}" not in self.native_subject:
+            return None
+        index = self.native_subject.split(".").index("{lfdi}") if "{lfdi}" in self.native_subject.split(".") else -1
+        tokens = subject.split(".")
+        return tokens[index].lower() if 0 <= index < len(tokens) else None
+
+    async def _answer(self, subject: str | None, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        if not subject or "nats-silent" in self.defects:
+            return
+        if "nats-wrong-subject" in self.defects:
+            subject = subject + ".elsewhere"
+        copies = FLOOD_COPIES if "nats-flood" in self.defects else 1
+        for _ in range(copies):
+            await self._nc.publish(subject, payload, headers=headers)
+
+    async def _native(self, msg: Msg) -> None:
+        headers = dict(msg.headers or {})
+        method, target = headers.get(METHOD), headers.get(PATH)
+        if not method or not target:
+            await self._answer(msg.reply, b"", {STATUS: "400"})
+            return
+        path, query = split_target(target)
+        request = NatsRequest(method=method, target=target, path=path, query=query,
+                              headers=[(k, v) for k, v in headers.items() if k.lower() not in NATS_OWN_HEADERS],
+                              body=msg.data, peer_cert_der=None, scheme="nats", http_version="NATS/1.0",
+                              peer_lfdi=self._lfdi_of(msg.subject), identity_source="subject")
+        response = await self.app.handle(request)
+        if "nats-malformed-reply" in self.defects:
+            await self._answer(msg.reply, response.body, {"Content-Type": "application/sep+xml"})
+            return
+        out = {STATUS: str(response.status)}
+        for key, value in with_date(response.headers, send_date="no-date-header" not in self.defects):
+            out[key] = value
+        await self._answer(msg.reply, response.body, out)
+
+    async def _tunnel(self, msg: Msg) -> None:
+        try:
+            envelope = parse_envelope(msg.data)
+        except WireError as exc:
+            log.warning("tunnel request on %s dropped: %s", msg.subject, exc)
+            return  # no correlation id to answer on: the proxy times out, as InterSTORE's would
+        reply = f"{self.tunnel_responses}.{envelope.correlation_id}"
+        if envelope.method not in ("GET", "POST", "PUT", "DELETE") and "tunnel-success-200" in self.defects:
+            await self._answer(reply, b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return
+        body = b"" if "tunnel-drops-body" in self.defects else envelope.body
+        path, query = split_target(envelope.path)
+        request = NatsRequest(method=envelope.method, target=envelope.path, path=path, query=query,
+                              headers=envelope.headers, body=body, peer_cert_der=None, scheme="nats",
+                              http_version=envelope.version, peer_lfdi=envelope.lfdi.lower() or None,
+                              identity_source="envelope")
+        response = await self.app.handle(request)
+        if "nats-malformed-reply" in self.defects:
+            await self._answer(reply, b"<html>gateway says no</html>")
+            return
+        await self._answer(reply, self._tunnel_message(response))
+
+    def _tunnel_message(self, response: HttpResponse) -> bytes:
+        status, body = response.status, response.body
+        headers = with_date(list(response.headers), send_date="no-date-header" not in self.defects)
+        if status >= 400 and "tunnel-errors-500" in self.defects:
+            return b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
+        if status < 300 and "tunnel-success-200" in self.defects:
+            # The InterSTORE cloud side: the backend's body under 200 OK and Content-Type: application/sep+xml.
+            return build_http_response(200, [("Content-Type", "application/sep+xml")], body)
+        return build_http_response(status, headers, body)
+
+    async def close(self) -> None:
+        """Unsubscribe, let requests in flight finish, and close the connection."""
+        if self._nc is not None:
+            for task in list(self._tasks):
+                task.cancel()
+            await self._nc.close()
+            self._nc = None
