@@ -81,6 +81,8 @@ def _cmd_lfdi(args: argparse.Namespace) -> int:
 def _cmd_defects(args: argparse.Namespace) -> int:
     from harness.reference.defects import DEFECTS
 
+    if args.role == "client":
+        from harness.reference.derclient.defects import DER_CLIENT_DEFECTS as DEFECTS  # noqa: N811
     width = max(len(name) for name in DEFECTS)
     for name, description in sorted(DEFECTS.items()):
         print(f"{name.ljust(width)}  {description}")
@@ -338,6 +340,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"error: --time-scale: expected F with 0 < F <= 1 (0.01 runs the reference server's clock 100 times "
               f"as fast; 1 is real time), saw {args.time_scale:g}", file=sys.stderr)
         return 2
+    if args.role == "client":
+        return _cmd_run_client(args)
     from harness.optioncheck import STYLE_VARIABLE, SessionConfigError, check_cli_run
 
     try:
@@ -365,6 +369,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if status == pytest.ExitCode.USAGE_ERROR:
         return 2
     return _verdict_exit(out, status)
+
+
+def _cmd_run_client(args: argparse.Namespace) -> int:
+    """The client role: the harness is the device's 2030.5 server (harness.server.clientcli)."""
+    import time
+
+    from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
+
+    if args.dut:
+        print("error: --role client: the device connects to the harness, so there is no --dut; give --reference or "
+              "--profile DEVICE.yaml (the run prints the address the device must use)", file=sys.stderr)
+        return 2
+    if not args.reference and not args.profile:
+        print("error: --role client: expected --reference (the bundled reference DER client) or --profile "
+              "DEVICE.yaml (a real device, role: client)", file=sys.stderr)
+        return 2
+    if args.out:
+        out = Path(args.out).resolve()
+        if not args.replace:
+            try:
+                refuse_earlier_run(out, out_option="--out DIR", replace_option="--replace")
+            except BundleExistsError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+    else:
+        out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
+    from harness.server.clientcli import run_client_role
+
+    return run_client_role(args, out)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -414,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--reference", action="store_true", help="start the bundled reference server as the DUT")
     target.add_argument("--dut", help="base URL of the DUT, e.g. https://192.0.2.10:8443")
     run.add_argument("--defect", action="append", help="with --reference: switch on a named defect (repeatable)")
-    run.add_argument("--role", default="server", choices=["server", "client"], help="DUT role (default server)")
+    run.add_argument("--role", default="server", choices=["server", "client"],
+                     help="DUT role (default server); client: the harness is the device's 2030.5 server")
+    run.add_argument("--port", type=int, default=0,
+                     help="with --role client and a real device: the test server's TCP port (default: a free one)")
     run.add_argument("--cert", help="client certificate (PEM) presented to the DUT")
     run.add_argument("--key", help="private key of the client certificate")
     run.add_argument("--ca", help="CA certificate that issued the DUT's certificate")
@@ -483,7 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "one chain")
     lfdi.set_defaults(func=_cmd_lfdi)
 
-    defects = commands.add_parser("defects", help="list the reference server's named defects")
+    defects = commands.add_parser("defects", help="list the reference server's (or DER client's) named defects")
+    defects.add_argument("--role", default="server", choices=["server", "client"],
+                         help="client: the defects of the reference DER client (run --role client --reference)")
     defects.set_defaults(func=_cmd_defects)
 
     cases = commands.add_parser("cases", help="list (and check) the test cases")

@@ -28,6 +28,19 @@ class DutActionSpec:
         """
 
 
+class TransportSpec:
+    """Hooks for carrying requests to a DUT over another transport (harness.transport.registry)."""
+
+    @hookspec(firstresult=True)
+    def csip_transport(self, scheme: str) -> Any:
+        """A factory for the DUT address scheme (lower-case, e.g. "nats"), or None if not handled.
+
+        The factory is called as factory(tls_context, **options) with the run's TLS context (or None) and
+        allowed_origins, connect_timeout, read_timeout, total_timeout and max_body, and returns an object
+        with the harness.transport.base.Transport interface.
+        """
+
+
 class PluginLoadError(ImportError):
     """A plugin module named by the profile could not be imported."""
 
@@ -36,6 +49,7 @@ def plugin_manager(modules: Iterable[str] = ()) -> pluggy.PluginManager:
     """A plugin manager with our hookspecs, installed entry-point plugins and the named modules."""
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(DutActionSpec)
+    manager.add_hookspecs(TransportSpec)
     manager.load_setuptools_entrypoints(PROJECT)
     for name in modules:
         try:

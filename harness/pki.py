@@ -176,3 +176,41 @@ def make_test_pki(
         written = make_certificate_profiles(out, keys, ca_cert, ca_key, write_private_key)
         certificates = {name: CertPair(cert=c, key=k) for name, (c, k) in written.items()}
     return TestPki(ca=out / "ca.pem", server=server, clients=made, certificates=certificates)
+
+
+def make_device_certificates(
+    pki: TestPki,
+    count: int,
+    out_dir: str | Path,
+    *,
+    key_dir: str | Path | None = None,
+    prefix: str = "device",
+) -> list[CertPair]:
+    """Issue count device certificates from the PKI's CA, each with its own ECDSA P-256 key.
+
+    For a run of many simulated DERs (the reference DER client's --devices N): the CA key is read from beside
+    the server's key (where make_test_pki wrote ca.key). Certificates go to out_dir as
+    `<prefix>-0001.pem` ..., keys (mode 0600) to key_dir or out_dir. About 1 ms per device on one core.
+    Raises OSError when the CA key or a directory cannot be read or written.
+    """
+    if count < 0:
+        raise ValueError(f"expected a device count of at least 0, saw {count}")
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key((pki.server.key.parent / "ca.key").read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("expected the test CA's ECDSA key in ca.key")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = Path(key_dir) if key_dir is not None else out
+    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pairs: list[CertPair] = []
+    width = max(4, len(str(count)))
+    for number in range(1, count + 1):
+        name = f"{prefix}-{number:0{width}d}"
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _issue(name, key, ca_cert.subject, ca_key, is_ca=False)
+        pair = CertPair(cert=out / f"{name}.pem", key=keys / f"{name}.key")
+        pair.cert.write_bytes(_pem(cert))
+        write_private_key(key, pair.key)
+        pairs.append(pair)
+    return pairs

@@ -128,6 +128,9 @@ class TestRecord:
     actions: list[ActionRecord] = field(default_factory=list)
     waivers: list[dict[str, Any]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    # Client role: what the test server served and changed and what the DUT did, on the server's timeline
+    # (harness.engine.client_runner.timeline); the report draws it. None in the server role.
+    timeline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data."""

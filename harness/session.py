@@ -32,7 +32,8 @@ from harness.report.writer import iso_time
 from harness.results import ERROR, NOT_RUN, StepRecord, TestRecord
 from harness.sep.identity import certificate_der, fingerprint
 from harness.sep.tls import client_context
-from harness.transport.http import HttpTransport, origin
+from harness.transport.http import origin
+from harness.transport.registry import UnknownSchemeError, transport_for
 
 
 def harness_version() -> str:
@@ -117,6 +118,7 @@ class HarnessSession:
             plugins = plugin_manager(self.profile.plugins)
         except PluginLoadError as exc:
             raise SessionConfigError(str(exc)) from None
+        self.plugins = plugins
         self.actions = ActionRunner(self.profile, options.variables, unattended=options.unattended, plugins=plugins)
         self.masker = self.actions.masker
         for url in (self.profile.base_url, self.profile.http_url):
@@ -142,7 +144,12 @@ class HarnessSession:
         """What the step loop needs; the transport and the event loop are made on first use."""
         if self._context is None:
             self._loop = asyncio.new_event_loop()
-            transport = HttpTransport(self.tls_context, **self.transport_options)
+            try:
+                # By the scheme of the DUT's address: http(s) built in, others from a plugin's csip_transport hook.
+                transport = transport_for(self.profile.base_url, self.tls_context, self.plugins,
+                                          **self.transport_options)
+            except UnknownSchemeError as exc:
+                raise SessionConfigError(str(exc)) from None
             self.identities.adopt_default(transport)
             self._context = RunContext(
                 profile=self.profile,

@@ -339,6 +339,10 @@ def load_case(path: str | Path) -> Case:
     data = load_yaml(file, text)
     if not isinstance(data, dict):
         raise CaseFileError(file, getattr(data, "line", 1), "expected a mapping with id, title, role, steps")
+    if data.get("role") == "client":
+        from harness.cases.client_loader import load_client_case
+
+        return load_client_case(file, data, hashlib.sha256(content).hexdigest())
     setup_items = data.get("setup")
     if isinstance(setup_items, list):
         check_action_names(data, "setup", file, [

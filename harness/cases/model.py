@@ -87,6 +87,18 @@ class Step:
     choose: tuple[Step, ...] = ()
     identity: str | None = None  # `as:`: the client identity the step acts as (None: the default, client)
     wait: WaitSpec | None = None
+    # A client-role step (await, act, pause, check, forbid): its kind and its spec as written (harness.engine.client)
+    client: ClientStep | None = None
+
+
+@dataclass(frozen=True)
+class ClientStep:
+    """What a client-role step does: kind is await, act, pause, check or forbid; spec is its mapping as written
+    (before substitution), checked when the case loaded (harness/cases/schema/client-case.schema.json)."""
+
+    kind: str
+    spec: dict[str, Any]
+    save_request: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,9 @@ class Case:
     requires: tuple[Requirement, ...] = ()
     variables: dict[str, Any] = field(default_factory=dict)
     setup: tuple[ActionCall, ...] = ()
+    serve: Path | None = None  # client role: the tree file the test server serves (harness.server.tree)
+    forbid: tuple[dict[str, Any], ...] = ()  # client role: requests that fail the case whenever they come
+    serve_with: dict[str, Any] = field(default_factory=dict)  # client role: the served tree's settings changed
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from harness.actions.runner import ActionRunner
 from harness.cases.model import DutProfile
 from harness.engine.clock import Clock
 from harness.engine.identities import IdentityBook
+from harness.sep.codec import XML, Codec
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.transport.base import Transport
 
@@ -55,6 +56,10 @@ class RunContext:
     clock: Clock = field(default_factory=Clock)
     # Told what a step waits for ("BASIC-017 step 6: waiting until ... (12 s left)"); the terminal shows it.
     progress: Callable[[str], None] = no_progress
+    # How bodies are read and written (harness.sep.codec): 2030.5 XML unless a transport says otherwise.
+    codec: Codec = XML
+    # Client role: the test server the DUT talks to (harness.server.testserver.TestServer); None in the server role.
+    test_server: Any = None
 
     def __post_init__(self) -> None:
         if self.actions is None:

@@ -32,7 +32,6 @@ from harness.results import (
     TestRecord,
     body_evidence,
 )
-from harness.sep import MEDIA_TYPE_XML
 from harness.sep.findings import WARNING, Finding
 from harness.sep.safexml import XMLRejected, parse_xml
 from harness.sep.schema import FAILURE
@@ -136,11 +135,11 @@ def _build_request(step: Step, variables: dict[str, Any], ctx: RunContext) -> Re
     spec = step.request
     assert spec is not None, "an action step has no request"
     target = _target(step, variables, ctx)
-    headers = {"Accept": MEDIA_TYPE_XML}
+    headers = {"Accept": ctx.codec.media_type}
     body = b""
     if spec.body is not None:
         body = str(_substitute(spec.body, variables)).encode("utf-8")
-        headers["Content-Type"] = MEDIA_TYPE_XML
+        headers["Content-Type"] = ctx.codec.media_type
         if not spec.invalid:
             _check_own_body(body, ctx)
     for name, value in spec.headers.items():
@@ -632,6 +631,10 @@ async def run_case(case: Case, ctx: RunContext) -> TestRecord:
     verdict of passed always means something was checked. Time is judged by the run's clock: each case reads
     the DUT's Time itself before it uses the DUT's time (a reading from another case is not reused).
     """
+    if case.role == "client" and ctx.test_server is not None:
+        from harness.engine.client_runner import run_client_case
+
+        return await run_client_case(case, ctx)
     ctx.clock.reading = None
     with judging_time_by(ctx.clock.now):
         return await _run_case(case, ctx)

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from harness.report.coverage import NOT_RUN, coverage, family
 from harness.report.pretty import pretty_body, pretty_value
 from harness.report.sequence import sequence_svg
+from harness.report.timeline import timeline_svg
 from harness.results import VERDICTS
 
 # Steps whose expected/observed resources are shown in full; a passed step shows its exchanges only,
@@ -136,6 +137,7 @@ def test_view(test: dict[str, Any], dut_role: str) -> dict[str, Any]:
         "actions": test.get("actions") or (),
         "tls": _tls_summary(steps),
         "sequence": sequence_svg(steps, dut_role),
+        "timeline": timeline_svg(test.get("timeline")),  # client role (harness.report.timeline)
     }
 
 

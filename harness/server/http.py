@@ -34,6 +34,7 @@ class HttpRequest:
     peer_cert_der: bytes | None
     scheme: str
     http_version: str
+    tls_cipher: str | None = None  # the connection's cipher suite (OpenSSL name), None over plain HTTP
 
     def header_values(self, name: str) -> list[str]:
         """Every value of the header name (case-insensitive), in the order sent."""
@@ -132,8 +133,10 @@ class _Connection:
         ssl_object = writer.get_extra_info("ssl_object")
         self.scheme = "https" if ssl_object is not None else "http"
         self.peer_cert_der: bytes | None = None
+        self.cipher: str | None = None
         if ssl_object is not None:
             self.peer_cert_der = ssl_object.getpeercert(binary_form=True)
+            self.cipher = (ssl_object.cipher() or (None,))[0]
 
     async def _next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         while True:
@@ -193,7 +196,9 @@ class _Connection:
         except Exception:  # one broken connection must never take the server down
             log.exception("connection failed")
         finally:
-            with contextlib.suppress(Exception):
+            # A server closed while this connection closes cancels the wait; the task must still end normally, or
+            # asyncio's stream callback reports the cancellation as an error on stderr.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 self.writer.close()
                 await asyncio.wait_for(self.writer.wait_closed(), 2)
 
@@ -244,6 +249,7 @@ class _Connection:
             peer_cert_der=self.peer_cert_der,
             scheme=self.scheme,
             http_version=event.http_version.decode("latin-1"),
+            tls_cipher=self.cipher,
         )
 
 

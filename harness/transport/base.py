@@ -17,6 +17,19 @@ class Request:
     body: bytes = b""
     timeout: float | None = None
 
+    @property
+    def path(self) -> str:
+        """The target on the DUT: the URL's path and query ("/edev?s=0&l=10"), what any transport carries."""
+        after = self.url.split("://", 1)[-1]
+        slash = after.find("/")
+        return after[slash:] if slash >= 0 else "/"
+
+    @classmethod
+    def to(cls, base_url: str, method: str, path: str, headers: list[tuple[str, str]] | None = None,
+           body: bytes = b"", timeout: float | None = None) -> Request:
+        """The request of method + path + headers + body, sent to the DUT at base_url."""
+        return cls(method, base_url.rstrip("/") + path, list(headers or ()), body, timeout)
+
 
 @dataclass(frozen=True)
 class Response:

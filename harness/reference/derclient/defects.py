@@ -1,0 +1,46 @@
+"""Named defects of the reference DER client: each makes it break one rule a CSIP client procedure checks.
+
+A client-role self-test runs each case against the clean client (it must pass) and against the defect made
+for it (it must fail at the step that checks the broken rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DER_CLIENT_DEFECTS: dict[str, str] = {
+    "ignores-pollrate": "polls every resource every 60 s of its clock, whatever pollRate the server advertises "
+                        "(CORE-003)",
+    "wrong-lfdi": "looks for its EndDevice under a wrong lFDI (last hex digit changed): it never finds it, "
+                  "reports the error and walks no further (BASIC-001, CORE-003)",
+    "skips-response-2": "never POSTs the Response status 2 (event started) that responseRequired asks for "
+                        "(CORE-012, CORE-022, BASIC-017)",
+    "skips-response-6": "never POSTs the Response status 6 (event cancelled) after the server cancels an event "
+                        "(CORE-022)",
+    "applies-lower-primacy": "lets the program with the higher primacy value (the less important one) win: its "
+                             "events supersede and its DefaultDERControl applies",
+    "no-randomisation": "ignores randomizeStart and randomizeDuration: every event starts and ends at its exact "
+                        "interval",
+    "hardcoded-logevent-path": "POSTs its LogEvents to /lel instead of its EndDevice's LogEventListLink "
+                               "(BASIC-027)",
+    "ignores-server-time": "stamps what it sends with its own clock, not the server's Time (CORE-005)",
+    "posts-enddevice": "POSTs its EndDevice to the EndDeviceList although it is pre-registered (CORE-009)",
+    "no-list-paging": "reads each list once without s/l and keeps the first page only (CORE-010)",
+    "settings-exceed-rating": "PUTs a DERSettings whose setMaxW is above its DERCapability rtgMaxW (CORE-014)",
+    "no-ccm8": "offers no TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (0xC0AE) in its ClientHello (COMM-003)",
+}
+
+
+class UnknownDerClientDefectError(ValueError):
+    """A defect name the reference DER client does not know."""
+
+
+def validate_der_client_defects(names: Iterable[str]) -> frozenset[str]:
+    """The defect names as a set; raises UnknownDerClientDefectError naming the unknown ones and the known ones."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - DER_CLIENT_DEFECTS.keys())
+    if unknown:
+        raise UnknownDerClientDefectError(
+            f"expected DER client defects among {', '.join(sorted(DER_CLIENT_DEFECTS))}; saw {', '.join(unknown)}"
+        )
+    return chosen

@@ -1,0 +1,199 @@
+"""`csip-harness run --role client`: the harness as the 2030.5 server of a client DUT (a DER, a gateway).
+
+With --reference it starts the test server and the reference simulated DER client (with --defect NAME...);
+with --profile a real device's profile it starts the test server, prints what the device must be told (the
+address, the CA to trust, the certificate it presents) and waits for its first request. Either way it runs the
+selected client cases in order on one test server and writes the evidence bundle as for a server DUT
+(results.json, report.html, csip-summary.csv, MANIFEST.sha256).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.cases.loader import CaseFileError
+from harness.cases.model import Case, DutProfile
+from harness.engine.clock import Clock
+from harness.engine.context import RunContext
+from harness.results import ERROR, FAILED, TestRecord
+from harness.server.clientrun import DUT_IDENTITY, ServerFiles, device_variables, start_test_server
+from harness.server.editions import EDITION_2018
+
+# How long a real device has to make its first request once the test server listens (real seconds).
+FIRST_REQUEST_WAIT_S = 600.0
+
+
+class ClientRunError(ValueError):
+    """A client-role run that cannot start: what was expected and what was seen."""
+
+
+def _cases(args: argparse.Namespace) -> tuple[list[Case], list[TestRecord]]:
+    from harness.cases.loader import load_case
+    from harness.paths import project_dir
+    from harness.session import collection_error_record
+
+    where = Path(args.cases) if args.cases else project_dir("testcases") / "client"
+    files = [where] if where.is_file() else sorted(where.rglob("*.yaml"))
+    cases: list[Case] = []
+    broken: list[TestRecord] = []
+    for file in files:
+        try:
+            case = load_case(file)
+        except CaseFileError as exc:
+            broken.append(collection_error_record(file.stem, str(file), str(exc)))
+            continue
+        if case.role == "client" and (not args.k or args.k.lower() in f"{case.id} {case.title}".lower()):
+            cases.append(case)
+    return cases, broken
+
+
+def _profile(args: argparse.Namespace) -> DutProfile:
+    from harness.cases.profile import load_profile
+    from harness.paths import project_dir
+
+    path = Path(args.profile) if args.profile else project_dir("fixtures") / "profiles" / "reference-der-client.yaml"
+    profile = load_profile(path)
+    if profile.role != "client":
+        raise ClientRunError(f"--role client: expected a profile with role: client, saw role {profile.role} in {path}")
+    return profile
+
+
+def _metadata(profile: DutProfile, ctx: RunContext, started: float, schema: Any, edition: str) -> dict[str, Any]:
+    from harness.report.files import file_sha256
+    from harness.report.writer import iso_time
+    from harness.session import harness_version
+
+    device = ctx.builtins["device"]
+    return {
+        "harness_version": harness_version(), "started": iso_time(started), "transport": "http", "encoding": "xml",
+        "time_scale": ctx.clock.scale, "unattended": True,
+        "dut": {"url": None, "role": "client", "name": profile.name,
+                "profile": str(profile.file) if profile.file else None,
+                "profile_sha256": file_sha256(Path(profile.file)) if profile.file else None,
+                "capabilities": sorted(profile.capabilities), "test_server": ctx.base_url, "edition": edition},
+        "client": {"lfdi": device["lfdi"], "sfdi": device["sfdi"]},
+        "tls": {"verify": "full", "allowed_origins": []},
+        "schema": {"name": schema.name, "sha256": schema.sha256},
+    }
+
+
+def _tell_the_device(ctx: RunContext, files: ServerFiles, device_cert: Path, device_key: Path | None) -> None:
+    device = ctx.builtins["device"]
+    lines = [
+        "csip-harness: the test server is listening; configure the device under test:",
+        f"  server address (DeviceCapability): {ctx.base_url}/dcap",
+        f"  CA certificate the device must trust:  {files.ca}",
+        f"  certificate the device must present:   {device_cert} (LFDI {device['lfdi']}, SFDI {device['sfdi']})",
+    ]
+    if device_key is not None:
+        lines.append(f"  its private key (install on the device, never share): {device_key}")
+    lines.append(f"  registration PIN: {device['pin']}")
+    lines.append(f"csip-harness: waiting up to {FIRST_REQUEST_WAIT_S:.0f} s for the device's first request...")
+    print("\n".join(lines), flush=True)
+
+
+async def _wait_for_device(ctx: RunContext) -> bool:
+    server = ctx.test_server
+    deadline = time.monotonic() + FIRST_REQUEST_WAIT_S
+    while time.monotonic() < deadline:
+        if any(entry.client == DUT_IDENTITY for entry in server.log):
+            return True
+        await server.wait_beyond(server.last_seq, 5.0)
+    return False
+
+
+async def _run_cases(ctx: RunContext, cases: list[Case], recorder: Any, quiet: bool) -> list[TestRecord]:
+    from harness.engine.runner import run_case
+
+    records = []
+    for case in cases:
+        record = await run_case(case, ctx)
+        record.nodeid = f"{case.file}::{case.id}"
+        recorder.add(record)
+        records.append(record)
+        if not quiet:
+            reason = record.reason.splitlines()[0] if record.reason else ""
+            print(f"{case.id:<10} {record.verdict.upper():<15} {reason}", flush=True)
+    return records
+
+
+async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: list[Case],
+               broken: list[TestRecord]) -> list[TestRecord]:
+    from harness.pki import make_test_pki
+    from harness.report.recorder import EvidenceRecorder
+    from harness.server.reference_client import reference_client_run
+    from harness.session import load_schema
+
+    schema = load_schema(args.schema)
+    scale = args.time_scale or 1.0
+    if scale != 1.0 and not (args.reference or profile.time_scale_supported):
+        raise ClientRunError(f"--time-scale {scale:g}: expected a DUT whose profile says time_scale: true (its clock "
+                             "follows the compressed one), saw none; a real device runs at 1")
+    clock = Clock(scale)
+    started = time.time()
+    keys = Path(tempfile.mkdtemp(prefix="csip-client-keys-"))
+    edition = EDITION_2018
+    if args.reference:
+        pki = make_test_pki(keys / "pki", key_dir=keys, profiles=False)
+        async with reference_client_run(pki, profile, clock, schema, defects=args.defect or ()) as ctx:
+            recorder = EvidenceRecorder(out, _metadata(profile, ctx, started, schema, edition),
+                                        sorted((keys / "pki").glob("*.pem")))
+            for record in broken:
+                recorder.add(record)
+            records = await _run_cases(ctx, cases, recorder, args.quiet)
+        shutil.rmtree(keys, ignore_errors=True)  # the reference client's keys die with the run
+    else:
+        if args.cert and args.key and args.ca:
+            files = ServerFiles(Path(args.cert), Path(args.key), Path(args.ca))
+            device_cert, device_key = profile.identity.cert, None
+            if device_cert is None:
+                raise ClientRunError("--role client with --cert/--key/--ca: expected the device's certificate as "
+                                     "identity: {cert: ...} in the profile (the test server knows the device by its "
+                                     "LFDI), saw none")
+        else:
+            pki = make_test_pki(keys / "pki", key_dir=keys, profiles=False, clients=("client",))
+            files = ServerFiles(pki.server.cert, pki.server.key, pki.ca)
+            device_cert, device_key = pki.clients["client"].cert, pki.clients["client"].key
+        ctx = await start_test_server(profile, files, clock, schema, {DUT_IDENTITY: Path(device_cert)},
+                                      port=args.port or 0)
+        try:
+            recorder = EvidenceRecorder(out, _metadata(profile, ctx, started, schema, edition), [files.ca])
+            for record in broken:
+                recorder.add(record)
+            _tell_the_device(ctx, files, Path(device_cert), device_key)
+            if not await _wait_for_device(ctx):
+                raise ClientRunError(f"expected the device (LFDI {ctx.builtins['device']['lfdi']}) to connect to "
+                                     f"{ctx.base_url}/dcap within {FIRST_REQUEST_WAIT_S:.0f} s, saw no request from it")
+            records = await _run_cases(ctx, cases, recorder, args.quiet)
+        finally:
+            await ctx.test_server.close()
+    recorder.finish(time.time())
+    from harness.report.manifest import write_manifest
+
+    write_manifest(out)
+    return [*broken, *records]
+
+
+def run_client_role(args: argparse.Namespace, out: Path) -> int:
+    """Run the client cases; 0 when none failed or errored, 1 otherwise, 2 for a usage error (said on stderr)."""
+    try:
+        profile = _profile(args)
+        cases, broken = _cases(args)
+        if not cases and not broken:
+            raise ClientRunError("expected client-role cases to run, saw none (check --cases and -k)")
+        records = asyncio.run(_run(args, out, profile, cases, broken))
+    except (ClientRunError, CaseFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"csip-harness: evidence of this run in {out} (report.html, results.json)")
+    return 1 if any(r.verdict in (FAILED, ERROR) for r in records) else 0
+
+
+__all__ = ["ClientRunError", "device_variables", "run_client_role"]
