@@ -288,7 +288,7 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-dut", args.dut]
     if args.plain_http:
         pytest_args.append("--csip-plain-http")
-    for name in ("cert", "key", "ca", "profile", "http_url"):
+    for name in ("cert", "key", "ca", "profile", "http_url", "transport", "nats_mapping", "encoding"):
         value = getattr(args, name)
         if value:
             pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
@@ -466,6 +466,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "development runs (recorded in the results; a certification run uses 1). Refused for a "
                           "DUT whose profile does not say time_scale: true")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
+    run.add_argument("--transport", choices=["http", "nats"],
+                     help="how requests reach the DUT (default: by --dut's scheme: https://, nats:// or tls://); "
+                          "with --reference, nats starts a private nats-server (docs/nats-mapping.md)")
+    run.add_argument("--nats-mapping", dest="nats_mapping", choices=["native", "interstore"],
+                     help="over NATS: native request/reply (default) or the InterSTORE tunnel")
+    run.add_argument("--encoding", choices=["xml", "json"],
+                     help="2030.5 bodies as XML (default) or CUPID's JSON (docs/json-mapping.md)")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true")

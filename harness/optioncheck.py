@@ -52,6 +52,12 @@ class RunOptions:
     given_as: dict[str, str] = dataclasses.field(default_factory=dict)
     time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
     time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
+    # 2030.5 over NATS (docs/nats-mapping.md): the transport (http or nats; None: by the DUT address's scheme),
+    # the NATS mapping (native or interstore; None: the profile's, else native) and the body encoding
+    # (xml or json, CUPID's dialect: docs/json-mapping.md; None: the profile's, else xml).
+    transport: str | None = None
+    nats_mapping: str | None = None
+    encoding: str | None = None
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -148,8 +154,16 @@ def address_problem(url: str, *, plain_http: bool, plain_http_name: str) -> str 
     if "://" not in text:
         return f"expected an address with its scheme, e.g. https://{text or 'HOST:PORT'}, saw no scheme"
     scheme = text.split("://", 1)[0].lower()
+    if scheme in ("nats", "tls"):
+        from harness.transport.nats import nats_server_url
+
+        try:
+            nats_server_url(text)
+        except ValueError as exc:
+            return str(exc)
+        return None
     if scheme not in ("https", "http"):
-        return f"expected an https:// address, saw the scheme {scheme + '://'!r}"
+        return f"expected an https:// (or nats://, tls:// for NATS) address, saw the scheme {scheme + '://'!r}"
     split = urlsplit(text)
     netloc = split.netloc.rpartition("@")[2]
     host, port = netloc, ""
@@ -216,7 +230,7 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
     identity = profile.identity
     labels = {key: name_of(options, key) if getattr(options, key) else _profile_name(profile, ["identity", key])
               for key in ("cert", "key", "ca")}
-    https = (profile.base_url or "").lower().startswith("https")
+    https = (profile.base_url or "").lower().startswith(("https", "tls://"))
     for key, what in (("cert", "certificate"), ("key", "private key")):
         if https and not getattr(identity, key):
             raise SessionConfigError(

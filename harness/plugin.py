@@ -44,6 +44,10 @@ _OPTIONS = {
     "time_scale": "F with 0 < F <= 1: the DUT (the reference server; a profile with time_scale: true) runs its "
                   "clock and schedules 1/F times as fast, for development runs; 1 (real time) by default",
     "time_origin": "the instant (Unix s) from which a scaled DUT clock runs faster (set by csip-harness run)",
+    "transport": "http or nats: how requests reach the DUT (default: by the DUT address's scheme; with "
+                 "--csip-reference, nats starts a private nats-server); docs/nats-mapping.md",
+    "nats_mapping": "over NATS: native (request/reply, the default) or interstore (the InterSTORE tunnel)",
+    "encoding": "xml (default) or json (CUPID's JSON dialect, docs/json-mapping.md) for 2030.5 bodies",
 }
 _NUMBERS = ("time_scale", "time_origin")
 

@@ -356,3 +356,39 @@ def _nearest(pointers: dict[str, str], xml_path: str | None) -> str | None:
             return pointers[path]
         path = path.rsplit("/", 1)[0]
     return xml_path
+
+
+class CupidJsonCodec:
+    """The body codec (harness.sep.codec.Codec) of CUPID's JSON: ``application/sep+json``.
+
+    parse() returns the XML resource a JSON body stands for and raises XMLRejected when the body is not JSON
+    or names no resource; the conversion's findings of the last parse are kept in ``last`` for the caller.
+    """
+
+    media_type = MEDIA_TYPE_JSON
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.structure = schema.structure()
+        self.last: Conversion | None = None
+
+    def parse(self, body: bytes, max_bytes: int = 16 * 1024 * 1024, expected_root: str | None = None
+              ) -> etree._Element:
+        """The resource of a CUPID JSON body as a 2030.5 XML element (wrapped, or bare of expected_root)."""
+        from harness.sep.safexml import XMLRejected
+
+        if len(body) > max_bytes:
+            raise XMLRejected(f"expected at most {max_bytes} bytes, saw {len(body)}")
+        self.last = conversion = json_to_xml(body, self.structure, expected_root)
+        if conversion.result is None:
+            raise XMLRejected(conversion.findings[0].message)
+        return conversion.result
+
+    def serialize(self, root: etree._Element) -> bytes:
+        """The resource as CUPID writes it (wrapped)."""
+        return dumps(xml_to_json(root, self.structure).result)
+
+
+def cupid_json_codec(schema: Any) -> CupidJsonCodec:
+    """The JSON codec for a run validating against schema (harness.sep.schema.SchemaSet)."""
+    return CupidJsonCodec(schema)

@@ -36,6 +36,7 @@ from harness.sep.findings import WARNING, Finding
 from harness.sep.safexml import XMLRejected, parse_xml
 from harness.sep.schema import FAILURE
 from harness.transport.base import TOO_LARGE, Exchange, Request
+from harness.transport.nats_run import HTTP_TLS_CASES
 
 _MAX_MISMATCHES_IN_MESSAGE = 5
 
@@ -61,6 +62,8 @@ def not_applicable_reason(case: Case, ctx: RunContext) -> str | None:
     missing = unmet(list(case.requires), ctx.profile.capabilities)
     if missing:
         return "the DUT profile does not declare: " + "; ".join(missing)
+    if getattr(ctx.transport, "name", "http").startswith("nats") and case.id in HTTP_TLS_CASES:
+        return f"not applicable over NATS: {HTTP_TLS_CASES[case.id]}"
     return None
 
 

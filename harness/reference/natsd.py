@@ -20,12 +20,13 @@ from pathlib import Path
 
 from cryptography import x509
 
+from harness.reference.process import ReferenceServerError
 from harness.sep.identity import certificate_der, lfdi
 
 _LISTENING = re.compile(rb"Listening for client connections on [^\s]*:([0-9]+)")
 
 
-class NatsServerError(RuntimeError):
+class NatsServerError(ReferenceServerError):
     """nats-server is missing, or did not start: the message says which and what it printed."""
 
 

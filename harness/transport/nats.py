@@ -24,7 +24,7 @@ import nats
 import nats.errors
 from nats.aio.msg import Msg
 
-from harness.transport.base import CONNECT, PROTOCOL, TIMEOUT, TLS, TOO_LARGE, Exchange, Request, Response
+from harness.transport.base import CONNECT, FOREIGN_HOST, PROTOCOL, TIMEOUT, TLS, TOO_LARGE, Exchange, Request, Response
 from harness.transport.nats_wire import (
     METHOD,
     NATIVE_SUBJECT,
@@ -128,6 +128,16 @@ class NatsTransport:
         """Send request and return the exchange; never raises for what the DUT or NATS did."""
         exchange = Exchange(request=request, transport=self.name)
         start = time.perf_counter()
+        try:
+            same = nats_server_url(request.url) == self.server
+        except ValueError:
+            same = False
+        if not same:
+            # A link to another host or scheme (an absolute href, the plain-HTTP address): never sent.
+            exchange.error = (f"not sent: {request.url} is not on the NATS server {self.server} this run talks to "
+                              "(over NATS only paths on the DUT's own address are followed)")
+            exchange.error_kind = FOREIGN_HOST
+            return exchange
         try:
             nc = await self._connection()
         except (OSError, TimeoutError, nats.errors.Error, ssl.SSLError) as exc:

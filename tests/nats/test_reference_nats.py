@@ -43,7 +43,7 @@ def exchange(t: NatsTransport, method: str, path: str, body: bytes = b"", header
              ) -> Exchange:
     async def go() -> Exchange:
         try:
-            return await t.exchange(Request(method, f"nats://dut{path}", headers or [], body))
+            return await t.exchange(Request(method, f"{t.server}{path}", headers or [], body))
         finally:
             await t.aclose()
     return asyncio.run(go())
@@ -116,8 +116,8 @@ def test_wire_misbehaviour_is_an_error_naming_the_subject_and_the_next_request_s
 
     async def two() -> tuple[Exchange, Exchange]:
         try:
-            return (await t.exchange(Request("GET", "nats://dut/dcap")),
-                    await t.exchange(Request("GET", "nats://dut/tm")))
+            return (await t.exchange(Request("GET", f"{t.server}/dcap")),
+                    await t.exchange(Request("GET", f"{t.server}/tm")))
         finally:
             await t.aclose()
     first, second = asyncio.run(two())
@@ -207,3 +207,15 @@ def test_tunnel_identity_is_the_envelopes(nats_pki: TestPki, natsd_tls: NatsServ
                                           reference_tls: ReferenceProcess) -> None:
     got = exchange(transport(nats_pki, natsd_tls, INTERSTORE), "GET", "/edev")
     assert got.ok and got.response.status == 200, got.error
+
+
+def test_a_url_off_the_nats_server_is_never_sent(nats_pki: TestPki, natsd: NatsServer) -> None:
+    t = transport(nats_pki, natsd, NATIVE)
+
+    async def go() -> Exchange:
+        try:
+            return await t.exchange(Request("GET", "http://127.0.0.1:8080/dcap"))
+        finally:
+            await t.aclose()
+    got = asyncio.run(go())
+    assert got.error_kind == "foreign-host" and "http://127.0.0.1:8080/dcap" in got.error
