@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
+from lxml import etree
 from nats.aio.msg import Msg
 
+from harness.codec.cupid_json import MEDIA_TYPE_JSON, dumps, json_to_xml, xml_to_json
 from harness.reference.app import ReferenceApp
 from harness.reference.defects import Defects
+from harness.sep import MEDIA_TYPE_XML
+from harness.sep.safexml import parse_xml
 from harness.server.http import HttpRequest, HttpResponse, split_target, with_date
 from harness.transport.nats_wire import (
     METHOD,
@@ -48,6 +52,10 @@ class NatsRequest(HttpRequest):
 
     peer_lfdi: str | None = None
     identity_source: str = ""
+
+
+def _media(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
 
 
 class NatsFrontEnd:
@@ -120,7 +128,7 @@ class NatsFrontEnd:
                               headers=[(k, v) for k, v in headers.items() if k.lower() not in NATS_OWN_HEADERS],
                               body=msg.data, peer_cert_der=None, scheme="nats", http_version="NATS/1.0",
                               peer_lfdi=self._lfdi_of(msg.subject), identity_source="subject")
-        response = await self.app.handle(request)
+        response = await self._handle(request)
         if "nats-malformed-reply" in self.defects:
             await self._answer(msg.reply, response.body, {"Content-Type": "application/sep+xml"})
             return
@@ -145,11 +153,28 @@ class NatsFrontEnd:
                               headers=envelope.headers, body=body, peer_cert_der=None, scheme="nats",
                               http_version=envelope.version, peer_lfdi=envelope.lfdi.lower() or None,
                               identity_source="envelope")
-        response = await self.app.handle(request)
+        response = await self._handle(request)
         if "nats-malformed-reply" in self.defects:
             await self._answer(reply, b"<html>gateway says no</html>")
             return
         await self._answer(reply, self._tunnel_message(response))
+
+    async def _handle(self, request: NatsRequest) -> HttpResponse:
+        """ReferenceApp.handle, with CUPID's JSON (application/sep+json) read and written around it."""
+        if _media(request.header("Content-Type")) == MEDIA_TYPE_JSON and request.body:
+            conversion = json_to_xml(request.body, self.app.schema.structure())
+            if conversion.result is None or conversion.failures:
+                return self.app.bad_request(0)
+            request.body = etree.tostring(conversion.result, encoding="UTF-8")
+            request.headers = [(k, MEDIA_TYPE_XML if k.lower() == "content-type" else v) for k, v in request.headers]
+        response = await self.app.handle(request)
+        if MEDIA_TYPE_JSON in (request.header("Accept") or "") and _media(
+                dict((k.lower(), v) for k, v in response.headers).get("content-type")) == MEDIA_TYPE_XML:
+            root = parse_xml(response.body)
+            body = dumps(xml_to_json(root, self.app.schema.structure()).result)
+            headers = [(k, MEDIA_TYPE_JSON if k.lower() == "content-type" else v) for k, v in response.headers]
+            return HttpResponse(response.status, headers, body)
+        return response
 
     def _tunnel_message(self, response: HttpResponse) -> bytes:
         status, body = response.status, response.body
