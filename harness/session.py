@@ -35,7 +35,7 @@ from harness.sep.codec import XML
 from harness.sep.identity import certificate_der, fingerprint
 from harness.sep.tls import client_context
 from harness.transport.http import origin
-from harness.transport.nats_run import is_nats_address, run_settings
+from harness.transport.nats_run import is_nats_address, nats_metadata, run_settings
 from harness.transport.registry import UnknownSchemeError, transport_for
 
 
@@ -187,9 +187,9 @@ class HarnessSession:
         return {
             "harness_version": harness_version(),
             "started": iso_time(started),
-            "transport": (("nats" if self.nats.mapping.mode == "native" else "nats-interstore") if self.over_nats
-                          else "http"),
+            "transport": "nats" if self.over_nats else "http",
             "encoding": self.nats.encoding,
+            **({"nats": nats_metadata(self.nats.mapping, self.profile.base_url)} if self.over_nats else {}),
             "time_scale": self.clock.scale,
             "dut": {
                 "url": self.masker.prose(self.profile.base_url) if self.profile.base_url else None,

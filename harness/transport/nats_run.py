@@ -77,3 +77,18 @@ def nats_factory(tls_context: Any, *, base_url: str = "", nats_mapping: NatsMapp
     """The transport registry's factory for nats:// and tls:// DUT addresses (harness.transport.registry)."""
     return NatsTransport(base_url, nats_mapping, ssl_context=tls_context, lfdi=lfdi, sfdi=sfdi, timeout=read_timeout,
                          connect_timeout=connect_timeout, max_body=max_body)
+
+
+def nats_metadata(mapping: NatsMapping, server: str) -> dict[str, Any]:
+    """results.json run.nats: the mapping, its subjects, and where the DUT takes the client's identity from."""
+    tls = server.lower().startswith("tls://")
+    if mapping.mode == "native":
+        subjects = {"request_subject": mapping.request_subject}
+        identity = ("the LFDI of the harness's NATS TLS client certificate, in the request subject (the NATS "
+                    "server maps the certificate to a user allowed only that subject)" if tls else
+                    "the LFDI in the request subject, unauthenticated (plain NATS: no client certificate)")
+    else:
+        subjects = {"tunnel_requests": mapping.tunnel_requests, "tunnel_responses": mapping.tunnel_responses}
+        identity = ("the envelope's lfdi/sfdi (the tunnel proxy's identity, standing for every device behind it; "
+                    "the harness puts its own client certificate's there)")
+    return {"mapping": mapping.mode, **subjects, "identity": identity}

@@ -10,9 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
+import harness.report
+
 CLI = Path(sys.executable).with_name("csip-harness")
+SCHEMA = Path(harness.report.__file__).with_name("schema") / "results.schema.json"
 
 
 def run(out: Path, *options: str) -> dict[str, dict[str, Any]]:
@@ -22,7 +26,12 @@ def run(out: Path, *options: str) -> dict[str, dict[str, Any]]:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert (out / "results.json").is_file(), done.stdout[-2000:] + done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert results["run"]["transport"].startswith("nats")
+    jsonschema.validate(results, json.loads(SCHEMA.read_text()))
+    assert results["run"]["transport"] == "nats"
+    mapping = "interstore" if "interstore" in options else "native"
+    assert results["run"]["nats"]["mapping"] == mapping and results["run"]["encoding"] == (
+        "json" if "json" in options else "xml")
+    assert ("envelope" if mapping == "interstore" else "request subject") in results["run"]["nats"]["identity"]
     return {test["id"]: test for test in results["tests"]}
 
 
@@ -58,3 +67,13 @@ def test_the_tunnels_interstore_behaviours_are_failed(tmp_path: Path) -> None:
     assert tests["CORE-014"]["verdict"] == "failed" and "status: expected 204, saw 200" in message
     natively = run(tmp_path / "native", "-k", "CORE-014", "--defect", "tunnel-success-200")
     assert natively["CORE-014"]["verdict"] == "passed"  # a defect of the tunnel front end only
+
+
+@pytest.mark.parametrize(("defect", "fragment"), [("nats-flood", "answers on _INBOX."),
+                                                  ("nats-malformed-reply", "malformed answer on _INBOX.")])
+def test_a_dut_misbehaving_on_the_wire_gets_errors_naming_the_subject_and_the_run_goes_on(
+        tmp_path: Path, defect: str, fragment: str) -> None:
+    tests = run(tmp_path / defect, "-k", "CORE-004 or CORE-005", "--defect", defect)
+    assert set(tests) == {"CORE-004", "CORE-005"}
+    for test in tests.values():
+        assert test["verdict"] == "error" and fragment in test["reason"], test["reason"]
