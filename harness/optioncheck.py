@@ -277,6 +277,19 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
                                      f"saw {_what_is(data, exc)}") from None
 
 
+def _check_nats(options: RunOptions, profile: DutProfile) -> None:
+    """--transport nats needs a NATS address; the NATS mapping and encoding must be known values."""
+    from harness.transport.nats_run import is_nats_address, run_settings
+
+    if options.transport == "nats" and not is_nats_address(profile.base_url):
+        raise SessionConfigError(f"--transport nats: expected a nats:// or tls:// DUT address (a NATS server), saw "
+                                 f"{profile.base_url!r}")
+    try:
+        run_settings(profile.raw, options.nats_mapping, options.encoding)
+    except ValueError as exc:
+        raise SessionConfigError(f"{profile.file or 'the DUT profile'}: {exc}") from None
+
+
 def check_run_options(options: RunOptions) -> DutProfile:
     """The run's profile with the options applied, once every option has been checked.
 
@@ -294,6 +307,7 @@ def check_run_options(options: RunOptions) -> DutProfile:
     problem = address_problem(profile.base_url, plain_http=_plain_http(options, profile), plain_http_name=plain_name)
     if problem:
         raise SessionConfigError(f"{label}: {problem}")
+    _check_nats(options, profile)
     if profile.http_url:
         label = (f"{name_of(options, 'http_url')} {options.http_url}" if options.http_url
                  else _profile_name(profile, ["http_url"]))
@@ -317,7 +331,8 @@ def cli_run_options(args: argparse.Namespace) -> RunOptions:
                       ca=args.ca, http_url=args.http_url, tls_verify=args.tls_verify,
                       plain_http=bool(getattr(args, "plain_http", False)),
                       variables=parse_variables(args.var or [], CLI_NAMES["var"]), unattended=args.unattended,
-                      given_as=dict(CLI_NAMES))
+                      given_as=dict(CLI_NAMES), transport=getattr(args, "transport", None),
+                      nats_mapping=getattr(args, "nats_mapping", None), encoding=getattr(args, "encoding", None))
 
 
 def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = None) -> None:
