@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     nats_options.add_argument("--nats-tunnel-requests", default=TUNNEL_REQUESTS, help="tunnel request subject")
     nats_options.add_argument("--nats-tunnel-responses", default=TUNNEL_RESPONSES,
                               help="tunnel response subject prefix (.<correlationId> is appended)")
+    nats_options.add_argument("--nats-jetstream", action="store_true",
+                              help="native requests from JetStream (stream SEP_REQUESTS, durable consumer): those "
+                                   "sent while this server is away are answered when it is back")
     nats_options.add_argument("--nats-cert", help="client certificate for NATS TLS (default: --cert)")
     nats_options.add_argument("--nats-key", help="its private key (default: --key)")
     nats_options.add_argument("--nats-ca", help="CA of the NATS server's certificate (default: --ca)")
@@ -89,7 +92,7 @@ async def start_nats(args: argparse.Namespace, app: ReferenceApp, defects: Defec
     front = NatsFrontEnd(app, defects, args.nats, ssl_context=context,
                          native_subject=args.nats_subject if args.nats_mapping != "interstore" else None,
                          tunnel_requests=args.nats_tunnel_requests if args.nats_mapping != "native" else None,
-                         tunnel_responses=args.nats_tunnel_responses)
+                         tunnel_responses=args.nats_tunnel_responses, jetstream=args.nats_jetstream)
     return await front.start()
 
 

@@ -77,6 +77,7 @@ DEFECTS: dict[str, str] = {
     "nats-malformed-reply": "the NATS front end's answers are malformed: no Sep-Status header (native), no status "
                             "line (tunnel)",
     "nats-flood": "the NATS front end answers each request 20 times",
+    "jetstream-drops-backlog": "with --nats-jetstream, requests stored while the server was away are never answered",
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import nats
 from lxml import etree
 from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
 
 from harness.codec.cupid_json import MEDIA_TYPE_JSON, dumps, json_to_xml, xml_to_json
 from harness.reference.app import ReferenceApp
@@ -30,10 +31,12 @@ from harness.sep import MEDIA_TYPE_XML
 from harness.sep.safexml import parse_xml
 from harness.server.http import HttpRequest, HttpResponse, split_target, with_date
 from harness.transport.nats_wire import (
+    JETSTREAM_STREAM,
     METHOD,
     NATIVE_SUBJECT,
     NATS_OWN_HEADERS,
     PATH,
+    REPLY,
     STATUS,
     TUNNEL_REQUESTS,
     TUNNEL_RESPONSES,
@@ -68,7 +71,7 @@ class NatsFrontEnd:
 
     def __init__(self, app: ReferenceApp, defects: Defects, server: str, *, ssl_context: ssl.SSLContext | None = None,
                  native_subject: str | None = NATIVE_SUBJECT, tunnel_requests: str | None = TUNNEL_REQUESTS,
-                 tunnel_responses: str = TUNNEL_RESPONSES) -> None:
+                 tunnel_responses: str = TUNNEL_RESPONSES, jetstream: bool = False) -> None:
         self.app = app
         self.defects = defects
         self.server = server
@@ -76,6 +79,7 @@ class NatsFrontEnd:
         self.native_subject = native_subject
         self.tunnel_requests = tunnel_requests
         self.tunnel_responses = tunnel_responses
+        self.jetstream = jetstream
         self._nc: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -86,12 +90,31 @@ class NatsFrontEnd:
         if self.ssl_context is not None:
             options["tls"] = self.ssl_context
         self._nc = await nats.connect(**options)
-        if self.native_subject:
+        if self.native_subject and self.jetstream:
+            await self._subscribe_stored(self.native_subject.replace("{lfdi}", "*"))
+        elif self.native_subject:
             await self._nc.subscribe(self.native_subject.replace("{lfdi}", "*"), cb=self._spawn(self._native))
         if self.tunnel_requests:
             await self._nc.subscribe(self.tunnel_requests, cb=self._spawn(self._tunnel))
         await self._nc.flush()
         return self
+
+    async def _subscribe_stored(self, wildcard: str) -> None:
+        """Requests from JetStream: the stream keeps them while this server is away, and a durable consumer
+        hands over the backlog when it is back (defect jetstream-drops-backlog: only what comes after)."""
+        js = self._nc.jetstream()
+        await js.add_stream(name=JETSTREAM_STREAM, subjects=[wildcard.rsplit(".", 1)[0] + ".>"])
+        if "jetstream-drops-backlog" in self.defects:
+            await js.subscribe(wildcard, cb=self._spawn(self._stored), manual_ack=True,
+                               deliver_policy=DeliverPolicy.NEW)
+        else:
+            await js.subscribe(wildcard, durable="csip-reference", cb=self._spawn(self._stored), manual_ack=True)
+
+    async def _stored(self, msg: Msg) -> None:
+        """A request from the stream: answered on its Sep-Reply subject, then acknowledged."""
+        reply = (msg.headers or {}).get(REPLY)
+        await self._native(msg, reply)
+        await msg.ack()
 
     def _spawn(self, handler: Any) -> Any:
         # Each request in its own task: a slow one (a wait on the clock) holds up no other.
@@ -117,11 +140,12 @@ class NatsFrontEnd:
         for _ in range(copies):
             await self._nc.publish(subject, payload, headers=headers)
 
-    async def _native(self, msg: Msg) -> None:
+    async def _native(self, msg: Msg, reply: str | None = None) -> None:
         headers = dict(msg.headers or {})
+        reply = reply or msg.reply
         method, target = headers.get(METHOD), headers.get(PATH)
         if not method or not target:
-            await self._answer(msg.reply, b"", {STATUS: "400"})
+            await self._answer(reply, b"", {STATUS: "400"})
             return
         path, query = split_target(target)
         request = NatsRequest(method=method, target=target, path=path, query=query,
@@ -130,12 +154,12 @@ class NatsFrontEnd:
                               peer_lfdi=self._lfdi_of(msg.subject), identity_source="subject")
         response = await self._handle(request)
         if "nats-malformed-reply" in self.defects:
-            await self._answer(msg.reply, response.body, {"Content-Type": "application/sep+xml"})
+            await self._answer(reply, response.body, {"Content-Type": "application/sep+xml"})
             return
         out = {STATUS: str(response.status)}
         for key, value in with_date(response.headers, send_date="no-date-header" not in self.defects):
             out[key] = value
-        await self._answer(msg.reply, response.body, out)
+        await self._answer(reply, response.body, out)
 
     async def _tunnel(self, msg: Msg) -> None:
         try:

@@ -30,6 +30,7 @@ from harness.transport.nats_wire import (
     NATIVE_SUBJECT,
     NATS_OWN_HEADERS,
     PATH,
+    REPLY,
     STATUS,
     TUNNEL_REQUESTS,
     TUNNEL_RESPONSES,
@@ -61,6 +62,9 @@ class NatsMapping:
     tunnel_requests: str = TUNNEL_REQUESTS
     tunnel_responses: str = TUNNEL_RESPONSES
     settle: float = 0.0
+    # Native requests stored in JetStream (the server's stream SEP_REQUESTS): a request published while the
+    # server is offline is answered when it comes back, within the read timeout.
+    jetstream: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MAPPINGS:
@@ -188,7 +192,17 @@ class NatsTransport:
         inbox = nc.new_inbox()
         sub = await nc.subscribe(inbox)
         try:
-            await nc.publish(subject, request.body, reply=inbox, headers=headers)
+            if self.mapping.jetstream:
+                headers[REPLY] = inbox
+                try:
+                    await nc.jetstream().publish(subject, request.body, headers=headers, timeout=timeout)
+                except nats.errors.Error as exc:
+                    exchange.error = (f"JetStream did not store the request on {subject} (no stream takes the "
+                                      f"subject, or it refused it): {exc or type(exc).__name__}")
+                    exchange.error_kind = CONNECT
+                    return
+            else:
+                await nc.publish(subject, request.body, reply=inbox, headers=headers)
             msg = await self._first_and_flood(sub, inbox, timeout, exchange)
         finally:
             await sub.unsubscribe()

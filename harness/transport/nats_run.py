@@ -10,6 +10,7 @@ Profile keys (all optional)::
       tunnel_requests: ieee2030.requests
       tunnel_responses: ieee2030.responses
       settle: 0                    # seconds to keep listening for a flood after the first answer
+      jetstream: false             # native requests stored in JetStream (docs/nats-mapping.md)
 
 Options (--transport, --nats-mapping, --encoding; ini csip_transport, csip_nats_mapping, csip_encoding)
 override the profile.
@@ -66,7 +67,8 @@ def run_settings(raw_profile: dict[str, Any], mapping: str | None, encoding: str
     mode = str(mapping or section.get("mapping") or "native")
     if mode not in MAPPINGS:
         raise ValueError(f"nats mapping: expected one of {', '.join(MAPPINGS)}, saw {mode!r}")
-    fields = {key: section[key] for key in ("request_subject", "tunnel_requests", "tunnel_responses", "settle")
+    fields = {key: section[key] for key in ("request_subject", "tunnel_requests", "tunnel_responses", "settle",
+                                                      "jetstream")
               if key in section}
     return NatsSettings(NatsMapping(mode, **fields), chosen_encoding)
 

@@ -27,11 +27,16 @@ from harness.sep.safexml import XMLRejected, parse_xml
 METHOD = "Sep-Method"
 PATH = "Sep-Path"
 STATUS = "Sep-Status"
+# JetStream (native mapping): a stored request carries where to answer in this header, as a stream keeps no
+# reply subject; the server side owns the stream that stores the requests.
+REPLY = "Sep-Reply"
+JETSTREAM_STREAM = "SEP_REQUESTS"
 NATIVE_SUBJECT = "ieee2030.server.{lfdi}"
 TUNNEL_REQUESTS = "ieee2030.requests"
 TUNNEL_RESPONSES = "ieee2030.responses"
 # NATS headers the server or client library set, never HTTP headers of the exchange.
-NATS_OWN_HEADERS = frozenset({"status", "description", "nats-msg-id", METHOD.lower(), PATH.lower(), STATUS.lower()})
+NATS_OWN_HEADERS = frozenset({"status", "description", "nats-msg-id", "sep-reply", METHOD.lower(), PATH.lower(),
+                              STATUS.lower()})
 _ENVELOPE_NS = "urn:ieee:std:2030.5:ns"
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 400: "Bad Request",
             401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",

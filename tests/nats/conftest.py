@@ -39,9 +39,10 @@ def natsd_tls(nats_pki: TestPki) -> Iterator[NatsServer]:
         yield server
 
 
-def reference_over_nats(pki: TestPki, server: NatsServer, *defects: str, **options: Any) -> ReferenceProcess:
-    """A reference server ("client" pre-registered) answering over NATS in both mappings."""
-    args = ["--nats", server.url]
+def reference_over_nats(pki: TestPki, server: NatsServer, *defects: str, extra: tuple[str, ...] | list[str] = (),
+                        **options: Any) -> ReferenceProcess:
+    """A reference server ("client" pre-registered) answering over NATS in both mappings (extra: more options)."""
+    args = ["--nats", server.url, *extra]
     if server.tls:
         args += ["--nats-cert", str(pki.clients["responder"].cert), "--nats-key", str(pki.clients["responder"].key)]
     return start_reference_server(pki, preregister=[(pki.clients["client"].cert, 111115)], defects=defects,

@@ -661,7 +661,7 @@ PROVEN_ELSEWHERE = {
     "overlap-superseded": "test_reference_verdicts.py (BASIC-024, BASIC-025)",
     **{name: "tests/nats/test_reference_nats.py" for name in (
         "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
-        "nats-malformed-reply", "nats-flood")},
+        "nats-malformed-reply", "nats-flood", "jetstream-drops-backlog")},
 }
 
 
