@@ -291,7 +291,7 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
     if args.pdf:
         pytest_args.append("--csip-pdf")
     for name in ("cert", "key", "ca", "profile", "http_url", "listener", "listener_url", "listener_cert",
-                 "listener_key", "lab"):
+                 "listener_key", "lab", "transport", "nats_mapping", "encoding"):
         value = getattr(args, name, None)
         if value:
             pytest_args += [f"--csip-{name.replace('_', '-')}", str(value)]
@@ -560,6 +560,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the listener's TLS server certificate (PEM), one the DUT trusts")
     run.add_argument("--listener-key", dest="listener_key", help="the private key of --listener-cert")
     run.add_argument("--schema", help="XML schema file to validate against, e.g. the official sep.xsd")
+    run.add_argument("--transport", choices=["http", "nats"],
+                     help="how requests reach the DUT (default: by --dut's scheme: https://, nats:// or tls://); "
+                          "with --reference, nats starts a private nats-server (docs/nats-mapping.md)")
+    run.add_argument("--nats-mapping", dest="nats_mapping", choices=["native", "interstore"],
+                     help="over NATS: native request/reply (default) or the InterSTORE tunnel")
+    run.add_argument("--encoding", choices=["xml", "json"],
+                     help="2030.5 bodies as XML (default) or CUPID's JSON (docs/json-mapping.md)")
     run.add_argument("--cases", help="directory or file of test cases (default: the bundled testcases/<role>)")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true")

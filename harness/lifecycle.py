@@ -156,7 +156,8 @@ class RunLifecycle:
             from harness.session import parse_time_scale
 
             scale = parse_time_scale(self._value("time_scale")) or 1.0
-            self.reference = ReferenceDut(defects, time_scale=scale).start()
+            transport = self._value("transport") or "http"
+            self.reference = ReferenceDut(defects, time_scale=scale, transport=transport).start()
             shared: dict[str, Any] = {"options": self.reference.options(), "variables": self.reference.variables()}
             if not self._value("profile"):
                 shared["options"]["profile"] = str(reference_profile())

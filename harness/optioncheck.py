@@ -58,6 +58,12 @@ class RunOptions:
     listener_cert: str | None = None
     listener_key: str | None = None
     lab: str | None = None  # the lab file (harness.report.lab): who tests, where, for whom; optional
+    # 2030.5 over NATS (docs/nats-mapping.md): the transport (http or nats; None: by the DUT address's scheme),
+    # the NATS mapping (native or interstore; None: the profile's, else native) and the body encoding
+    # (xml or json, CUPID's dialect: docs/json-mapping.md; None: the profile's, else xml).
+    transport: str | None = None
+    nats_mapping: str | None = None
+    encoding: str | None = None
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -154,8 +160,16 @@ def address_problem(url: str, *, plain_http: bool, plain_http_name: str) -> str 
     if "://" not in text:
         return f"expected an address with its scheme, e.g. https://{text or 'HOST:PORT'}, saw no scheme"
     scheme = text.split("://", 1)[0].lower()
+    if scheme in ("nats", "tls"):
+        from harness.transport.nats import nats_server_url
+
+        try:
+            nats_server_url(text)
+        except ValueError as exc:
+            return str(exc)
+        return None
     if scheme not in ("https", "http"):
-        return f"expected an https:// address, saw the scheme {scheme + '://'!r}"
+        return f"expected an https:// (or nats://, tls:// for NATS) address, saw the scheme {scheme + '://'!r}"
     split = urlsplit(text)
     netloc = split.netloc.rpartition("@")[2]
     host, port = netloc, ""
@@ -222,7 +236,7 @@ def _check_identity(options: RunOptions, profile: DutProfile) -> None:
     identity = profile.identity
     labels = {key: name_of(options, key) if getattr(options, key) else _profile_name(profile, ["identity", key])
               for key in ("cert", "key", "ca")}
-    https = (profile.base_url or "").lower().startswith("https")
+    https = (profile.base_url or "").lower().startswith(("https", "tls://"))
     for key, what in (("cert", "certificate"), ("key", "private key")):
         if https and not getattr(identity, key):
             raise SessionConfigError(
@@ -284,6 +298,19 @@ def check_lab(options: RunOptions) -> dict[str, Any] | None:
         raise SessionConfigError(f"{name_of(options, 'lab')}: {exc}") from None
 
 
+def _check_nats(options: RunOptions, profile: DutProfile) -> None:
+    """--transport nats needs a NATS address; the NATS mapping and encoding must be known values."""
+    from harness.transport.nats_run import is_nats_address, run_settings
+
+    if options.transport == "nats" and not is_nats_address(profile.base_url):
+        raise SessionConfigError(f"--transport nats: expected a nats:// or tls:// DUT address (a NATS server), saw "
+                                 f"{profile.base_url!r}")
+    try:
+        run_settings(profile.raw, options.nats_mapping, options.encoding)
+    except ValueError as exc:
+        raise SessionConfigError(f"{profile.file or 'the DUT profile'}: {exc}") from None
+
+
 def check_run_options(options: RunOptions) -> DutProfile:
     """The run's profile with the options applied, once every option has been checked.
 
@@ -301,6 +328,7 @@ def check_run_options(options: RunOptions) -> DutProfile:
     problem = address_problem(profile.base_url, plain_http=_plain_http(options, profile), plain_http_name=plain_name)
     if problem:
         raise SessionConfigError(f"{label}: {problem}")
+    _check_nats(options, profile)
     if profile.http_url:
         label = (f"{name_of(options, 'http_url')} {options.http_url}" if options.http_url
                  else _profile_name(profile, ["http_url"]))
@@ -406,7 +434,8 @@ def cli_run_options(args: argparse.Namespace) -> RunOptions:
                       listener=getattr(args, "listener", None), listener_url=getattr(args, "listener_url", None),
                       listener_cert=getattr(args, "listener_cert", None),
                       listener_key=getattr(args, "listener_key", None), lab=getattr(args, "lab", None),
-                      given_as=dict(CLI_NAMES))
+                      given_as=dict(CLI_NAMES), transport=getattr(args, "transport", None),
+                      nats_mapping=getattr(args, "nats_mapping", None), encoding=getattr(args, "encoding", None))
 
 
 def check_cli_run(args: argparse.Namespace, reference_profile: Path | None = None) -> None:

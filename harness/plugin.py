@@ -52,6 +52,10 @@ _OPTIONS = {
     "listener_cert": "the notification listener's TLS server certificate (PEM), one the DUT trusts (default: the "
                      "profile's listener: cert, else the client certificate)",
     "listener_key": "the private key (PEM) of --csip-listener-cert",
+    "transport": "http or nats: how requests reach the DUT (default: by the DUT address's scheme; with "
+                 "--csip-reference, nats starts a private nats-server); docs/nats-mapping.md",
+    "nats_mapping": "over NATS: native (request/reply, the default) or interstore (the InterSTORE tunnel)",
+    "encoding": "xml (default) or json (CUPID's JSON dialect, docs/json-mapping.md) for 2030.5 bodies",
 }
 _NUMBERS = ("time_scale", "time_origin")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.actions.runner import ActionRunner, describe_mapping
 from harness.cases.model import Case, DutProfile
+from harness.codec.cupid_json import cupid_json_codec
 from harness.engine.clock import Clock
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.identities import build_identity_book
@@ -32,9 +33,11 @@ from harness.report.files import file_sha256
 from harness.report.recorder import EvidenceRecorder
 from harness.report.writer import iso_time
 from harness.results import ERROR, NOT_RUN, StepRecord, TestRecord
+from harness.sep.codec import XML
 from harness.sep.identity import certificate_der, fingerprint
 from harness.sep.tls import client_context
 from harness.transport.http import origin
+from harness.transport.nats_run import is_nats_address, nats_metadata, run_settings
 from harness.transport.registry import UnknownSchemeError, transport_for
 
 
@@ -103,14 +106,23 @@ class HarnessSession:
         self.clock = run_clock(options, self.profile)
         self.schema = load_schema(options.schema)
         self.tls_context = None
-        if self.profile.base_url.lower().startswith("https"):
+        self.over_nats = is_nats_address(self.profile.base_url)
+        if options.transport == "nats" and not self.over_nats:
+            raise SessionConfigError(f"--transport nats: expected a nats:// or tls:// DUT address (a NATS server), saw "
+                                     f"{self.profile.base_url!r}")
+        try:
+            self.nats = run_settings(self.profile.raw, options.nats_mapping, options.encoding)
+        except ValueError as exc:
+            raise SessionConfigError(str(exc)) from None
+        if self.profile.base_url.lower().startswith(("https", "tls://")):
             identity = self.profile.identity
             self.tls_context = client_context(identity.cert, identity.key, identity.ca,
                                               verify=self.profile.tls_verify)
         self.preflight_failure: str | None = None
         self._preflown = False
         # The DUT's own addresses and those the profile names: nothing else gets a request or our certificate.
-        origins = [self.profile.base_url, *filter(None, [self.profile.http_url]), *self.profile.allowed_origins]
+        origins = [url for url in (self.profile.base_url, self.profile.http_url, *self.profile.allowed_origins)
+                   if url and not is_nats_address(url)]
         try:
             self.allowed_origins = sorted({origin(url) for url in origins})
         except ValueError as exc:
@@ -149,10 +161,15 @@ class HarnessSession:
         """What the step loop needs; the transport and the event loop are made on first use."""
         if self._context is None:
             self._loop = asyncio.new_event_loop()
+            extra: dict[str, Any] = {}
+            if self.over_nats:
+                client = self.builtins["client"]
+                extra = {"base_url": self.profile.base_url, "nats_mapping": self.nats.mapping,
+                         "lfdi": str(client.get("lfdi") or ""), "sfdi": str(client.get("sfdi") or "")}
             try:
                 # By the scheme of the DUT's address: http(s) built in, others from a plugin's csip_transport hook.
                 transport = transport_for(self.profile.base_url, self.tls_context, self.plugins,
-                                          **self.transport_options)
+                                          **self.transport_options, **extra)
             except UnknownSchemeError as exc:
                 raise SessionConfigError(str(exc)) from None
             self.identities.adopt_default(transport)
@@ -166,6 +183,7 @@ class HarnessSession:
                 identities=self.identities,
                 clock=self.clock,
                 listener=ListenerHandle(self.listener_settings, self.schema),
+                codec=cupid_json_codec(self.schema) if self.nats.encoding == "json" else XML,
             )
         return self._context
 
@@ -180,8 +198,9 @@ class HarnessSession:
         return {
             "harness_version": harness_version(),
             "started": iso_time(started),
-            "transport": "http",
-            "encoding": "xml",
+            "transport": "nats" if self.over_nats else "http",
+            "encoding": self.nats.encoding,
+            **({"nats": nats_metadata(self.nats.mapping, self.profile.base_url)} if self.over_nats else {}),
             "time_scale": self.clock.scale,
             "dut": {
                 "url": self.masker.prose(self.profile.base_url) if self.profile.base_url else None,
@@ -214,7 +233,9 @@ class HarnessSession:
         if not self._preflown:
             self._preflown = True
             try:
-                self.preflight_failure = reach_dut(self.profile.base_url, self.tls_context,
+                # A NATS server speaks first (INFO) and starts TLS after: reach it by TCP, the transport does TLS.
+                context = None if self.over_nats else self.tls_context
+                self.preflight_failure = reach_dut(self.profile.base_url, context,
                                                    timeout=self.profile.connect_timeout, names=self.options.given_as)
             except Exception as exc:  # a harness fault: every case an error saying so, never a crash
                 self.preflight_failure = f"the pre-flight check itself failed: {type(exc).__name__}: {exc}"

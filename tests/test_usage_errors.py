@@ -100,7 +100,7 @@ CLI_CASES: dict[str, tuple[Args, tuple[str, ...]]] = {
     "no host": (lambda p: ["--dut", "https://:8443", *identity(p)],
                 ("--dut https://:8443: expected a host name or IP address after https://, saw none",)),
     "unsupported scheme": (lambda p: ["--dut", "ftp://127.0.0.1:21", *identity(p)],
-                           ("expected an https:// address, saw the scheme 'ftp://'",)),
+                           ("expected an https:// (or nats://, tls:// for NATS) address, saw the scheme 'ftp://'",)),
     "plain http not asked for": (lambda p: ["--dut", "http://127.0.0.1:8080", *identity(p)],
                                  ("--dut http://127.0.0.1:8080: expected https://", "add --plain-http")),
     "bad http url": (lambda p: ["--dut", "https://127.0.0.1:9", *identity(p), "--http-url", "https://x:1"],
@@ -118,6 +118,11 @@ CLI_CASES: dict[str, tuple[Args, tuple[str, ...]]] = {
     "missing listener certificate": (
         lambda p: ["--dut", "https://127.0.0.1:9", *identity(p), "--listener-cert", "nope.pem"],
         ("--listener-cert nope.pem: expected the notification listener's cert (PEM), saw no such file",)),
+    "nats transport to an https address": (
+        lambda p: ["--dut", "https://127.0.0.1:9", *identity(p), "--transport", "nats"],
+        ("--transport nats: expected a nats:// or tls:// DUT address (a NATS server), saw 'https://127.0.0.1:9'",)),
+    "nats address without a host": (lambda p: ["--dut", "nats://:4222", *identity(p)],
+                                    ("expected a nats:// or tls:// address with a host, saw 'nats://:4222'",)),
 }
 
 

@@ -13,6 +13,7 @@ import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -26,6 +27,7 @@ from harness.reference.tree import load_preregistration, seed_tree
 from harness.sep.identity import certificate_der, lfdi
 from harness.sep.tls import client_context, server_context
 from harness.server.http import start_http_server
+from harness.transport.nats_wire import NATIVE_SUBJECT, TUNNEL_REQUESTS, TUNNEL_RESPONSES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +62,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the instant from which a scaled clock runs faster (default: the start)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME", help="switch on a defect")
     parser.add_argument("--ready-file", help="write the bound ports here as JSON once listening")
+    nats_options = parser.add_argument_group("NATS (docs/nats-mapping.md)")
+    nats_options.add_argument("--nats", metavar="URL", help="also answer over NATS, via this server (nats:// or tls://)")
+    nats_options.add_argument("--nats-mapping", choices=("native", "interstore", "both"), default="both",
+                              help="which mappings to answer (default both)")
+    nats_options.add_argument("--nats-subject", default=NATIVE_SUBJECT,
+                              help="native request subject; {lfdi} is the client's LFDI (default %(default)s)")
+    nats_options.add_argument("--nats-tunnel-requests", default=TUNNEL_REQUESTS, help="tunnel request subject")
+    nats_options.add_argument("--nats-tunnel-responses", default=TUNNEL_RESPONSES,
+                              help="tunnel response subject prefix (.<correlationId> is appended)")
+    nats_options.add_argument("--nats-jetstream", action="store_true",
+                              help="native requests from JetStream (stream SEP_REQUESTS, durable consumer): those "
+                                   "sent while this server is away are answered when it is back")
+    nats_options.add_argument("--nats-cert", help="client certificate for NATS TLS (default: --cert)")
+    nats_options.add_argument("--nats-key", help="its private key (default: --key)")
+    nats_options.add_argument("--nats-ca", help="CA of the NATS server's certificate (default: --ca)")
     return parser
+
+
+async def start_nats(args: argparse.Namespace, app: ReferenceApp, defects: Defects) -> Any:
+    """The NATS front end (harness.reference.nats_front) when --nats is given, connected and subscribed."""
+    if not args.nats:
+        return None
+    # Imported only when asked for: nats-py is not needed to start the HTTPS server.
+    from harness.reference.nats_front import NatsFrontEnd
+
+    context = None
+    if args.nats.lower().startswith("tls://"):
+        context = client_context(args.nats_cert or args.cert, args.nats_key or args.key, args.nats_ca or args.ca)
+    front = NatsFrontEnd(app, defects, args.nats, ssl_context=context,
+                         native_subject=args.nats_subject if args.nats_mapping != "interstore" else None,
+                         tunnel_requests=args.nats_tunnel_requests if args.nats_mapping != "native" else None,
+                         tunnel_responses=args.nats_tunnel_responses, jetstream=args.nats_jetstream)
+    return await front.start()
 
 
 def configure_client_trust(context: ssl.SSLContext, ca: Path, defects: Defects) -> None:
@@ -133,18 +167,21 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
     plain = await start_http_server(
         app.handle_plain, args.host, args.http_port, on_error=app.protocol_error, send_date=send_date
     )
+    front = await start_nats(args, app, defects)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     ready = {"https_port": https.port, "http_port": plain.port, "admin_port": admin.port, "admin_token": token,
              "pid": os.getpid(), "defects": sorted(defects.names),
-             "time_scale": args.time_scale}
+             "time_scale": args.time_scale, "nats": args.nats}
     if args.ready_file:
         write_ready_file(Path(args.ready_file), ready)
     print(json.dumps(ready), flush=True)
     await stop.wait()
     await app.notifier.aclose()
+    if front is not None:
+        await front.close()
     await https.close()
     await plain.close()
     await admin.close()

@@ -200,6 +200,9 @@ class ReferenceApp:
     def scope_of(self, request: HttpRequest) -> Scope:
         """The Scope of the client certificate: its LFDI, its registered EndDevice, what it may access."""
         certificate_lfdi = lfdi(request.peer_cert_der) if request.peer_cert_der is not None else None
+        if certificate_lfdi is None:
+            # Over NATS (harness.reference.nats_front) the mapping gives the LFDI: subject token or envelope.
+            certificate_lfdi = getattr(request, "peer_lfdi", None)
         return scope_for(self.tree, certificate_lfdi, self.defects)
 
     # --- lookups -------------------------------------------------------------------------------

@@ -97,6 +97,17 @@ DEFECTS: dict[str, str] = {
                                        "instead of 2 Cancelled",
     "topology-change-ignored": "replace-feeder is answered 200 but the EndDevice keeps its FunctionSetAssignments",
     "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
+    # The NATS front end (harness.reference.nats_front); the tunnel ones behave as InterSTORE's cloud side does.
+    "tunnel-success-200": "behind the NATS tunnel every success is answered 200 OK: a 201's Location is dropped, a 204 "
+                          "becomes 200 with Content-Length: 0",
+    "tunnel-errors-500": "behind the NATS tunnel every 4xx and 5xx answer becomes a bare 500 Internal Server Error",
+    "tunnel-drops-body": "behind the NATS tunnel request bodies are lost: POST and PUT reach the server empty",
+    "nats-silent": "the NATS front end receives requests and never answers",
+    "nats-wrong-subject": "the NATS front end answers on a subject the client does not listen on",
+    "nats-malformed-reply": "the NATS front end's answers are malformed: no Sep-Status header (native), no status "
+                            "line (tunnel)",
+    "nats-flood": "the NATS front end answers each request 20 times",
+    "jetstream-drops-backlog": "with --nats-jetstream, requests stored while the server was away are never answered",
 }
 
 

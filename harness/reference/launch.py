@@ -40,8 +40,11 @@ class ReferenceDut:
     ReferenceServerError when the server does not come up (the message carries its stderr).
     """
 
-    def __init__(self, defects: Iterable[str] = (), time_scale: float = 1.0) -> None:
+    def __init__(self, defects: Iterable[str] = (), time_scale: float = 1.0, transport: str = "http") -> None:
         self.defects = tuple(defects)
+        # "nats": a private nats-server (harness.reference.natsd) and the server answering over it too.
+        self.transport = transport
+        self.natsd: Any = None
         self.time_scale = time_scale  # 0 < F <= 1: its clock and schedules run 1/F times as fast
         self.pki: TestPki | None = None
         self.server: ReferenceProcess | None = None
@@ -59,9 +62,16 @@ class ReferenceDut:
             self.pki = make_test_pki(self._dir / "certificates", key_dir=self._dir)
             # A SIGTERM while the process is being made waits until it is remembered: stop() must know of every
             # process it has to end (a blocked signal mask would be inherited by the server, so a flag).
+            extra: list[str] = []
+            if self.transport == "nats":
+                from harness.reference.natsd import NatsServer
+
+                self.natsd = NatsServer(workdir=self._dir / "natsd").start()
+                extra = ["--nats", self.natsd.url]
             self._spawning = True
             try:
-                self.server = spawn_reference_server(self.pki, defects=self.defects, time_scale=self.time_scale)
+                self.server = spawn_reference_server(self.pki, defects=self.defects, time_scale=self.time_scale,
+                                                     extra_args=extra)
             finally:
                 self._spawning = False
             if self._pending_signal is not None:
@@ -77,7 +87,8 @@ class ReferenceDut:
         scale with the origin of its scaled clock (so the harness's idea of its time agrees with it)."""
         assert self.server is not None and self.pki is not None, "start() first"
         client = self.pki.clients["client"]
-        return {"dut": self.server.base_url, "http_url": self.server.http_url, "cert": str(client.cert),
+        dut = self.natsd.url if self.natsd is not None else self.server.base_url
+        return {"dut": dut, "http_url": self.server.http_url, "cert": str(client.cert),
                 "key": str(client.key), "ca": str(self.pki.ca), "time_scale": self.time_scale,
                 "time_origin": self.server.time_origin}
 
@@ -95,6 +106,9 @@ class ReferenceDut:
 
     def stop(self) -> None:
         """Stop the server and remove the private keys; restore the SIGTERM handler found at start()."""
+        natsd, self.natsd = self.natsd, None
+        if natsd is not None:
+            natsd.stop()
         server, self.server = self.server, None
         try:
             if server is not None:

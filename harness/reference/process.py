@@ -138,6 +138,7 @@ def spawn_reference_server(
     http_port: int = 0,
     time_scale: float = 1.0,
     time_origin: float | None = None,
+    extra_args: Iterable[str] = (),
 ) -> ReferenceProcess:
     """Launch the server without waiting; call wait_ready() on the result (lets tests start many at once).
 
@@ -164,6 +165,7 @@ def spawn_reference_server(
         args += ["--registrar", str(path)]
     for name in chosen:
         args += ["--defect", name]
+    args += list(extra_args)  # e.g. --nats URL (harness.reference.nats_front)
     process = ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
     if pki is not None:
         process.pki_dirs = {"pki_dir": str(pki.ca.parent), "pki_keys": str(pki.server.key.parent)}

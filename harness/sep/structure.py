@@ -232,6 +232,13 @@ class SchemaStructure:
                     todo.append(sub)
         return frozenset(out)
 
+    def simple_content(self, type_name: str) -> bool:
+        """Whether type_name is a complex type with simple content (a value type such as ``SFDIType``), as
+        opposed to a simple type (``UInt40``) or a type with element content."""
+        raw = self._types.get(type_name)
+        info = self.type_info(type_name)
+        return raw is not None and info is not None and info.simple and raw.node.tag == _XS + "complexType"
+
     def builtin_base(self, type_name: str) -> str | None:
         """The xs: built-in type at the root of ``type_name``'s simple derivation (``"SFDIType"`` ->
         ``"xs:unsignedLong"``), or None for a type with element content or an unknown name."""

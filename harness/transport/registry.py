@@ -22,7 +22,15 @@ def _http(tls_context: Any, **options: Any) -> Transport:
     return HttpTransport(tls_context, **options)
 
 
-_FACTORIES: dict[str, TransportFactory] = {"http": _http, "https": _http}
+def _nats(tls_context: Any, **options: Any) -> Transport:
+    from harness.transport.nats_run import nats_factory
+
+    return nats_factory(tls_context, **options)
+
+
+# nats:// and tls:// are NATS servers (harness.transport.nats); the session adds base_url, nats_mapping, lfdi
+# and sfdi to their options.
+_FACTORIES: dict[str, TransportFactory] = {"http": _http, "https": _http, "nats": _nats, "tls": _nats}
 
 
 class UnknownSchemeError(ValueError):

@@ -46,8 +46,8 @@ def test_a_plugin_carries_its_own_scheme_and_an_unknown_one_is_named() -> None:
     plugins.register(LoopPlugin())
     transport = transport_for("loop://device-7", None, plugins, max_body=10)
     assert isinstance(transport, LoopbackTransport) and transport.options == {"max_body": 10}
-    with pytest.raises(UnknownSchemeError, match=r"http, https.*'nats://x'"):
-        transport_for("nats://x", None, plugin_manager())
+    with pytest.raises(UnknownSchemeError, match=r"http, https, nats, tls.*'mqtt://x'"):
+        transport_for("mqtt://x", None, plugin_manager())
 
 
 def test_a_request_is_method_path_headers_body_on_any_address() -> None:

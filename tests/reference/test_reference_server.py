@@ -683,6 +683,9 @@ PROVEN_ELSEWHERE = {
     "dercontrol-drops-mode": "test_reference_verdicts.py (BASIC-008 .. BASIC-014)",
     "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015)",
     "topology-change-ignored": "test_reference_verdicts.py (BASIC-003)",
+    **{name: "tests/nats/test_reference_nats.py" for name in (
+        "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
+        "nats-malformed-reply", "nats-flood", "jetstream-drops-backlog")},
 }
 
 
