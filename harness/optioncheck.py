@@ -150,8 +150,11 @@ def resolve_profile(options: RunOptions) -> DutProfile:
     )
 
 
-def address_problem(url: str, *, plain_http: bool, plain_http_name: str) -> str | None:
+def address_problem(url: str, *, plain_http: bool, plain_http_name: str, nats: bool = True) -> str | None:
     """What is wrong with a DUT address, as `expected …, saw …`; None when it is a usable https:// URL.
+
+    A nats:// or tls:// address (a NATS server) is usable only where nats is true: the DUT address, not the
+    plain-HTTP address or the notification listener's, which are HTTP by nature.
 
     An http:// address is usable only with plain_http (the user asked for plain HTTP explicitly); the
     message for it names plain_http_name. The port must be a number from 1 to 65535, the host non-empty.
@@ -160,7 +163,7 @@ def address_problem(url: str, *, plain_http: bool, plain_http_name: str) -> str 
     if "://" not in text:
         return f"expected an address with its scheme, e.g. https://{text or 'HOST:PORT'}, saw no scheme"
     scheme = text.split("://", 1)[0].lower()
-    if scheme in ("nats", "tls"):
+    if nats and scheme in ("nats", "tls"):
         from harness.transport.nats import nats_server_url
 
         try:
@@ -169,7 +172,8 @@ def address_problem(url: str, *, plain_http: bool, plain_http_name: str) -> str 
             return str(exc)
         return None
     if scheme not in ("https", "http"):
-        return f"expected an https:// (or nats://, tls:// for NATS) address, saw the scheme {scheme + '://'!r}"
+        also = " (or nats://, tls:// for NATS)" if nats else ""
+        return f"expected an https://{also} address, saw the scheme {scheme + '://'!r}"
     split = urlsplit(text)
     netloc = split.netloc.rpartition("@")[2]
     host, port = netloc, ""
@@ -332,7 +336,7 @@ def check_run_options(options: RunOptions) -> DutProfile:
     if profile.http_url:
         label = (f"{name_of(options, 'http_url')} {options.http_url}" if options.http_url
                  else _profile_name(profile, ["http_url"]))
-        problem = address_problem(profile.http_url, plain_http=True, plain_http_name="")
+        problem = address_problem(profile.http_url, plain_http=True, plain_http_name="", nats=False)
         if problem or not profile.http_url.lower().startswith("http://"):
             raise SessionConfigError(f"{label}: {problem or 'expected the plain-HTTP address http://HOST[:PORT]'}")
     _check_identity(options, profile)
@@ -385,7 +389,7 @@ def listener_settings(options: RunOptions, profile: DutProfile, variables: Mappi
         raise SessionConfigError(f"{label('address', 'address')} {address}: {bound}")
     url = options.listener_url or raw.get("url")
     if url:
-        problem = address_problem(str(url), plain_http=False, plain_http_name="")
+        problem = address_problem(str(url), plain_http=False, plain_http_name="", nats=False)
         if problem:
             raise SessionConfigError(f"{label('url', 'url')} {url}: {problem}")
     notes = []
