@@ -28,7 +28,9 @@ REFERENCE_PROFILE = Path(__file__).resolve().parent.parent / "fixtures" / "profi
 SERVER_CASES = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "testcases" / "server").glob("*.yaml"))
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+# A guard against a hung run, not a speed check (bench/ measures speed): the whole catalogue at --time-scale 0.01
+# takes a minute or two, more on a loaded machine.
+def cli(*args: str, cwd: Path | None = None, timeout: float = 600,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, check=False, env={**os.environ, **(env or {})},
