@@ -156,5 +156,5 @@ class DerClientAdmin:
                            "mean": round(1000 * statistics.fmean(latencies), 3) if latencies else None},
             "elapsed": time.monotonic() - self.stats.started, "peak_rss_kib": peak_rss_kib(),
             "states": {s: sum(1 for d in self.devices if d.state == s)
-                       for s in ("discovering", "running", "stopped")},
+                       for s in ("discovering", "registered", "running", "stopped")},
         }

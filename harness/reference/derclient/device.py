@@ -8,7 +8,8 @@ curve). It then PUTs DERCapability, DERSettings (reading each back), DERStatus a
 POSTs a MirrorUsagePoint. Afterwards each list is re-read at its pollRate (inherited from the enclosing
 resource when absent, 900 s at the top: §6.1.2.1), event edges are acted on when they fall, DERStatus and
 DERAvailability are PUT every status_rate seconds, MirrorMeterReadings POSTed at the mirror's postRate.
-A server that cannot be reached or answers an error sends the device back to discovery with back-off.
+A server that cannot be reached or answers an error sends the device back to discovery after 15 s of device
+time, doubling up to 300 s.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Program:
     controls_href: str | None
     curves_href: str | None
     rate: int
+    source: str = ""  # the DERProgramList it was read from
 
 
 def tls_context(cert: Path, key: Path, ca: Path, defects: frozenset[str]) -> ssl.SSLContext:
@@ -134,10 +136,16 @@ class Device:
         self.last_poll: float | None = None
         self.discovered_after: float | None = None  # real s from the process start to the first full walk
         self.log_event_id = 0
+        self.requests = 0
+        # The last requests and their answers, for people and tests looking at what the device did.
+        self.recent_requests: deque[dict[str, Any]] = deque(maxlen=64)
         self.pending_log_events: list[int] = []
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._job_started: float | None = None
+        self.answered_at = 0.0
+        self.list_read_at = 0.0
         self._reset_tree()
 
     def _reset_tree(self) -> None:
@@ -147,6 +155,7 @@ class Device:
         self.program_lists: dict[str, int] = {}
         self.curves: dict[str, etree._Element] = {}
         self.jobs: dict[str, float] = {}
+        self.read_at: dict[str, float] = {}  # device time of the walk's read of each polled resource
         self.mirror_href: str | None = None
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -213,8 +222,9 @@ class Device:
                 if self._client is not None:
                     await self._client.aclose()
                     self._client = None
-                # Exponential back-off from 5 s to 5 min of device time.
-                await self.clock.sleep(min(300.0, 5.0 * 2 ** min(failures - 1, 6)))
+                # Exponential back-off from 15 s to 5 min of device time: CORE-005 allows a client without a
+                # valid time source to retry no more than once per 15 s.
+                await self.clock.sleep(min(300.0, 15.0 * 2 ** min(failures - 1, 5)))
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -223,10 +233,13 @@ class Device:
         """One request to the server; its latency is recorded."""
         headers = {"Content-Type": CONTENT_TYPE} if body is not None else None
         begun = time.perf_counter()
+        self.requests += 1
         ok = False
         try:
             response = await self.client().request(method, href, content=body, headers=headers, params=params)
             ok = response.status_code < 400
+            target = href + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+            self.recent_requests.append({"method": method, "target": target, "status": response.status_code})
             return response
         finally:
             self.stats.record(time.perf_counter() - begun, ok)
@@ -235,18 +248,25 @@ class Device:
                   ) -> etree._Element:
         """GET a resource; ServerError for a status other than 200, WireError for a body of another kind."""
         response = await self.exchange("GET", href, params=params)
+        # Polls are timed from the answer: the server saw the request before it, so a pollRate counted from
+        # here never brings the next GET early.
+        self.answered_at = self.clock.now()
+        if self._job_started is None:
+            self._job_started = self.answered_at
         if response.status_code != 200:
             raise ServerError(f"GET {href}: expected 200, saw {response.status_code}")
-        self.last_poll = self.clock.now()
+        self.last_poll = self.answered_at
         return wire.parse(response.content, expected)
 
     async def get_list(self, href: str, tag: str, item: str) -> tuple[etree._Element, list[etree._Element]]:
         """Every item of a list resource, read page by page with s and l (2030.5 §6.1.2.2 list queries)."""
         if "no-list-paging" in self.defects:
             root = await self.get(href, tag)
+            self.list_read_at = self.answered_at
             return root, wire.items(root, item)
         collected: list[etree._Element] = []
         root = await self.get(href, tag, {"s": 0, "l": PAGE})
+        self.list_read_at = self.answered_at
         for _ in range(MAX_PAGES):
             page = wire.items(root, item)
             collected += page
@@ -283,6 +303,7 @@ class Device:
         """The CSIP discovery walk from /dcap down to the programs, then the DER's first writes."""
         self._reset_tree()
         dcap = await self.get(self.dcap_path, "DeviceCapability")
+        self.read_at["dcap"] = self.answered_at
         self.rates["dcap"] = wire.poll_rate(dcap) or DEFAULT_POLL_RATE
         for name in ("TimeLink", "EndDeviceListLink", "MirrorUsagePointListLink"):
             self.links[name] = wire.link(dcap, name)
@@ -293,18 +314,25 @@ class Device:
             raise ServerError(f"expected an EndDeviceListLink in {self.dcap_path}, saw none")
         await self.find_end_device(edev_list)
         await self.read_registration()
+        self.state = "registered"
         await self.read_assignments()
+        # Programs learnt before a rediscovery that the server no longer assigns leave with their events.
+        for stale in {*self.schedule.defaults, *(e.control.program for e in self.schedule.events.values())}:
+            if stale not in self.programs:
+                self.schedule.forget_program(stale)
         await self.write_der()
         await self.make_mirror()
+        # Each first poll is due a pollRate after the walk's read of that resource.
         now = self.clock.now()
-        self.jobs = {"dcap": now + self._rate("dcap"), "edev": now + self._rate("edev"),
-                     "fsa": now + self._rate("fsa"), "status": now + self.options.status_rate}
+        read = self.read_at
+        self.jobs = {"dcap": read["dcap"] + self._rate("dcap"), "edev": read.get("edev", now) + self._rate("edev"),
+                     "fsa": read.get("fsa", now) + self._rate("fsa"), "status": now + self.options.status_rate}
         if self.links.get("TimeLink"):
             self.jobs["time"] = now + (DEFECT_POLL_RATE if "ignores-pollrate" in self.defects else TIME_POLL_RATE)
         for href in self.program_lists:
-            self.jobs[f"derp {href}"] = now + self._list_rate(href)
+            self.jobs[f"derp {href}"] = read.get(f"derp {href}", now) + self._list_rate(href)
         for program in self.programs.values():
-            self.jobs[f"derc {program.href}"] = now + self._program_rate(program)
+            self.jobs[f"derc {program.href}"] = read.get(f"derc {program.href}", now) + self._program_rate(program)
         if self.mirror_href:
             self.jobs["mmr"] = now + self.options.post_rate
 
@@ -319,6 +347,7 @@ class Device:
     async def find_end_device(self, href: str) -> None:
         """Page through the EndDeviceList to the device's own EndDevice (by lFDI) and GET it."""
         root, devices = await self.get_list(href, "EndDeviceList", "EndDevice")
+        self.read_at["edev"] = self.list_read_at
         self.rates["edev"] = wire.poll_rate(root) or self.rates["dcap"]
         if "posts-enddevice" in self.defects:
             await self.post(href, wire.end_device(self.sfdi, self.lfdi, self.clock.timestamp(), self.edition))
@@ -343,12 +372,17 @@ class Device:
             raise NotRegistered(f"Registration {href} holds pIN {pin}, not this device's {self.options.pin}: "
                                 "not its server, walking no further")
 
-    async def read_assignments(self) -> None:
-        """The FunctionSetAssignmentsList, each FSA, each DERProgramList, and each program's resources."""
+    async def read_assignments(self, *, known_lists: bool = True) -> None:
+        """The FunctionSetAssignmentsList, each FSA, each DERProgramList, and each program's resources.
+
+        known_lists False (a re-read at the FSA list's pollRate) reads only the DERProgramLists not known yet:
+        the known ones are re-read at their own pollRate.
+        """
         href = self.links.get("FunctionSetAssignmentsListLink")
         if not href:
             return
         root, fsas = await self.get_list(href, "FunctionSetAssignmentsList", "FunctionSetAssignments")
+        self.read_at["fsa"] = self.list_read_at
         self.rates["fsa"] = wire.poll_rate(root) or self.rates["edev"]
         lists: dict[str, int] = {}
         for item in fsas:
@@ -361,7 +395,10 @@ class Device:
                 lists[derp] = self.rates["fsa"]
         kept: set[str] = set()
         for derp in lists:
-            kept |= await self.read_program_list(derp)
+            if known_lists or derp not in self.program_lists:
+                kept |= await self.read_program_list(derp)
+            else:
+                kept |= {h for h, p in self.programs.items() if p.source == derp}
         for gone in set(self.programs) - kept:
             del self.programs[gone]
             self.schedule.forget_program(gone)
@@ -376,6 +413,7 @@ class Device:
     async def read_program_list(self, href: str) -> set[str]:
         """Read a DERProgramList; load the programs not known yet; return the hrefs it holds."""
         root, items = await self.get_list(href, "DERProgramList", "DERProgram")
+        self.read_at[f"derp {href}"] = self.list_read_at
         rate = wire.poll_rate(root) or self.rates.get("fsa", DEFAULT_POLL_RATE)
         self.program_lists[href] = rate
         found: set[str] = set()
@@ -392,7 +430,7 @@ class Device:
                 href=program_href, mrid=wire.text(item, "mRID"), primacy=primacy if primacy is not None else 255,
                 default_href=wire.link(item, "DefaultDERControlLink"),
                 controls_href=wire.link(item, "DERControlListLink"), curves_href=wire.link(item, "DERCurveListLink"),
-                rate=rate,
+                rate=rate, source=href,
             )
             self.programs[program_href] = program
             await self.load_program(program)
@@ -418,6 +456,7 @@ class Device:
         if not program.controls_href:
             return
         root, items = await self.get_list(program.controls_href, "DERControlList", "DERControl")
+        self.read_at[f"derc {program.href}"] = self.list_read_at
         if wire.poll_rate(root):
             program.rate = wire.poll_rate(root) or program.rate
         controls = [self._control(program, item) for item in items if wire.text(item, "mRID")]
@@ -536,10 +575,10 @@ class Device:
             self._wake.set()
             return {"queued": True}
         self.log_event_id += 1
-        response = await self.post(href, wire.log_event(self.clock.timestamp(), self.log_event_id, code,
-                                                        self.edition))
+        created = self.clock.timestamp()
+        response = await self.post(href, wire.log_event(created, self.log_event_id, code, self.edition))
         return {"href": href, "status": response.status_code, "location": response.headers.get("Location"),
-                "logEventID": self.log_event_id}
+                "logEventID": self.log_event_id, "createdDateTime": created}
 
     async def change_setting(self, name: str, value: object) -> dict[str, Any]:
         """Change one DERSettings value and PUT DERSettings at once when the device is running."""
@@ -562,8 +601,11 @@ class Device:
                 await self.post_log_event(self.pending_log_events.pop(0))
             now = self.clock.now()
             for name, due in sorted(self.jobs.items(), key=lambda item: item[1]):
-                if due > now:
+                if due > now or name not in self.jobs:  # not due, or dropped by a job that ran before it
                     continue
+                # The next poll is due a pollRate after this one's first answer (see get), so the time a poll
+                # takes does not stretch the spacing a server sees between two GETs of one resource.
+                self._job_started = None
                 kind = name.split(" ", 1)[0]
                 if kind == "derp":
                     await self._poll_program_list(name.split(" ", 1)[1])
@@ -581,7 +623,7 @@ class Device:
 
     def _again(self, name: str, rate: float) -> None:
         if name in self.jobs:
-            self.jobs[name] = self.clock.now() + rate
+            self.jobs[name] = (self._job_started or self.clock.now()) + rate
 
     async def _poll_dcap(self, name: str) -> None:
         dcap = await self.get(self.dcap_path, "DeviceCapability")
@@ -602,7 +644,7 @@ class Device:
 
     async def _poll_fsa(self, name: str) -> None:
         before = set(self.program_lists)
-        await self.read_assignments()
+        await self.read_assignments(known_lists=False)
         now = self.clock.now()
         for href in set(self.program_lists) - before:
             self.jobs[f"derp {href}"] = now + self._list_rate(href)
@@ -647,7 +689,10 @@ class Device:
             "lfdi": self.lfdi, "sfdi": self.sfdi, "state": self.state,
             "active_control": self.schedule.active_control(),
             "last_poll": self.last_poll, "responses_sent": list(self.responses_sent), "errors": list(self.errors),
-            "discovered_after": self.discovered_after,
+            "discovered_after": self.discovered_after, "requests": self.requests,
+            "programs": [{"href": p.href, "primacy": p.primacy} for p in
+                         sorted(self.programs.values(), key=lambda p: (p.primacy, p.href))],
+            "recent_requests": list(self.recent_requests),
         }
 
     def applied_settings(self) -> dict[str, Any]:

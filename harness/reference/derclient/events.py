@@ -3,7 +3,8 @@
 The rules applied (IEEE 2030.5-2018 §12.1.3 event rules, §10.10 DER function set):
 
 * each event's effective window is its interval shifted by a random offset drawn once in [0, randomizeStart]
-  (or [randomizeStart, 0] when negative) and stretched by one drawn in [0, randomizeDuration] likewise;
+  (or [randomizeStart, 0] when negative) and its duration changed by one drawn in [0, randomizeDuration]
+  likewise (a negative randomizeDuration may shorten it, never below zero);
 * an event supersedes an overlapping one when both control a common DERControlBase mode and it comes from a
   program of lower primacy value or, at equal primacy, it was created later (creationTime); the superseded one
   is answered status 7 and never applied;
@@ -61,7 +62,7 @@ class Event:
     def window(self) -> tuple[int, int]:
         """The effective [start, end) of the event, TimeType seconds."""
         start = self.control.start + self.start_offset
-        return start, start + self.control.duration + self.duration_offset
+        return start, start + max(0, self.control.duration + self.duration_offset)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class Schedule:
     def _receive(self, control: Control, now: float) -> list[Reply]:
         randomise = self.randomise
         event = Event(control, _draw(self.rng, control.randomize_start) if randomise else 0,
-                      max(0, _draw(self.rng, control.randomize_duration)) if randomise else 0)
+                      _draw(self.rng, control.randomize_duration) if randomise else 0)
         self.events[control.mrid] = event
         replies = [Reply(control, RECEIVED)]
         if now >= event.window[1]:

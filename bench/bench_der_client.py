@@ -1,0 +1,105 @@
+"""The reference DER client at scale: 1, 100 and 1,000 simulated DERs in one process against the reference server.
+
+For each fleet size N, in one run: a fresh reference server with the N device certificates pre-registered, and
+one DER client process running N devices (each its own certificate, key and TLS connection). Measured until
+every device has finished its first walk (discovery from /dcap to the DERPrograms, the DER PUTs read back and
+the Metering Mirror POST), or --timeout:
+
+  discovered/s     N / seconds from the client's start to the last device's first full walk
+  requests/s       requests the server answered in that time (counted by the client) / that time
+  p50/p99 latency  of every request, ms, as the client measured it (TLS handshake included on the first)
+  peak RSS         VmHWM of the client and of the server process, MB
+
+Ratios are against the 1-device baseline of the same run. Target (issue 15): 1,000 devices discover and finish
+a first poll cycle on 2 cores with the client process at most 300 MB.
+
+Run: /work/venv/bin/python bench/bench_der_client.py [--sizes 1,100,1000] [--timeout 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from harness.pki import make_device_certificates, make_test_pki
+from harness.reference.derclient.process import spawn_der_client
+from harness.reference.process import spawn_reference_server
+
+TARGET_RSS_MB = 300
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a process, MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
+    """Run N devices to their first full walk; the figures."""
+    pki = make_test_pki(base / f"pki-{size}", key_dir=base / f"keys-{size}", profiles=False)
+    made = time.perf_counter()
+    pairs = [pki.clients["client"], *make_device_certificates(pki, size - 1, base / f"certs-{size}",
+                                                              key_dir=base / f"dkeys-{size}")]
+    cert_seconds = time.perf_counter() - made
+    server = spawn_reference_server(pki, preregister=[(p.cert, 111115) for p in pairs]).wait_ready(120)
+    try:
+        client = spawn_der_client(pki, server.base_url + "/dcap", devices=size, device_certs=pairs).wait_ready(120)
+        try:
+            deadline = time.monotonic() + timeout
+            stats: dict = {}
+            while time.monotonic() < deadline:
+                stats = httpx.get(client.admin_url + "/stats", timeout=60).json()
+                if stats["discovered"] >= size:
+                    break
+                time.sleep(0.5)
+            client_rss, server_rss = peak_rss_mb(client.pid), peak_rss_mb(server.process.pid)
+        finally:
+            client.stop()
+    finally:
+        server.stop()
+    walked = max(stats["discovered_after"], default=float("nan"))
+    return {
+        "devices": size, "discovered": stats["discovered"], "seconds": walked,
+        "discovered_per_s": stats["discovered"] / walked, "requests": stats["requests"],
+        "requests_per_s": stats["requests"] / walked, "failures": stats["failures"],
+        "p50_ms": stats["latency_ms"]["p50"], "p99_ms": stats["latency_ms"]["p99"],
+        "client_rss_mb": client_rss, "server_rss_mb": server_rss, "cert_seconds": cert_seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,100,1000", help="fleet sizes, comma-separated; the first is the baseline")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a fleet's first walk")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-derclient-") as folder:
+        for size in sizes:
+            row = measure(size, Path(folder), args.timeout)
+            rows.append(row)
+            print(f"N={size}: {row['discovered']}/{size} walked in {row['seconds']:.2f} s "
+                  f"({row['discovered_per_s']:.1f}/s), {row['requests']} requests ({row['requests_per_s']:.0f}/s, "
+                  f"{row['failures']} failed), p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms, "
+                  f"client {row['client_rss_mb']:.0f} MB server {row['server_rss_mb']:.0f} MB peak RSS, "
+                  f"{size - 1} certificates in {row['cert_seconds']:.2f} s", flush=True)
+    baseline = rows[0]
+    for row in rows:
+        print(f"SUMMARY der-client N={row['devices']} discovered/s {row['discovered_per_s']:.1f} "
+              f"(x{row['discovered_per_s'] / baseline['discovered_per_s']:.1f} of N={baseline['devices']}) "
+              f"requests/s {row['requests_per_s']:.0f} (x{row['requests_per_s'] / baseline['requests_per_s']:.1f}) "
+              f"p50 {row['p50_ms']} ms (x{row['p50_ms'] / baseline['p50_ms']:.1f}) p99 {row['p99_ms']} ms "
+              f"client-rss {row['client_rss_mb']:.0f} MB (target <= {TARGET_RSS_MB}) "
+              f"server-rss {row['server_rss_mb']:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
