@@ -71,7 +71,7 @@ class Sender(threading.Thread):
 
     def run(self) -> None:
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120
             handle = self.session.context.listener
             while handle.case is None and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -86,6 +86,7 @@ class Sender(threading.Thread):
 
 
 def run_with(session: HarnessSession, case: Path, sender: Sender | None = None) -> TestRecord:
+    session.context  # noqa: B018 - made here, in the thread that runs the session, before the sender reads it
     if sender is not None:
         sender.start()
     try:
