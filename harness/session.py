@@ -173,6 +173,8 @@ class HarnessSession:
             except UnknownSchemeError as exc:
                 raise SessionConfigError(str(exc)) from None
             self.identities.adopt_default(transport)
+            if self.over_nats:
+                self.identities.transport_factory = self._nats_identity_transport
             self._context = RunContext(
                 profile=self.profile,
                 base_url=self.profile.base_url,
@@ -186,6 +188,16 @@ class HarnessSession:
                 codec=cupid_json_codec(self.schema) if self.nats.encoding == "json" else XML,
             )
         return self._context
+
+    def _nats_identity_transport(self, name: str) -> Any:
+        """A NATS connection acting as the named identity: its certificate on a tls:// server (the NATS server maps
+        it to that client's user) and its LFDI/SFDI in the subject or the tunnel envelope (docs/nats-mapping.md)."""
+        values = self.identities.variables().get(name, {})
+        secure = self.profile.base_url.lower().startswith("tls://")
+        return transport_for(self.profile.base_url, self.identities.context(name) if secure else None, self.plugins,
+                             **self.transport_options, base_url=self.profile.base_url,
+                             nats_mapping=self.nats.mapping, lfdi=str(values.get("lfdi") or ""),
+                             sfdi=str(values.get("sfdi") or ""))
 
     def run_metadata(self, started: float) -> dict[str, Any]:
         """Run identity for results.json: harness, DUT, profile, schema, transport; started is epoch seconds."""

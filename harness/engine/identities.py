@@ -9,6 +9,7 @@ written `as: NAME` acts as that identity; a name the profile does not map makes 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,10 @@ class IdentityBook:
         self.verify = verify
         self.transport_options = transport_options
         self._contexts: dict[str, ssl.SSLContext] = {}
-        self._transports: dict[str, HttpTransport] = {}
+        self._transports: dict[str, Any] = {}
+        # Makes the transport of a named identity when the DUT is not reached over HTTP(S) (a NATS connection
+        # carrying that identity's certificate and LFDI); None: an HttpTransport presenting its certificate.
+        self.transport_factory: Callable[[str], Any] | None = None
         if default_transport is not None:
             self._transports[DEFAULT_IDENTITY] = default_transport
         self._variables: dict[str, dict[str, Any]] = {}
@@ -113,10 +117,14 @@ class IdentityBook:
             self._contexts[key] = context
         return self._contexts[key]
 
-    def transport(self, name: str) -> HttpTransport:
-        """The keep-alive transport of name (the run's own transport for the default identity)."""
+    def transport(self, name: str) -> Any:
+        """The keep-alive transport of name (the run's own transport for the default identity): an HttpTransport,
+        or what transport_factory makes for the DUT's scheme (harness.transport.registry)."""
         if name not in self._transports:
-            self._transports[name] = HttpTransport(self.context(name), **self.transport_options)
+            if self.transport_factory is not None:
+                self._transports[name] = self.transport_factory(name)
+            else:
+                self._transports[name] = HttpTransport(self.context(name), **self.transport_options)
         return self._transports[name]
 
     async def aclose(self) -> None:
