@@ -45,7 +45,8 @@ def results(out: Path) -> dict:
 def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
     out = tmp_path / "out"
     # The event cases wait minutes on the server's clock; at 0.01 the reference's runs 100 times as fast.
-    done = cli("run", "--reference", "--time-scale", "0.01", "--out", str(out))
+    # The whole server catalogue: about a minute on an idle machine, several on a loaded one.
+    done = cli("run", "--reference", "--time-scale", "0.01", "--out", str(out), timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(out)
     assert document["format"] == "csip-harness-results" and document["run"]["complete"] is True
@@ -68,7 +69,8 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
 
 def test_run_reference_with_a_defect_fails_naming_step_field_expected_seen(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--time-scale", "0.01", "--out", str(out))
+    done = cli("run", "--reference", "--defect", "time-wrong-quality", "--time-scale", "0.01", "--out", str(out),
+               timeout=600)
     assert done.returncode == 1
     assert "step 2 'GET Time through the TimeLink; quality is 7'" in done.stdout
     assert "resource.quality: expected 7, saw '3'" in done.stdout
@@ -90,7 +92,8 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
                    *[item for name, value in reference_server.pki_dirs.items()
                      for item in ("--var", f"{name}={value}")],
                    "--time-scale", "0.01", "--out", str(out), "--", "--csip-time-origin",
-                   repr(reference_server.time_origin), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token})
+                   repr(reference_server.time_origin), env={"REFERENCE_ADMIN_TOKEN": reference_server.admin_token},
+                   timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
     assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(SERVER_CASES, "passed")
