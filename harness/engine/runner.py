@@ -682,7 +682,9 @@ async def _set_up(case: Case, ctx: RunContext, variables: dict[str, Any], record
                          f"{'s' if len(unmapped) > 1 else ''} {', '.join(map(repr, unmapped))} "
                          "(add it under 'actions:' in the profile)")
         if ctx.actions:
-            record.actions = [ctx.actions.unmapped_record(c) for c in needed if c.name in unmapped]
+            # One record per action the profile does not map, however many times the case names it.
+            firsts = {c.name: c for c in reversed(needed) if c.name in unmapped}
+            record.actions = [ctx.actions.unmapped_record(firsts[name]) for name in unmapped]
         return False
     assert ctx.actions is not None
     for call in case.setup:
