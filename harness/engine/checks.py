@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.cases.matchers import Mismatch, match
-from harness.cases.model import ExpectSpec
+from harness.cases.model import ExpectSpec, Step
+from harness.results import FindingRecord
 from harness.sep import MEDIA_TYPE_XML, NS
 from harness.sep.safexml import XMLRejected, parse_xml
 from harness.sep.schema import FAILURE, PARSE, WARNING, Finding
@@ -129,3 +130,31 @@ def check_response(
     if expect.resource is not None:
         result.mismatches.extend(match(expect.resource, result.view, "resource"))
     return result
+
+
+# A failure message names at most this many problems, then how many more there were.
+MAX_PROBLEMS_IN_MESSAGE = 5
+
+
+def describe_problems(step: Step, problems: list[Any], label: str | None = None) -> str:
+    """The failure message of a step: `step N 'name': problem; problem (and K more)` (label replaces the head)."""
+    shown = [str(p) for p in problems[:MAX_PROBLEMS_IN_MESSAGE]]
+    more = len(problems) - len(shown)
+    tail = f" (and {more} more)" if more > 0 else ""
+    return f"{label or f'step {step.index} {step.name!r}'}: " + "; ".join(shown) + tail
+
+
+def finding_record(f: Any) -> FindingRecord:
+    """A schema/parse/check Finding as results.json records it."""
+    return FindingRecord(message=f.message, line=f.line, path=f.path, kind=f.kind, severity=f.severity)
+
+
+def failing_problems(check: ResponseCheck) -> list[Any]:
+    """What fails a step: mismatches and failure findings. Warning findings are shown, never counted."""
+    problems: list[Any] = list(check.mismatches)
+    for f in check.findings:
+        if f.severity == FAILURE:
+            where = " ".join(part for part in (f.kind, f.path or "", f"line {f.line}" if f.line else "") if part)
+            problems.append(Mismatch(where, "a valid 2030.5 resource" if f.kind != "parse" else "an acceptable "
+                                     "2030.5 XML body", f.message))
+    return problems

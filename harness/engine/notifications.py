@@ -29,7 +29,7 @@ from lxml import etree
 from harness.cases.model import AwaitSpec, ExpectSpec, ListenerPath, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.variables import VariableError, substitute
-from harness.engine.checks import check_response
+from harness.engine.checks import check_response, describe_problems, failing_problems, finding_record
 from harness.results import ERROR, FAILED, PASSED, ExchangeRecord, StepRecord, body_evidence
 from harness.sep import NS
 from harness.sep.identity import fingerprint, lfdi, sfdi
@@ -306,17 +306,16 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
 
 
 def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord, entry: Received) -> StepRecord:
-    from harness.engine.runner import _describe, _finding, _problems
 
     expect: ExpectSpec = dataclasses.replace(step.expect, **_text(
         {"headers": step.expect.headers, "resource": step.expect.resource, "schema": step.expect.schema}, variables))
     response = Response(status=entry.status, headers=list(entry.headers), body=entry.body)
     check = check_response(expect, response, ctx.schema, needs_view=True, max_body=ctx.profile.max_body)
-    record.findings = [_finding(f) for f in check.findings]
+    record.findings = [finding_record(f) for f in check.findings]
     record.observed = {"answered": entry.status, "answer_reason": entry.reason,
                        "content_type": entry.header("content-type"), "resource": check.view}
     record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]
-    problems: list[Any] = list(_problems(check))
+    problems: list[Any] = list(failing_problems(check))
     for name, raw_path in step.save.items():
         optional = raw_path.endswith("?")
         saved_path = str(_text(raw_path.removesuffix("?"), variables))
@@ -329,7 +328,7 @@ def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepR
                 problems.append(f"save {name}: expected a value at {saved_path}, saw {exc}")
     if problems:
         record.verdict = FAILED
-        record.message = _describe(step, problems)
+        record.message = describe_problems(step, problems)
     else:
         record.verdict = PASSED
     return record

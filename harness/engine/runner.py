@@ -14,6 +14,9 @@ from harness.cases.requires import Requirement, unmet
 from harness.cases.variables import VariableError, substitute
 from harness.codec.checking import for_checks, to_json_paths
 from harness.engine.checks import ResponseCheck, advisories, check_response
+from harness.engine.checks import describe_problems as _describe
+from harness.engine.checks import failing_problems as _problems
+from harness.engine.checks import finding_record as _finding
 from harness.engine.clock import ClockNotRead
 from harness.engine.context import RunContext
 from harness.engine.events import event_status_mismatches, list_order_mismatches
@@ -28,7 +31,6 @@ from harness.results import (
     PASSED,
     WAIVED,
     ExchangeRecord,
-    FindingRecord,
     StepRecord,
     TestRecord,
     body_evidence,
@@ -39,8 +41,6 @@ from harness.sep.safexml import XMLRejected, parse_xml
 from harness.sep.schema import FAILURE
 from harness.transport.base import TOO_LARGE, Exchange, Request
 from harness.transport.nats_run import HTTP_TLS_CASES
-
-_MAX_MISMATCHES_IN_MESSAGE = 5
 
 # Waiver outcomes recorded beside each waiver of a test (the report shows the stale ones).
 WAIVER_APPLIED = "applied"
@@ -154,28 +154,6 @@ def _build_request(step: Step, variables: dict[str, Any], ctx: RunContext) -> Re
         headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
         headers[name] = str(_substitute(value, variables))
     return Request(method=spec.method, url=target, headers=list(headers.items()), body=body, timeout=spec.timeout)
-
-
-def _describe(step: Step, problems: list[Any], label: str | None = None) -> str:
-    shown = [str(p) for p in problems[:_MAX_MISMATCHES_IN_MESSAGE]]
-    more = len(problems) - len(shown)
-    tail = f" (and {more} more)" if more > 0 else ""
-    return f"{label or f'step {step.index} {step.name!r}'}: " + "; ".join(shown) + tail
-
-
-def _finding(f: Any) -> FindingRecord:
-    return FindingRecord(message=f.message, line=f.line, path=f.path, kind=f.kind, severity=f.severity)
-
-
-def _problems(check: ResponseCheck) -> list[Any]:
-    """What fails a step: mismatches and failure findings. Warning findings are shown, never counted."""
-    problems: list[Any] = list(check.mismatches)
-    for f in check.findings:
-        if f.severity == FAILURE:
-            where = " ".join(part for part in (f.kind, f.path or "", f"line {f.line}" if f.line else "") if part)
-            problems.append(Mismatch(where, "a valid 2030.5 resource" if f.kind != "parse" else "an acceptable "
-                                     "2030.5 XML body", f.message))
-    return problems
 
 
 _ABSENT = object()
