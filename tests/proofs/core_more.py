@@ -12,5 +12,12 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "dercontrol-drops-mode": (16, "resource.DERControlBase.opModVoltWatt: expected an element with href"),
         "event-status-always-scheduled": (19, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
     },
+    "CORE-022": {
+        "dercontrol-drops-mode": (23, "resource.DERControl: expected an item matching"),
+        "response-rejected": (26, "status: expected 201, saw 400"),
+        "post-missing-location": (26, "headers.Location: expected present, saw absent"),
+        "event-status-always-scheduled": (30, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
+        "cancelled-event-stays-scheduled": (34, "resource.EventStatus.currentStatus: expected 2, saw '1'"),
+    },
 }
-FRESH_SERVER = {"CORE-012"}
+FRESH_SERVER = {"CORE-012", "CORE-022"}
