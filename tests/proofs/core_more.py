@@ -17,6 +17,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "response-rejected": (26, "status: expected 201, saw 400"),
         "post-missing-location": (26, "headers.Location: expected present, saw absent"),
         "event-status-always-scheduled": (30, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
+        "event-status-date-stale": (30, "resource.EventStatus.dateTime: expected a number >= "),
         "cancelled-event-stays-scheduled": (34, "resource.EventStatus.currentStatus: expected 2, saw '1'"),
     },
 }
