@@ -25,6 +25,8 @@ CASES = project_dir("testcases") / "server"
 @pytest.mark.parametrize(("case_id", "defect", "step", "text"), [
     ("BASIC-017", "ended-event-listed", 16, "not 1 Active once the event has ended"),
     ("BASIC-019", "dercontrol-list-latest-first", 11, "expected DERControlList order (IEEE 2030.5"),
+    ("CORE-012", "ended-event-listed", 23, "not 1 Active once the event has ended"),
+    ("CORE-022", "dercontrol-list-latest-first", 23, "expected DERControlList order (IEEE 2030.5"),
 ])
 def test_an_advised_relation_broken_is_a_warning_at_its_step(pki: TestPki, tmp_path: Path, case_id: str,
                                                              defect: str, step: int, text: str) -> None:

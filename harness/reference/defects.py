@@ -97,6 +97,7 @@ DEFECTS: dict[str, str] = {
                                        "instead of 2 Cancelled",
     "topology-change-ignored": "replace-feeder is answered 200 but the EndDevice keeps its FunctionSetAssignments",
     "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
+    "event-status-date-stale": "a DERControl's EventStatus.dateTime stays its creationTime whatever its currentStatus",
     # The NATS front end (harness.reference.nats_front); the tunnel ones behave as InterSTORE's cloud side does.
     "tunnel-success-200": "behind the NATS tunnel every success is answered 200 OK: a 201's Location is dropped, a 204 "
                           "becomes 200 with Content-Length: 0",

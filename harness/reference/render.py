@@ -292,7 +292,9 @@ class Renderer:
                 and self._overlapped_by_higher_priority(control, now)):
             return Status(SUPERSEDED, now)
         if status is None:  # ended, yet served under the ended-event-listed defect: still shown active
-            return Status(ACTIVE, max(effective_window(control)[0], control.creation_time))
+            status = Status(ACTIVE, max(effective_window(control)[0], control.creation_time))
+        if "event-status-date-stale" in self.defects:
+            return Status(status.current, control.creation_time)
         return status
 
     def _overlapped_by_higher_priority(self, control: DerControl, now: int) -> bool:

@@ -681,7 +681,8 @@ PROVEN_ELSEWHERE = {
     "curve-settings-dropped": "test_reference_verdicts.py (BASIC-006), test_reference_curves.py",
     "dderc-drops-settings": "test_reference_verdicts.py (BASIC-007)",
     "dercontrol-drops-mode": "test_reference_verdicts.py (BASIC-008 .. BASIC-014)",
-    "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015)",
+    "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015, CORE-022)",
+    "event-status-date-stale": "test_reference_verdicts.py (CORE-022)",
     "topology-change-ignored": "test_reference_verdicts.py (BASIC-003)",
     **{name: "tests/nats/test_reference_nats.py" for name in (
         "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
