@@ -9,7 +9,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "fsa-list-not-subscribable": (5, "resource.subscribable: expected"),
         "subscription-no-location": (6, "headers.Location: expected present, saw absent"),
         "notification-not-sent": (9, "within 60 s on the DUT's clock (0.60 s at time scale 0.01), saw none"),
-        "notification-wrong-resource": (9, "resource.Resource.results: expected max 1, saw absent"),
+        "notification-wrong-resource": (9, "resource.Resource.FunctionSetAssignments: expected contains"),
     },
     "CORE-019": {
         "edev-not-subscribable": (3, "resource.subscribable: expected"),
