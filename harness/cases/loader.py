@@ -15,6 +15,7 @@ from harness.cases.capabilities import first_unknown
 from harness.cases.matchers import MatcherSpecError, check_spec
 from harness.cases.model import (
     BUILTIN_VARIABLES,
+    DISCOVER_SAVES,
     ActionCall,
     AwaitSpec,
     Case,
@@ -286,8 +287,6 @@ def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: s
 
 def _discover_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
     """A `discover` step: an xmDNS/DNS-SD query judged by harness.engine.discovery; save names what it found."""
-    from harness.engine.discovery import SAVABLE
-
     where: list[Any] = ["steps", index]
     label = f"step {index + 1} {raw['name']!r}"
     extra = [key for key in ("expect", "should", "save_headers", "set", "as") if key in raw]
@@ -296,9 +295,9 @@ def _discover_step(raw: dict[str, Any], index: int, file: Path, data: Any, known
                             f"{label}: a discover step has no {extra[0]} (it judges the answer as COMM-001 says; "
                             f"a following request step GETs what it saved)")
     for name, key in (raw.get("save") or {}).items():
-        if key not in SAVABLE:
+        if key not in DISCOVER_SAVES:
             raise CaseFileError(file, line_of(data, [*where, "save", name]),
-                                f"{label}: save {name}: expected one of {', '.join(SAVABLE)}, saw {key!r}")
+                                f"{label}: save {name}: expected one of {', '.join(DISCOVER_SAVES)}, saw {key!r}")
     spec = raw["discover"]
     return Step(
         index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),

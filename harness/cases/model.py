@@ -55,6 +55,10 @@ class WaitSpec:
     max: float = 3600.0
 
 
+# What a `discover` step may save from the answer (harness.engine.discovery): the names its `save:` maps to.
+DISCOVER_SAVES = ("url", "dcap_url", "host", "port", "path", "instance")
+
+
 @dataclass(frozen=True)
 class DiscoverSpec:
     """A `discover` step: one xmDNS/DNS-SD PTR query (harness.engine.discovery; CSIP COMM-001).

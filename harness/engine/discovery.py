@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 SERVICE = "_smartenergy._tcp.site."
 DEFAULTS = {"xmdns_group": "239.255.255.251", "xmdns_port": "5353", "xmdns_interface": "0.0.0.0"}
-SAVABLE = ("url", "dcap_url", "host", "port", "path", "instance")
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux's value; Python names it from 3.13 on some builds
 _GRACE_S = 0.3  # after the first answer, how long further packets of the same answer may take
 
