@@ -150,8 +150,12 @@ class HarnessSession:
         # The notification listener starts with the first case that needs it (harness.engine.notifications).
         self.listener_settings = listener_settings(options, self.profile,
                                                    {**self.profile.variables, **options.variables})
+        run_variables = {**self.profile.variables, **options.variables}
         self.builtins = {**builtin_variables(self.profile, self.profile.base_url),
-                         "identities": self.identities.variables()}
+                         "identities": self.identities.variables(),
+                         # Where `discover:` steps ask (harness.engine.discovery): --var xmdns_group/_port/_interface.
+                         "xmdns": {name: value for name, value in run_variables.items()
+                                   if name in ("xmdns_group", "xmdns_port", "xmdns_interface")}}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: RunContext | None = None
         self._recorder: EvidenceRecorder | None = None

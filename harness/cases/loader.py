@@ -15,9 +15,11 @@ from harness.cases.capabilities import first_unknown
 from harness.cases.matchers import MatcherSpecError, check_spec
 from harness.cases.model import (
     BUILTIN_VARIABLES,
+    DISCOVER_SAVES,
     ActionCall,
     AwaitSpec,
     Case,
+    DiscoverSpec,
     ExpectSpec,
     ListenerPath,
     ProbeSpec,
@@ -283,6 +285,30 @@ def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: s
     )
 
 
+def _discover_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
+    """A `discover` step: an xmDNS/DNS-SD query judged by harness.engine.discovery; save names what it found."""
+    where: list[Any] = ["steps", index]
+    label = f"step {index + 1} {raw['name']!r}"
+    extra = [key for key in ("expect", "should", "save_headers", "set", "as") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, [*where, extra[0]]),
+                            f"{label}: a discover step has no {extra[0]} (it judges the answer as COMM-001 says; "
+                            f"a following request step GETs what it saved)")
+    for name, key in (raw.get("save") or {}).items():
+        if key not in DISCOVER_SAVES:
+            raise CaseFileError(file, line_of(data, [*where, "save", name]),
+                                f"{label}: save {name}: expected one of {', '.join(DISCOVER_SAVES)}, saw {key!r}")
+    spec = raw["discover"]
+    return Step(
+        index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
+        requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+        request=None, expect=ExpectSpec(), save=dict(raw.get("save", {})),
+        when=_when(raw, file, data, where, known), raw=raw,
+        discover=DiscoverSpec(query=str(spec["query"]), qu=bool(spec.get("qu", False)),
+                              within=float(spec.get("within", 3))),
+    )
+
+
 def _listener_paths(data: dict[str, Any]) -> dict[str, ListenerPath]:
     return {name: ListenerPath(name, rule.get("resource"), int(rule.get("respond", 201)))
             for name, rule in (data.get("listener") or {}).items()}
@@ -398,6 +424,10 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         return _probe_step(raw, index, file, data, known, line, SchemaSet.bundled().structure())
     if "await" in raw:
         step = _await_step(raw, index, file, data, known, line)
+        known.update(step.save)
+        return step
+    if "discover" in raw:
+        step = _discover_step(raw, index, file, data, known, line)
         known.update(step.save)
         return step
     if "choose" in raw:

@@ -55,6 +55,24 @@ class WaitSpec:
     max: float = 3600.0
 
 
+# What a `discover` step may save from the answer (harness.engine.discovery): the names its `save:` maps to.
+DISCOVER_SAVES = ("url", "dcap_url", "host", "port", "path", "instance")
+
+
+@dataclass(frozen=True)
+class DiscoverSpec:
+    """A `discover` step: one xmDNS/DNS-SD PTR query (harness.engine.discovery; CSIP COMM-001).
+
+    query is the DNS-SD name asked for (`derp._sub._smartenergy._tcp.site` or `_smartenergy._tcp.site`); qu sets
+    the QU bit (unicast answer wanted); within is the time limit in seconds of the harness's clock (a network
+    round trip, not scaled by --time-scale).
+    """
+
+    query: str
+    qu: bool = False
+    within: float = 3.0
+
+
 @dataclass(frozen=True)
 class AwaitSpec:
     """An `await` step: the next Notification on a path of the harness's listener (harness.engine.notifications).
@@ -118,6 +136,7 @@ class Step:
     wait: WaitSpec | None = None
     probe: ProbeSpec | None = None
     await_: AwaitSpec | None = None  # `await:` a Notification on the harness's listener
+    discover: DiscoverSpec | None = None  # `discover:` an xmDNS/DNS-SD query (COMM-001)
     # A client-role step (await, act, pause, check, forbid): its kind and its spec as written (harness.engine.client)
     client: ClientStep | None = None
 

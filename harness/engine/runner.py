@@ -637,6 +637,13 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
             from harness.engine.notifications import await_step
 
             return await await_step(step, ctx, variables, record)
+        if step.discover is not None:
+            from harness.engine.discovery import DiscoveryError, discover_step
+
+            try:
+                return await discover_step(step, ctx, variables, record)
+            except DiscoveryError as exc:
+                raise StepProblem(ERROR, str(exc)) from None
         if step.choose:
             return await _choose_step(step, ctx, variables, record)
         return await _request_step(step, ctx, variables, record)

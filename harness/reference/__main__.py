@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-origin", type=float, metavar="UNIX_S",
                         help="the instant from which a scaled clock runs faster (default: the start)")
     parser.add_argument("--defect", action="append", default=[], metavar="NAME", help="switch on a defect")
+    parser.add_argument("--xmdns", metavar="GROUP:PORT",
+                        help="also answer xmDNS/DNS-SD queries for _smartenergy._tcp.site on this group and UDP port "
+                             "(e.g. 239.255.255.251:5353; port 0: any free port), on the --host address (COMM-001)")
     parser.add_argument("--ready-file", help="write the bound ports here as JSON once listening")
     nats_options = parser.add_argument_group("NATS (docs/nats-mapping.md)")
     nats_options.add_argument("--nats", metavar="URL", help="also answer over NATS, via this server (nats:// or tls://)")
@@ -95,6 +98,30 @@ async def start_nats(args: argparse.Namespace, app: ReferenceApp, defects: Defec
                          tunnel_requests=args.nats_tunnel_requests if args.nats_mapping != "native" else None,
                          tunnel_responses=args.nats_tunnel_responses, jetstream=args.nats_jetstream)
     return await front.start()
+
+
+async def start_xmdns(args: argparse.Namespace, defects: Defects, https_port: int, http_port: int) -> Any:
+    """The xmDNS responder (harness.reference.xmdns) when --xmdns is given: (transport, bound port), else None."""
+    if not args.xmdns:
+        return None
+    from harness.reference.xmdns import Advertisement, start_responder
+
+    group, _, port = args.xmdns.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"--xmdns: expected GROUP:PORT such as 239.255.255.251:5353, saw {args.xmdns!r}") from None
+    advertisement = Advertisement(
+        address=args.host, http_port=http_port, https_port=https_port,
+        paths={"derp": "/derp", "tm": "/tm", "dcap": "/dcap"},
+        dcap_without_slash="xmdns-dcap-no-slash" in defects, omit_https="xmdns-no-https-key" in defects,
+        ignore_qu="xmdns-qu-ignored" in defects)
+    try:
+        return await start_responder(advertisement, group, number, args.host)
+    except OSError as exc:
+        # A host without multicast still serves every other case; COMM-001 then finds no answer and says so.
+        print(f"warning: xmDNS responder not started on {args.host} for {group}:{number}: {exc}", file=sys.stderr)
+        return None
 
 
 def configure_client_trust(context: ssl.SSLContext, ca: Path, defects: Defects) -> None:
@@ -168,18 +195,23 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
         app.handle_plain, args.host, args.http_port, on_error=app.protocol_error, send_date=send_date
     )
     front = await start_nats(args, app, defects)
+    xmdns = await start_xmdns(args, defects, https.port, plain.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     ready = {"https_port": https.port, "http_port": plain.port, "admin_port": admin.port, "admin_token": token,
              "pid": os.getpid(), "defects": sorted(defects.names),
-             "time_scale": args.time_scale, "nats": args.nats}
+             "time_scale": args.time_scale, "nats": args.nats,
+             "xmdns": None if xmdns is None else {"group": args.xmdns.rpartition(":")[0], "port": xmdns[1],
+                                                  "interface": args.host}}
     if args.ready_file:
         write_ready_file(Path(args.ready_file), ready)
     print(json.dumps(ready), flush=True)
     await stop.wait()
     await app.notifier.aclose()
+    if xmdns is not None:
+        xmdns[0].close()
     if front is not None:
         await front.close()
     await https.close()

@@ -41,6 +41,7 @@ class ReferenceProcess:
         self.defects: list[str] = []
         # The run's certificate and private-key directories, for a profile's `identities:` (${pki_dir}).
         self.pki_dirs: dict[str, str] = {}
+        self.xmdns: dict[str, str] = {}
         self.time_scale = 1.0
         self.time_origin: float | None = None
 
@@ -62,8 +63,9 @@ class ReferenceProcess:
     def admin_variables(self) -> dict[str, str]:
         """The run variables the reference profile needs: admin_url and admin_token (the admin interface a
         builtin or http action mapping reaches) and, when started with a TestPki, pki_dir and pki_keys (the
-        directories of its certificates and private keys, which the profile's `identities:` name)."""
-        return {"admin_url": self.admin_url, "admin_token": self.admin_token, **self.pki_dirs}
+        directories of its certificates and private keys, which the profile's `identities:` name) and, when its
+        xmDNS responder answers, xmdns_group, xmdns_port and xmdns_interface (the harness's `discover:` steps)."""
+        return {"admin_url": self.admin_url, "admin_token": self.admin_token, **self.pki_dirs, **self.xmdns}
 
     def admin_options(self, flag: str = "--var") -> list[str]:
         """The admin variables as command-line options: `--var admin_url=…` (or `--csip-var` for pytest)."""
@@ -98,6 +100,10 @@ class ReferenceProcess:
         self.admin_port = int(ready["admin_port"])
         self.admin_token = str(ready["admin_token"])
         self.defects = list(ready["defects"])
+        # Where its xmDNS responder answers (COMM-001): the run variables of the harness's discover steps.
+        xmdns = ready.get("xmdns")
+        self.xmdns = {} if not xmdns else {"xmdns_group": str(xmdns["group"]), "xmdns_port": str(xmdns["port"]),
+                                           "xmdns_interface": str(xmdns["interface"])}
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -139,6 +145,7 @@ def spawn_reference_server(
     time_scale: float = 1.0,
     time_origin: float | None = None,
     extra_args: Iterable[str] = (),
+    xmdns: bool = True,
 ) -> ReferenceProcess:
     """Launch the server without waiting; call wait_ready() on the result (lets tests start many at once).
 
@@ -146,7 +153,8 @@ def spawn_reference_server(
     extra_enddevices and time_quality say otherwise; registrars are certificates of registration clients
     that may register EndDevices in band. Test cases set it up through its admin interface. With time_scale
     F < 1 its clock runs 1/F times as fast from time_origin (default: now, Unix s), which the result keeps as
-    `time_origin` for the harness run against it (RunOptions.time_scale and time_origin).
+    `time_origin` for the harness run against it (RunOptions.time_scale and time_origin). With xmdns (the
+    default, IPv4 hosts) it answers xmDNS/DNS-SD queries on 239.255.255.251 at a free UDP port of its own.
     """
     if not 0 < time_scale <= 1:
         raise ValueError(f"expected a time scale F with 0 < F <= 1, saw {time_scale}")
@@ -165,6 +173,9 @@ def spawn_reference_server(
         args += ["--registrar", str(path)]
     for name in chosen:
         args += ["--defect", name]
+    if xmdns and ":" not in host:
+        # Its own free UDP port on the xmDNS group, so that parallel servers never answer each other's queries.
+        args += ["--xmdns", "239.255.255.251:0"]
     args += list(extra_args)  # e.g. --nats URL (harness.reference.nats_front)
     process = ReferenceProcess(args, Path(tempfile.mkdtemp(prefix="csip-reference-")), host)
     if pki is not None:

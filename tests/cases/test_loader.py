@@ -219,7 +219,7 @@ def test_capability_names_are_a_registry() -> None:
 
     known = capabilities()
     assert {"edev-list", "time", "time-synchronised", "registration", "fsa", "metering-mirror", "plain-http",
-            "aggregator", "logevents"} == set(known)
+            "aggregator", "logevents", "xmdns"} == set(known)
     assert all(meaning and not meaning.endswith(".") for meaning in known.values())
     assert unknown_capability_message("time") is None
     assert "retired" in (unknown_capability_message("der-program") or "")
