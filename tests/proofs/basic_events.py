@@ -11,7 +11,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
     },
     "BASIC-021": {
-        "response-rejected": (19, "status: expected 200 or 201, saw 400"),
+        "response-rejected": (19, "status: expected 201, saw 400"),
         "event-status-always-scheduled": (24, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "BASIC-022": {
@@ -19,7 +19,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     },
     "BASIC-023": {
         "event-status-always-scheduled": (19, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
-        "response-rejected": (17, "status: expected 200 or 201, saw 400"),
+        "response-rejected": (17, "status: expected 201, saw 400"),
     },
     "BASIC-026": {
         "overlap-superseded": (28, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
