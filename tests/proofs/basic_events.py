@@ -8,7 +8,7 @@ from __future__ import annotations
 
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "BASIC-016": {
-        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (10, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
     },
     "BASIC-021": {
         "response-rejected": (19, "status: expected 201, saw 400"),
