@@ -10,7 +10,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "AGG-001": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
         "notification-not-sent": (6, "expected a Notification at "),
-        "notification-wrong-resource": (6, "resource.Resource.href: expected a reference to the same resource as"),
+        "notification-wrong-resource": (6, "resource.Resource.all: expected 6, saw absent"),
     },
     "AGG-002": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
