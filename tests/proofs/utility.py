@@ -6,6 +6,6 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "UTIL-001": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
         "wrong-sfdi": (3, "resource.sFDI: expected"),
-        "topology-branch-crossed": (12, "resource.all: expected 7, saw '11'"),
+        "topology-branch-crossed": (16, "resource.DERProgram: expected anything but"),
     },
 }
