@@ -8,7 +8,7 @@ from __future__ import annotations
 
 CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-003": {"ignores-pollrate": (13, "every 300 s")},
-    "CORE-005": {"ignores-server-time": (4, "within 30 s of the harness clock")},
+    "CORE-005": {"ignores-server-time": (4, "within 120 s of the harness clock")},
     "CORE-009": {"posts-enddevice": (7, "does not register itself")},
     "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg")},
     "CORE-012": {"skips-response-2": (6, "'status': '2'")},
