@@ -8,14 +8,14 @@ from __future__ import annotations
 
 CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-003": {"ignores-pollrate": (13, "every 300 s")},
-    "CORE-005": {"ignores-server-time": (4, "within 30 s of the harness clock")},
+    "CORE-005": {"ignores-server-time": (4, "within 120 s of the harness clock")},
     "CORE-009": {"posts-enddevice": (7, "does not register itself")},
-    "CORE-010": {"no-list-paging": (4, "GET /edev/1")},
+    "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg")},
     "CORE-012": {"skips-response-2": (6, "'status': '2'")},
     "CORE-022": {"skips-response-6": (9, "'status': '6'")},
     "BASIC-017": {"skips-response-2": (4, "'status': '2'")},
     "CORE-014": {"settings-exceed-rating": (5, "at most its rating")},
-    "BASIC-001": {"wrong-lfdi": (4, "GET /edev/1")},
+    "BASIC-001": {"wrong-lfdi": (4, "GET /edev/1/rg")},
     "BASIC-027": {"hardcoded-logevent-path": (2, "POST /edev/1/lel")},
     "COMM-003": {"no-ccm8": (2, "ECDHE-ECDSA-AES128-CCM8")},
 }

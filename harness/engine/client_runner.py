@@ -329,11 +329,14 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
     rate = _time_value(poll["rate"], "rate")
     tolerance = float(poll.get("tolerance", DEFAULT_POLL_TOLERANCE))
     least = int(poll.get("min_polls", 2))
+    # `after` leaves out what came before a moment of the case, e.g. the polls of a device before it restarted.
+    start = _time_value(poll["after"], "after") if "after" in poll else None
     polls = [e for e in server.since(state.case_seq)
-             if _is_dut(e, ctx) and e.method == "GET" and e.path == poll["path"]]
+             if _is_dut(e, ctx) and e.method == "GET" and e.path == poll["path"] and (start is None or e.at >= start)]
     times = [e.at for e in polls]
     gaps = [round(b - a, 1) for a, b in zip(times, times[1:], strict=False)]
-    record.expected = {"path": poll["path"], "poll_rate_s": rate, "tolerance": tolerance, "min_polls": least}
+    record.expected = {"path": poll["path"], "poll_rate_s": rate, "tolerance": tolerance, "min_polls": least,
+                       **({"after": int(start)} if start is not None else {})}
     record.observed = {"polls": [int(t) for t in times], "intervals_s": gaps}
     record.exchanges.extend(logged_exchange(e, server) for e in polls[-_MAX_SHOWN:])
     if len(times) < least:

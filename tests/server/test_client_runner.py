@@ -139,3 +139,19 @@ async def test_hostile_clients_fail_their_case_and_the_server_serves_the_next(pk
                 "disconnect": (3, "none came")}[behaviour]
     assert (index, expected[1] in message) == (expected[0], True), message
     assert after.verdict == PASSED, after.reason
+
+
+async def test_poll_rate_after_leaves_out_the_polls_before_it(pki: TestPki, tmp_path: Path) -> None:
+    """`after` counts only the GETs from a server time on (CORE-003: the polls of the device before it
+    restarted): the same good client passes with the default, and has no poll left after the pause."""
+    text = CASE.replace("    pause: {for: 260}\n", "    pause: {for: 260}\n    set: {late: \"${now}\"}\n")
+    late = text.replace("check: {poll_rate: {path: /dcap, rate: 300}}",
+                        'check: {poll_rate: {path: /dcap, rate: 300, after: "${late}"}}')
+    record, _ = await run(pki, tmp_path, "good", late)
+    assert record.verdict == FAILED
+    index, message = failed_at(record)
+    assert index == 8 and "expected at least 2 GETs of /dcap" in message, message
+    assert message.endswith(("saw 0", "saw 1")), message
+    assert record.steps[7].expected["after"] > 0
+    record, _ = await run(pki, tmp_path, "good", text)
+    assert record.verdict == PASSED, record.reason
