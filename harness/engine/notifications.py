@@ -216,7 +216,7 @@ def notification_record(entry: Received, url: str) -> ExchangeRecord:
     """A received Notification as evidence: the DUT's POST (its headers and body) and the status we answered."""
     tls: dict[str, Any] | None = None
     if entry.tls_version:
-        tls = {"version": entry.tls_version, "cipher": entry.cipher, "outcome": "handshake completed",
+        tls = {"version": entry.tls_version, "cipher": entry.cipher, "outcome": "established",
                "direction": "DUT to the harness's notification listener"}
         if entry.peer_cert_der:
             tls["client_identity"] = {"lfdi": lfdi(entry.peer_cert_der), "sfdi": sfdi(entry.peer_cert_der),

@@ -577,12 +577,7 @@ async def _choose_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
             record.message = f"{label}: {message}"
             break
         record.findings.extend(_finding(f) for f in outcome.check.findings)
-        if outcome.problems:
-            record.expected, record.verdict = outcome.expected, FAILED
-            record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen}
-                                 for m in outcome.check.mismatches]
-            record.message = _describe(option, outcome.problems, label)
-            break
+        # The precondition decides whether this option applies at all; only then does its expect judge the DUT.
         require = option.require
         if require is not None:
             precondition = dataclasses.replace(require, **_substitute(
@@ -594,6 +589,12 @@ async def _choose_step(step: Step, ctx: RunContext, variables: dict[str, Any], r
             if unmet_:
                 passed_over.append(f"option {option.index} {option.name!r}: " + "; ".join(unmet_))
                 continue
+        if outcome.problems:
+            record.expected, record.verdict = outcome.expected, FAILED
+            record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen}
+                                 for m in outcome.check.mismatches]
+            record.message = _describe(option, outcome.problems, label)
+            break
         problems = _save(option, outcome, variables, record.saved)
         record.expected = outcome.expected
         record.observed = {"chosen": option.name, "passed_over": passed_over,
