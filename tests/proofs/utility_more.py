@@ -1,0 +1,13 @@
+"""Proofs of UTIL-002 .. UTIL-004: the harness, with the aggregator certificate, commissions itself against the
+Figure 15 topology, reads its group assignments and subscribes to them, and answers the events of its groups."""
+
+from __future__ import annotations
+
+PROOFS: dict[str, dict[str, tuple[int, str]]] = {
+    "UTIL-002": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "wrong-sfdi": (3, "resource.sFDI: expected"),
+        "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
+        "der-put-not-stored": (8, "resource.rtgMaxW: expected the quantity 7000"),
+    },
+}
