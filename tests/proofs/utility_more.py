@@ -10,4 +10,10 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
         "der-put-not-stored": (8, "resource.rtgMaxW: expected the quantity 7000"),
     },
+    "UTIL-003": {
+        "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
+        "topology-branch-crossed": (6, "resource.all: expected 7, saw '11'"),
+        "subscription-no-location": (8, "headers.Location: expected present, saw absent"),
+        "post-returns-200": (8, "status: expected 201, saw 200"),
+    },
 }
