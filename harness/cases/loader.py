@@ -359,6 +359,25 @@ def _check_against_schema(raw: dict[str, Any], file: Path, data: Any, where: lis
                             f"{label}: {exc}") from None
 
 
+def _for_each_names(raw: dict[str, Any], file: Path, data: Any, where: list[Any], known: set[str],
+                    label: str) -> set[str]:
+    """The names a `for_each` binds for its own step, once each list it names is known (not in a choice option,
+    which sends one request; not a name the run or an earlier step already gives, which it would hide)."""
+    spec = (raw.get("request") or {}).get("for_each")
+    if not spec:
+        return set()
+    at = [*where, "request", "for_each"]
+    if "choose" in where:
+        raise CaseFileError(file, line_of(data, at), f"{label}: for_each: a choice option sends one request; put "
+                                                     f"for_each on a step of its own")
+    for name, ref in spec.items():
+        _check_references(ref, known, file, None, label, data, [*at, name])
+        if name in known:
+            raise CaseFileError(file, line_of(data, [*at, name]),
+                                f"{label}: for_each: {name!r} is already a variable; bind the items to a new name")
+    return set(spec)
+
+
 def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], where: list[Any],
                   label: str) -> Step:
     """A request step, or one option of a choice (which may carry a `require` precondition)."""
@@ -373,7 +392,9 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             except PathError as exc:
                 raise CaseFileError(file, line_of(data, [*where, key, var]), f"{label}: {exc}") from None
     when = _when(raw, file, data, where, known)
-    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should", "save")}, known,
+    bound = _for_each_names(raw, file, data, where, known, label)
+    _check_references({k: v for k, v in raw.items() if k in ("request", "expect", "require", "should", "save")},
+                      known | bound,
                       file, line, label, data, where)
     _check_against_schema(raw, file, data, where, label)
     _check_time_features(raw, file, data, where, label)
@@ -394,6 +415,7 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
             pages=request.get("pages"),
             each=bool(request.get("each", False)),
             invalid=bool(request.get("invalid", False)),
+            for_each=dict(request.get("for_each", {})),
         ),
         expect=_expect(raw.get("expect")),
         require=_expect(raw["require"]) if "require" in raw else None,

@@ -25,6 +25,8 @@ class RequestSpec:
     pages: int | None = None  # read a whole list this many items at a time (s=, l=) and judge it merged
     each: bool = False  # path names a list of list hrefs: read every list (paged) and judge their items merged
     invalid: bool = False  # the body is deliberately not valid 2030.5 (otherwise it is checked before sending)
+    # One request per item: each name bound to the n-th item of the list its `${...}` names (lists zipped).
+    for_each: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

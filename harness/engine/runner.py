@@ -435,6 +435,9 @@ async def _each_list(step: Step, ctx: RunContext, variables: dict[str, Any], exp
     hrefs = _substitute(step.request.path, variables)
     if isinstance(hrefs, str):
         hrefs = [hrefs]
+    if isinstance(hrefs, list):
+        # A list of lists (a for_each step's save of ...[*].href, one list per item) is read as one list.
+        hrefs = [h for group in hrefs for h in (group if isinstance(group, list) else [group])]
     if not isinstance(hrefs, list) or not all(isinstance(h, str) for h in hrefs):
         raise StepProblem(ERROR, f"each: expected {step.request.path} to be a list of hrefs (a save of "
                                  f"...[*].href), saw {hrefs!r}")
@@ -520,11 +523,18 @@ def _save(step: Step, outcome: _Outcome, variables: dict[str, Any], saved: dict[
             problems.append(Mismatch(f"save {name}", f"a {header} header", "absent"))
         saved[name] = value
     if step.set:
-        saved.update(_substitute(step.set, {**variables, **saved}))
+        try:
+            saved.update(_substitute(step.set, {**variables, **saved}))
+        except StepProblem:
+            # A set of a value the DUT did not give: the failed save already says so, and the step fails on it.
+            if not problems:
+                raise
     return problems
 
 
 async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
+    if step.request is not None and step.request.for_each:
+        return await _for_each_step(step, ctx, variables, record)
     clock = time.perf_counter()
     outcome = await _exchange(step, ctx, variables, step.expect)
     record.expected = outcome.expected
@@ -557,6 +567,77 @@ async def _request_step(step: Step, ctx: RunContext, variables: dict[str, Any], 
     if problems:
         record.verdict = FAILED
         record.message = _describe(step, problems)
+    return record
+
+
+def _for_each_items(step: Step, variables: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bindings of a `for_each` step, one per item: each name to the n-th item of its list."""
+    assert step.request is not None
+    lists: dict[str, list[Any]] = {}
+    for name, ref in step.request.for_each.items():
+        value = _substitute(ref, variables)
+        if isinstance(value, (str, int)):
+            value = [value]
+        if not isinstance(value, list):
+            raise StepProblem(ERROR, f"for_each: expected {ref} to be a list (a save of ...[*]... or of a for_each "
+                                     f"step), saw {value!r}")
+        if not step.request.each:
+            # A for_each step's save of ...[*]... is a list per item: its items are sent one by one. Under
+            # `each: true` an item that is a list is the set of lists that item reads, and stays whole.
+            value = [v for group in value for v in (group if isinstance(group, list) else [group])]
+        lists[name] = value
+    if len({len(v) for v in lists.values()}) > 1:
+        sizes = ", ".join(f"{step.request.for_each[name]} {len(v)}" for name, v in lists.items())
+        raise StepProblem(ERROR, f"for_each: expected lists of one length, to take side by side, saw {sizes} items")
+    return [dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)]
+
+
+async def _for_each_step(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepRecord) -> StepRecord:
+    """`for_each`: the step's request once per item, each exchange judged against `expect` on its own; saves
+    collect one value per item (a list, in the items' order), `set` runs once after the last. The first item
+    that fails fails the step, naming the item; no item at all makes the step not applicable.
+
+    How a client does one thing per resource a list named (a Subscription POST per DERProgramList, CSIP UTIL-003
+    steps 4-5) without the case knowing how many the DUT links."""
+    clock = time.perf_counter()
+    items = _for_each_items(step, variables)
+    if not items:
+        refs = ", ".join(step.request.for_each.values()) if step.request else ""
+        record.verdict, record.message = NOT_APPLICABLE, f"for_each: {refs} holds no item"
+        return record
+    assert step.request is not None
+    one = dataclasses.replace(step, request=dataclasses.replace(step.request, for_each={}), set={})
+    collected: dict[str, list[Any]] = {name: [] for name in (*step.save, *step.save_headers)}
+    observed: list[dict[str, Any]] = []
+    for n, binding in enumerate(items, 1):
+        scope = {**variables, **binding}
+        label = (f"step {step.index} {step.name!r}, item {n} of {len(items)} ("
+                 + ", ".join(f"{name}={value}" for name, value in binding.items()) + ")")
+        outcome = await _exchange(one, ctx, scope, step.expect)
+        record.expected = outcome.expected
+        record.exchanges.extend(_exchange_record(exchange) for exchange in outcome.exchanges)
+        if outcome.check is None:
+            record.verdict, message = _exchange_failure(outcome)
+            record.message = f"{label}: {message}"
+            break
+        record.findings.extend(_finding(f) for f in outcome.check.findings)
+        response = outcome.exchange.response
+        observed.append({**binding, "status": response.status if response else None,
+                         "resource": outcome.check.view})
+        saved: dict[str, Any] = {}
+        problems = outcome.problems + _save(one, outcome, scope, saved)
+        for name, values in collected.items():
+            values.append(saved.get(name))
+        if problems:
+            record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen}
+                                 for m in outcome.check.mismatches]
+            record.verdict, record.message = FAILED, _describe(step, problems, label)
+            break
+    record.observed = {"for_each": observed}
+    record.saved.update(collected)
+    if step.set:
+        record.saved.update(_substitute(step.set, {**variables, **record.saved}))
+    record.duration_s = round(time.perf_counter() - clock, 6)
     return record
 
 
