@@ -96,7 +96,11 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
                    timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     tests = {t["id"]: t for t in results(out)["tests"]}
-    assert {i: t["verdict"] for i, t in tests.items()} == dict.fromkeys(SERVER_CASES, "passed")
+    # COMM-001 asks for the capability xmdns, which this profile leaves out: a separately started server's xmDNS
+    # address is not given to the run, so that case is not applicable here, with its reason.
+    assert {i: t["verdict"] for i, t in tests.items()} == {**dict.fromkeys(SERVER_CASES, "passed"),
+                                                           "COMM-001": "not_applicable"}
+    assert tests["COMM-001"]["reason"] == "the DUT profile does not declare: xmdns"
     assert ("create-dercontrol", "done", "http") in [
         (a["name"], a["outcome"], a["mapping"].split()[0]) for a in tests["BASIC-019"]["actions"]]
     actions = {i: [(a["name"], a["outcome"], a["mapping"].split()[0]) for a in t["actions"]] for i, t in tests.items()}
@@ -107,7 +111,7 @@ def test_run_against_a_separately_started_dut_sets_up_every_case_through_http_te
     # Every case that sets something up does so through the profile's http templates.
     cases = {path.stem: load_case(path) for path in (project_root / "testcases" / "server").glob("*.yaml")}
     assert all(bool(a) == bool(cases[i].setup) and all(outcome == "done" and kind == "http" for _, outcome, kind in a)
-               for i, a in actions.items())
+               for i, a in actions.items() if i != "COMM-001")
     basic = tests["BASIC-001"]["actions"][0]
     assert basic["params"]["lfdi"] == lfdi(certificate_der(client.cert)) and basic["params"]["pin"] == 111115
     assert basic["detail"].startswith(f"POST {reference_server.admin_url}/admin/end-devices -> 20")

@@ -29,13 +29,13 @@ PROOFS["MAINT-001"] = {
     "aggregator-sees-own-only": (2, "resource.EndDevice"),
     "edev-not-subscribable": (4, "resource.subscribable: expected"),
     "notification-ignores-limit": (9, "resource.Resource.results: expected"),
-    "deleted-enddevice-not-notified": (10, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
+    "deleted-enddevice-not-notified": (10, "(subscription /edev/1/sub/2) within 60 s on the DUT's clock"),
 }
 FRESH_SERVER |= {"MAINT-001"}
 PROOFS["MAINT-002"] = {
     "edev-delete-refused": (8, "status: expected 200 or 204, saw 405"),
     "notification-ignores-limit": (9, "resource.Resource.results: expected"),
-    "deleted-enddevice-not-notified": (10, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
+    "deleted-enddevice-not-notified": (10, "(subscription /edev/1/sub/2) within 60 s on the DUT's clock"),
 }
 FRESH_SERVER |= {"MAINT-002"}
 PROOFS["MAINT-003"] = {
