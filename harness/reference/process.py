@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from harness.pki import TestPki
+from harness.reference.child import stop_child
 from harness.reference.defects import validate_defects
 
 PathLike = str | Path
@@ -108,16 +108,7 @@ class ReferenceProcess:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL after timeout) and remove its work directory."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self._stderr.closed:
-            self._stderr.close()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        stop_child(self.process, self._stderr, self._workdir, timeout)
 
     def __enter__(self) -> ReferenceProcess:
         return self

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from harness.pki import CertPair, TestPki, make_device_certificates
+from harness.reference.child import stop_child
 from harness.reference.derclient.defects import validate_der_client_defects
 from harness.reference.derclient.wire import EDITIONS
 
@@ -72,16 +72,7 @@ class DerClientProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the client (SIGTERM, then SIGKILL after timeout) and remove its work directory."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self._stderr.closed:
-            self._stderr.close()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        stop_child(self.process, self._stderr, self._workdir, timeout)
 
     def __enter__(self) -> DerClientProcess:
         return self
