@@ -10,10 +10,10 @@ CSIP_TEST_KILL_DIR: `claimed` (created exclusively by the killer) and `killed`.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import time
 from pathlib import Path
+
+from dut_killing import kill_dut
 
 _started: list[str] = []
 _finished: list[str] = []
@@ -21,17 +21,6 @@ _finished: list[str] = []
 
 def _in_worker() -> bool:
     return bool(os.environ.get("PYTEST_XDIST_WORKER"))
-
-
-def _wait_until_refused(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"expected port {port} to refuse connections after SIGKILL, saw it still accepting")
 
 
 def _wait_for(path: Path, timeout: float = 60.0) -> None:
@@ -63,6 +52,5 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
         os.close(os.open(folder / "claimed", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return  # the other worker is the killer
-    os.kill(int(os.environ["CSIP_TEST_KILL_PID"]), signal.SIGKILL)
-    _wait_until_refused(int(os.environ["CSIP_TEST_KILL_PORT"]))
+    kill_dut(int(os.environ["CSIP_TEST_KILL_PID"]), int(os.environ["CSIP_TEST_KILL_PORT"]))
     (folder / "killed").touch()

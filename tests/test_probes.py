@@ -15,10 +15,9 @@ from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess, spawn_reference_server
 from harness.results import FAILED, PASSED, TestRecord
-from harness.session import HarnessSession, RunOptions
+from tests.casekit import run_case
 
 PROBES = {path.stem: path for path in sorted((project_dir("probes") / "server").glob("*.yaml"))}
-PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
 # What body-not-validated lets through: the probe names the change, the 2xx and the resource read back.
 CAUGHT = {
     "PROBE-001": "an invalid Response (",
@@ -41,14 +40,7 @@ def lax(pki: TestPki) -> Iterator[ReferenceProcess]:
 
 
 def run(server: ReferenceProcess, pki: TestPki, case: Path, out: Path) -> TestRecord:
-    client = pki.clients["client"]
-    session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
-                                        ca=str(pki.ca), profile=str(PROFILE), out=str(out),
-                                        variables=server.admin_variables(), unattended=True))
-    try:
-        return session.run(load_case(case))
-    finally:
-        session.close()
+    return run_case(server, pki, case, out=str(out))
 
 
 def test_every_probe_is_here() -> None:

@@ -24,6 +24,7 @@ from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.results import FAILED, NOT_APPLICABLE, PASSED, TestRecord
 from harness.session import HarnessSession, RunOptions
+from tests.casekit import run_case, write_case
 from tests.rewriting_proxy import Answer, RewritingProxy
 
 CASES = project_dir("testcases") / "server"
@@ -55,16 +56,7 @@ def run(base_url: str, reference: ReferenceProcess, pki: TestPki, case_ids: list
 
 def run_inline(text: str, server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> TestRecord:
     """Run a case written in the test against a reference server, as the harness's own client."""
-    case = tmp_path / "testcases" / "LAB-010.yaml"
-    case.parent.mkdir(parents=True, exist_ok=True)
-    case.write_text(text)
-    client = pki.clients["client"]
-    session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
-                                        ca=str(pki.ca), profile=str(PROFILE), unattended=True))
-    try:
-        return session.run(load_case(case))
-    finally:
-        session.close()
+    return run_case(server, pki, write_case(tmp_path, "LAB-010", text), variables={})
 
 
 @pytest.fixture

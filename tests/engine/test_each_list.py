@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from harness.cases.loader import CaseFileError, load_case
-from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.results import ERROR, FAILED, PASSED, TestRecord
-from harness.session import HarnessSession, RunOptions
+from tests.casekit import run_case, write_case
 
-PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
 HEAD = """\
 id: LAB-030
 title: each list
@@ -40,21 +38,11 @@ def server(pki: TestPki) -> Iterator[ReferenceProcess]:
 
 
 def write(tmp_path: Path, steps: str) -> Path:
-    case = tmp_path / "testcases" / "LAB-030.yaml"
-    case.parent.mkdir(parents=True, exist_ok=True)
-    case.write_text(HEAD + textwrap.indent(textwrap.dedent(steps), "  "))
-    return case
+    return write_case(tmp_path, "LAB-030", HEAD + textwrap.indent(textwrap.dedent(steps), "  "))
 
 
 def run_steps(steps: str, server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> TestRecord:
-    client = pki.clients["client"]
-    session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
-                                        ca=str(pki.ca), profile=str(PROFILE), variables=server.admin_variables(),
-                                        unattended=True, out=str(tmp_path / "out")))
-    try:
-        return session.run(load_case(write(tmp_path, steps)))
-    finally:
-        session.close()
+    return run_case(server, pki, write(tmp_path, steps), out=str(tmp_path / "out"))
 
 
 def test_every_list_is_read_and_their_items_are_judged_as_one(

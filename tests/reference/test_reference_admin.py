@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from harness.pki import TestPki
-from harness.reference.process import ReferenceProcess, start_reference_server
+from harness.reference.process import ReferenceProcess
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.sep.tls import client_context
-
-
-@pytest.fixture(scope="module")
-def server(pki: TestPki) -> Iterator[ReferenceProcess]:
-    with start_reference_server(pki) as started:
-        yield started
-
-
-@pytest.fixture()
-def admin(server: ReferenceProcess) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {server.admin_token}"}
-    with httpx.Client(base_url=server.admin_url, headers=headers, timeout=5) as client:
-        yield client
 
 
 def test_a_fresh_server_has_no_end_device_and_time_quality_3(server: ReferenceProcess, admin: httpx.Client,

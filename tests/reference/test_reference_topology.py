@@ -9,25 +9,12 @@ import pytest
 from lxml import etree
 
 from harness.pki import TestPki
-from harness.reference.process import ReferenceProcess, start_reference_server
+from harness.reference.process import ReferenceProcess
 from harness.sep import NS
 from harness.sep.identity import certificate_der, lfdi, sfdi
 from harness.sep.tls import client_context
 
 Q = f"{{{NS}}}"
-
-
-@pytest.fixture(scope="module")
-def server(pki: TestPki) -> Iterator[ReferenceProcess]:
-    with start_reference_server(pki) as started:
-        yield started
-
-
-@pytest.fixture()
-def admin(server: ReferenceProcess) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {server.admin_token}"}
-    with httpx.Client(base_url=server.admin_url, headers=headers, timeout=5) as client:
-        yield client
 
 
 @pytest.fixture()

@@ -15,11 +15,11 @@ from harness.report.document import schema_errors
 
 from .conftest import run_cli
 
-HERE = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent  # killer_plugin and dut_killing
 
 
 def run_with_killer(args: list[str], kill_after: int, pid: str, port: int = 0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
            "CSIP_TEST_KILL_AFTER": str(kill_after), "CSIP_TEST_KILL_PID": pid, "CSIP_TEST_KILL_PORT": str(port)}
     return subprocess.run([sys.executable, "-m", "harness.cli", "run", *args, "--", "-p", "killer_plugin"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -9,21 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import time
+
+from dut_killing import kill_dut
 
 _finished: list[str] = []
-
-
-def _wait_until_refused(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"expected port {port} to refuse connections after SIGKILL, saw it still accepting")
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
@@ -34,5 +23,4 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     target = os.environ["CSIP_TEST_KILL_PID"]
     if target == "self":
         os.kill(os.getpid(), signal.SIGKILL)
-    os.kill(int(target), signal.SIGKILL)
-    _wait_until_refused(int(os.environ["CSIP_TEST_KILL_PORT"]))
+    kill_dut(int(target), int(os.environ["CSIP_TEST_KILL_PORT"]))
