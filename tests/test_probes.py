@@ -1,6 +1,6 @@
 """Robustness probes (probes/server, `probe:` steps) against the reference server over mutual TLS: the clean server
 passes every probe; under body-not-validated every probe fails with a shrunk example, its seed and the commands
-that replay it, and the same seed draws the same examples."""
+that replay it, and the same seed draws the same examples; a 4xx the standard does not ask for is a warning."""
 
 from __future__ import annotations
 
@@ -72,6 +72,27 @@ def test_a_server_storing_invalid_bodies_fails_with_a_shrunk_example_and_its_rep
     assert failure["example"] in record.reason and failure["replay"][1].startswith("curl --cert")
     # The failing example's exchanges are the step's evidence.
     assert step.exchanges and step.exchanges[0].method in ("POST", "PUT")
+
+
+@pytest.mark.parametrize(("probe_id", "defect", "valid", "invalid"), [
+    # Every Response is refused 400 with an Error: valid ones are warned about, invalid ones answered as asked.
+    ("PROBE-001", "response-rejected", "a schema-valid Response was refused: a 2xx was expected, saw 400", None),
+    # Every MirrorMeterReading is refused 405: a 4xx for an invalid one is met, 400 with an Error is a warning.
+    ("PROBE-004", "mup-readings-refused", "a schema-valid MirrorMeterReading was refused: a 2xx was expected, saw 405",
+     "was refused with 405"),
+])
+def test_a_4xx_the_standard_does_not_ask_for_is_a_warning_never_a_failure(
+    pki: TestPki, tmp_path: Path, probe_id: str, defect: str, valid: str, invalid: str | None
+) -> None:
+    with spawn_reference_server(pki, defects=[defect]).wait_ready(60) as server:
+        record = run(server, pki, PROBES[probe_id], tmp_path)
+    assert record.verdict == PASSED, record.reason
+    step = record.steps[-1]
+    assert step.observed["failures"] == []
+    warnings = [f.message for f in step.findings if f.severity == "warning"]
+    assert any(message.startswith(valid) for message in warnings), warnings
+    if invalid is not None:
+        assert any(invalid in message for message in warnings), warnings
 
 
 def test_the_same_seed_draws_the_same_shrunk_example(lax: ReferenceProcess, pki: TestPki, tmp_path: Path,

@@ -1,10 +1,13 @@
 """Robustness probe steps (`probe:`): generated schema-valid and one-change-invalid resources sent where the DUT
 accepts them, beyond what the CSIP procedures ask.
 
-A conforming 2030.5 server answers a schema-valid body it accepts with 2xx and an invalid one with 400 and an
-Error body (IEEE 2030.5-2018 §6.5 "HTTP response codes" and the Error resource), never 5xx, and never keeps an
-invalid resource: after an invalid body the resource is read back (the 2xx's Location for a POST, the URL for a
-PUT) and must not be served as the invalid document. The examples are drawn by hypothesis
+A conforming 2030.5 server answers a schema-valid body it accepts with 2xx and an invalid one with a 4xx, never
+5xx, and never keeps an invalid resource: after an invalid body the resource is read back (the 2xx's Location for
+a POST, the URL for a PUT) and must not be served as the invalid document. What 2030.5 asks beyond that is a
+warning finding, never a failure: 400 with an Error body for an invalid one (IEEE 2030.5-2018 §6.5 "HTTP response
+codes"; the Error resource is what a server may add), and 2xx for a schema-valid one (a server may refuse, with a
+4xx, a document the schema allows but its own rules do not, a value 2030.5 marks reserved or a time it will not
+take). The examples are drawn by hypothesis
 (`harness.engine.probe_data`) from a seed; a failing example is shrunk by hypothesis to the smallest one that
 still fails, and the step's message gives it with the seed and the commands that replay it. Every example is
 checked against the schema before it is sent, so the DUT is never blamed for a generator's mistake.
@@ -29,7 +32,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from harness.cases.model import RequestSpec
 from harness.engine.probe_data import Mutant, Node, ProbeData
-from harness.results import ERROR, FAILED
+from harness.results import ERROR, FAILED, FindingRecord
 from harness.sep import MEDIA_TYPE_XML
 from harness.sep.safexml import XMLRejected, parse_xml
 from harness.transport.base import Exchange, Request
@@ -86,6 +89,10 @@ class _Prober:
         assert step.probe is not None
         self.step, self.ctx, self.url, self.loop, self.send = step, ctx, url, loop, send
         self.spec = step.probe
+        self.warnings: dict[str, str] = {}  # one warning per kind of answer, with its first example
+
+    def warn(self, key: str, message: str) -> None:
+        self.warnings.setdefault(key, message)
 
     def exchange(self, method: str, url: str, body: bytes = b"") -> Exchange:
         headers = [("Accept", MEDIA_TYPE_XML)] + ([("Content-Type", MEDIA_TYPE_XML)] if body else [])
@@ -126,6 +133,11 @@ class _Prober:
             return exchanges, f"{what}: expected {'2xx' if valid else '400 with an Error'}, saw {_seen(sent)}, a " \
                               f"server error"
         if valid:
+            if 400 <= response.status < 500:
+                self.warn(f"valid {response.status}", f"{what} was refused: a 2xx was expected, saw {_seen(sent)} "
+                                                      f"(a server may refuse what the schema allows; example: "
+                                                      f"{body.decode()})")
+                return exchanges, None
             if not 200 <= response.status < 300:
                 return exchanges, f"{what}: expected 2xx, saw {_seen(sent)}"
             got, where = self.read_back(sent)
@@ -144,8 +156,12 @@ class _Prober:
                 if kept:
                     stored = f"; and stored it: GET {where} answers 200"
             return exchanges, f"{what}: expected 400 with an Error, saw {_seen(sent)}{stored}"
-        if response.status != 400 or _root_of(response.body) != "Error":
+        if not 400 <= response.status < 500:
             return exchanges, f"{what}: expected 400 with an Error body, saw {_seen(sent)}"
+        if response.status != 400 or _root_of(response.body) != "Error":
+            self.warn(f"invalid {response.status} {_root_of(response.body)}",
+                      f"{what} was refused with {_seen(sent)}: IEEE 2030.5 asks for 400 Bad Request, which may carry "
+                      f"an Error body")
         if self.spec.method == "PUT" and self.spec.read_back:
             got = self.exchange("GET", self.url)
             exchanges.append(got)
@@ -230,8 +246,11 @@ async def probe_step(step: Step, ctx: RunContext, variables: dict[str, Any], rec
         record.message = f"step {step.index} {step.name!r}: the probe could not go on (seed {seed}): {exc}"
         record.observed = {"seed": seed, "examples": counts}
         return record
-    record.expected = {"probe": spec.resource, "method": spec.method, "valid": "2xx",
-                       "invalid": "400 with an Error, nothing stored", "examples_each": spec.examples}
+    record.expected = {"probe": spec.resource, "method": spec.method, "valid": "2xx (a 4xx is a warning)",
+                       "invalid": "4xx (400 with an Error, else a warning), nothing stored",
+                       "examples_each": spec.examples}
+    record.findings.extend(FindingRecord(message=message, line=None, path=None, kind="protocol", severity="warning")
+                           for message in prober.warnings.values())
     record.observed = {"seed": seed, "examples": counts, "failures": [
         {"kind": f.kind, "change": f.change, "problem": f.problem, "example": f.body.decode(),
          "replay": replay_commands(case_id, seed, spec.method, url, f.body)} for f in failures]}

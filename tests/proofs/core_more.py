@@ -14,7 +14,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     },
     "CORE-022": {
         "dercontrol-drops-mode": (23, "resource.DERControl: expected an item matching"),
-        "response-rejected": (26, "status: expected 201, saw 400"),
+        "response-rejected": (26, "status: expected 200 or 201, saw 400"),
         "post-missing-location": (26, "headers.Location: expected present, saw absent"),
         "event-status-always-scheduled": (30, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
         "event-status-date-stale": (30, "resource.EventStatus.dateTime: expected a number >= "),

@@ -57,14 +57,12 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "COMM-002": {
         "wrong-content-type": (1, "headers.Content-Type: expected application/sep+xml, saw 'text/xml'"),
     },
-    # COMM-003 catches a server serving an unregistered certificate where registration rests on a secret: a
-    # registered device's Registration PIN (IEEE 2030.5 6.9); its description says why the lists are a should.
+    # COMM-003 judges the TLS session its own certificate makes (its pass criteria). What a certificate the server has
+    # not registered may read is a warning there (IEEE 2030.5 leaves the ACLs to the server; no CSIP text requires a
+    # refusal): tests/test_comm_003_access.py shows unregistered-client-allowed reported as warnings, never a failure.
     "COMM-003": {
         "client-cert-not-requested": (1, "tls.client_certificate_requested: expected True, saw False"),
         "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the TLS handshake ended"),
-        "unregistered-client-allowed": (4, "tls: expected the server to refuse the certificate: a fatal TLS alert, a "
-                                           "TCP disconnect before any response, or HTTP 403 (errata 7), or an answer "
-                                           "403 or 404, saw the handshake completed"),
     },
     "COMM-004A": {
         "no-ccm8-suite": (1, "tls: expected a completed TLS handshake and a response, saw the TLS handshake ended"),
