@@ -16,6 +16,13 @@ from harness.reference.process import ReferenceProcess, start_reference_server
 ROOT = Path(__file__).resolve().parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked long_run (a whole-catalogue run, a fresh install) go first, in their collection order, so that
+    the xdist workers of tests/run (one test at a time, --maxschedchunk 1) start them at once beside each other
+    instead of finding them last and waiting on them alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long_run") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """XDG_CACHE_HOME for this test run: the `csip-harness run`s the tests start keep their pytest cache

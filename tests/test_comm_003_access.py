@@ -10,28 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.cases.loader import load_case
 from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.process import spawn_reference_server
 from harness.results import PASSED
-from harness.session import HarnessSession, RunOptions
+from tests.casekit import run_case
 
 CASE = project_dir("testcases") / "server" / "COMM-003.yaml"
-PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
 
 
 def test_an_unregistered_certificate_reading_a_registration_is_a_warning_never_a_failure(pki: TestPki,
                                                                                          tmp_path: Path) -> None:
-    client = pki.clients["client"]
     with spawn_reference_server(pki, defects=["unregistered-client-allowed"]).wait_ready(60) as server:
-        session = HarnessSession(RunOptions(dut=server.base_url, cert=str(client.cert), key=str(client.key),
-                                            ca=str(pki.ca), profile=str(PROFILE), out=str(tmp_path),
-                                            variables=server.admin_variables(), unattended=True))
-        try:
-            record = session.run(load_case(CASE))
-        finally:
-            session.close()
+        record = run_case(server, pki, CASE, out=str(tmp_path))
     assert record.verdict == PASSED, record.reason
     warned = {step.index for step in record.steps
               if any(f.severity == "warning" and "expected the server to refuse the certificate" in f.message

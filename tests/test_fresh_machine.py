@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # What a fresh copy of the source tree leaves out: local environments, VCS data, build output, caches.
 NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
                                     "csip-results")
@@ -35,6 +37,7 @@ def test_ci_runs_exactly_the_readme_test_command(project_root: Path) -> None:
     assert ci[-1] == command
 
 
+@pytest.mark.long_run
 def test_the_test_command_makes_its_own_environment_in_a_fresh_copy(project_root: Path, tmp_path: Path) -> None:
     copy = tmp_path / "checkout"
     shutil.copytree(project_root, copy, ignore=NOT_SOURCE)

@@ -101,6 +101,7 @@ def test_each_mode_verifies_what_it_says_and_is_recorded(
     assert ('id="tls-warning"' in html) == (mode != "full")
 
 
+@pytest.mark.long_run
 def test_the_cli_option_and_the_pytest_option_and_ini_key(
     san_less_dut: ReferenceProcess, san_less_pki: TestPki, tmp_path: Path
 ) -> None:

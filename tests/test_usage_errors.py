@@ -187,6 +187,7 @@ def assert_pytest_usage_error(done: subprocess.CompletedProcess[str], *words: st
         assert word in line, (word, line)
 
 
+@pytest.mark.long_run
 def test_under_pytest_the_pytest_option_and_the_ini_key_are_named(usage_pki: TestPki, tmp_path: Path) -> None:
     directory = usage_pki.ca.parent
     done = pytest_run(tmp_path, "--csip-dut", "https://127.0.0.1:9", "--csip-cert", "nope.pem",

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 import harness.report
 from harness.pki import CertPair, TestPki
@@ -44,6 +45,7 @@ def test_reference_run_writes_the_bundle_with_a_timeline(tmp_path: Path) -> None
     assert not list(out.rglob("*.key"))
 
 
+@pytest.mark.long_run
 def test_reference_run_with_a_defect_fails_at_its_step(tmp_path: Path) -> None:
     out = tmp_path / "defect"
     done = run("--reference", "--time-scale", "0.01", "-k", "BASIC-017", "--defect", "skips-response-2",
