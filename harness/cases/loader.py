@@ -252,7 +252,8 @@ def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: se
         index=index + 1, name=name, line=line, ref=raw.get("ref"),
         requires=_requirements(raw.get("requires"), file, data, ["steps", index, "requires"]),
         request=None, expect=ExpectSpec(), when=_when(raw, file, data, ["steps", index], known),
-        wait=WaitSpec(until=str(spec["until"]), purpose=spec["for"], max=float(spec.get("max", 3600))), raw=raw,
+        wait=WaitSpec(until=str(spec["until"]), purpose=spec["for"], max=float(spec.get("max", 3600)),
+                      late=float(spec["late"]) if "late" in spec else None), raw=raw,
     )
 
 

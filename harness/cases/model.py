@@ -50,11 +50,14 @@ class WaitSpec:
     """A wait on the DUT's clock: until a TimeType (an expression before substitution), said as `purpose`.
 
     ``max`` bounds the wait in the DUT's seconds: a target further away is a harness error, never a long hang.
+    ``late`` is how far past its target (DUT seconds) the harness may end the wait before the case is an error
+    (None: the run's, else harness.engine.lateness.default_late).
     """
 
     until: str
     purpose: str
     max: float = 3600.0
+    late: float | None = None
 
 
 # What a `discover` step may save from the answer (harness.engine.discovery): the names its `save:` maps to.
