@@ -84,13 +84,16 @@ class AwaitSpec:
 
     notification names the path (`fsa` for `${listener.url}/fsa`; may hold `${...}`); subscription (optional,
     substituted) names the Subscription in messages; within is the time limit in seconds of the DUT's clock;
-    none: the step passes when no Notification comes within the limit, and fails when one does.
+    none: the step passes when no Notification comes within the limit, and fails when one does. advisory (the
+    step's `should: true`): what would fail the step (none came, one came under none, it does not match expect)
+    is a warning finding instead, and the step passes.
     """
 
     notification: str
     within: float = 60.0
     subscription: str | None = None
     none: bool = False
+    advisory: bool = False
 
 
 @dataclass(frozen=True)
