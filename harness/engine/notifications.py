@@ -265,6 +265,8 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
         raise _Problem(ERROR, why)
     name = str(_text(spec.notification, variables))
     subscription = _text(spec.subscription, variables) if spec.subscription else None
+    if isinstance(subscription, list):  # the Locations of a for_each's Subscriptions
+        subscription = ", ".join(str(item) for item in subscription)
     path, url = handle.path_of(name), handle.url_of(name)
     scale = ctx.clock.scale
     limit = spec.within * scale
