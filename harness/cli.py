@@ -280,6 +280,8 @@ def _pytest_args(args: argparse.Namespace, out: Path) -> list[str]:
         pytest_args += ["--csip-tls-verify", args.tls_verify]
     if args.time_scale is not None:
         pytest_args += ["--csip-time-scale", repr(args.time_scale)]
+    if getattr(args, "late", None) is not None:
+        pytest_args += ["--csip-late", repr(args.late)]
     if args.reference:
         pytest_args.append("--csip-reference")
         for name in args.defect or ():
@@ -342,6 +344,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.time_scale is not None and not 0 < args.time_scale <= 1:
         print(f"error: --time-scale: expected F with 0 < F <= 1 (0.01 runs the reference server's clock 100 times "
               f"as fast; 1 is real time), saw {args.time_scale:g}", file=sys.stderr)
+        return 2
+    if args.late is not None and not 0 < args.late < float("inf"):
+        print(f"error: --late: expected how many seconds of the DUT's clock a wait may end past its target (a "
+              f"number > 0, e.g. 30), saw {args.late:g}", file=sys.stderr)
         return 2
     if args.role == "client":
         return _cmd_run_client(args)
@@ -552,6 +558,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="0 < F <= 1: the reference server runs its clock and schedules 1/F times as fast, for "
                           "development runs (recorded in the results; a certification run uses 1). Refused for a "
                           "DUT whose profile does not say time_scale: true")
+    run.add_argument("--late", type=float, metavar="S",
+                     help="seconds of the DUT's clock a wait may end past its target before the case is an error "
+                          "(the harness was late), never failed; default 5 s of wall time on the DUT's clock "
+                          "(5/F at --time-scale F), at most 30 s; a step's wait: {late: S} overrides it")
     run.add_argument("--listener", help="HOST:PORT the notification listener binds to (default 127.0.0.1, any free "
                                         "port; e.g. 0.0.0.0:8444 for a DUT on another host)")
     run.add_argument("--listener-url", dest="listener_url",

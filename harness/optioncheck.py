@@ -52,6 +52,7 @@ class RunOptions:
     given_as: dict[str, str] = dataclasses.field(default_factory=dict)
     time_scale: float | None = None  # F of --time-scale (0 < F <= 1); None: 1, real time
     time_origin: float | None = None  # the instant (Unix s) from which a scaled DUT clock runs faster
+    late: float | None = None  # the lateness tolerance of waits, DUT seconds (--late); None: by the scale
     # The notification listener (harness.engine.notifications): bind HOST:PORT, the URL the DUT is given, TLS files.
     listener: str | None = None
     listener_url: str | None = None

@@ -20,6 +20,7 @@ from harness.session import (
     RunOptions,
     SessionConfigError,
     collection_error_record,
+    parse_late,
     parse_time_scale,
     parse_variables,
 )
@@ -43,6 +44,9 @@ _OPTIONS = {
                   "chain to the CA, not the host name) or none; overrides the profile's tls: {verify: ...}",
     "time_scale": "F with 0 < F <= 1: the DUT (the reference server; a profile with time_scale: true) runs its "
                   "clock and schedules 1/F times as fast, for development runs; 1 (real time) by default",
+    "late": "seconds of the DUT's clock a wait may end past its target (and the request right after it be sent) "
+            "before the case is an error, the harness being late, never failed (default: 5 s of wall time on the "
+            "DUT's clock, at most 30 s); a step's wait: {late: S} overrides it",
     "lab": "lab file (YAML): lab, tester, reviewer, customer, report number, for the report's first page",
     "time_origin": "the instant (Unix s) from which a scaled DUT clock runs faster (set by csip-harness run)",
     "listener": "HOST:PORT the notification listener binds to (default 127.0.0.1:0, any free port; 0.0.0.0:8444 "
@@ -57,7 +61,7 @@ _OPTIONS = {
     "nats_mapping": "over NATS: native (request/reply, the default) or interstore (the InterSTORE tunnel)",
     "encoding": "xml (default) or json (CUPID's JSON dialect, docs/json-mapping.md) for 2030.5 bodies",
 }
-_NUMBERS = ("time_scale", "time_origin")
+_NUMBERS = ("time_scale", "time_origin", "late")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -178,6 +182,7 @@ def _run_options(config: pytest.Config, shared: dict[str, Any]) -> RunOptions:
     variables.update(shared.get("variables", {}))
     values: dict[str, Any] = {name: option(config, name) for name in _OPTIONS if name not in _NUMBERS}
     values["time_scale"] = parse_time_scale(option(config, "time_scale"))
+    values["late"] = parse_late(option(config, "late"))
     origin = option(config, "time_origin")
     try:
         values["time_origin"] = float(origin) if origin else None

@@ -15,6 +15,7 @@ from harness.codec.cupid_json import cupid_json_codec
 from harness.engine.clock import Clock
 from harness.engine.context import RunContext, builtin_variables
 from harness.engine.identities import build_identity_book
+from harness.engine.lateness import tolerance
 from harness.engine.notifications import ListenerHandle
 from harness.engine.runner import run_case
 from harness.hookspecs import PluginLoadError, plugin_manager
@@ -63,6 +64,21 @@ def parse_time_scale(value: str | float | None, where: str = "--csip-time-scale"
     return scale
 
 
+def parse_late(value: str | float | None, where: str = "--csip-late") -> float | None:
+    """The run's lateness tolerance of waits (seconds of the DUT's clock, > 0) from an option's text; None when not
+    given; SessionConfigError naming what was seen."""
+    if value is None or value == "":
+        return None
+    try:
+        late = float(value)
+    except (TypeError, ValueError):
+        late = -1.0
+    if not 0 < late < float("inf"):
+        raise SessionConfigError(f"{where}: expected how many seconds of the DUT's clock a wait may end past its "
+                                 f"target (a number > 0, e.g. 30), saw {value!r}")
+    return late
+
+
 def run_clock(options: RunOptions, profile: DutProfile) -> Clock:
     """The run's clock. A time scale other than 1 only for a DUT whose profile says its clock can run faster.
 
@@ -104,6 +120,7 @@ class HarnessSession:
         self.started = time.time()
         self.profile = check_run_options(options)
         self.clock = run_clock(options, self.profile)
+        self.late = parse_late(options.late)
         self.schema = load_schema(options.schema)
         self.tls_context = None
         self.over_nats = is_nats_address(self.profile.base_url)
@@ -188,6 +205,7 @@ class HarnessSession:
                 actions=self.actions,
                 identities=self.identities,
                 clock=self.clock,
+                late=self.late,
                 listener=ListenerHandle(self.listener_settings, self.schema),
                 codec=cupid_json_codec(self.schema) if self.nats.encoding == "json" else XML,
             )
@@ -218,6 +236,7 @@ class HarnessSession:
             "encoding": self.nats.encoding,
             **({"nats": nats_metadata(self.nats.mapping, self.profile.base_url)} if self.over_nats else {}),
             "time_scale": self.clock.scale,
+            "late_s": tolerance(None, self.late, self.clock.scale),
             "dut": {
                 "url": self.masker.prose(self.profile.base_url) if self.profile.base_url else None,
                 "http_url": self.masker.prose(self.profile.http_url) if self.profile.http_url else None,

@@ -56,6 +56,7 @@ def test_run_reference_passes_and_writes_every_artefact(tmp_path: Path) -> None:
                                    "total": count}
     assert {t["id"] for t in document["tests"]} == set(SERVER_CASES)
     assert document["run"]["time_scale"] == 0.01
+    assert document["run"]["late_s"] == 30  # the waits' lateness tolerance: 5 s of wall time / 0.01, capped at 30
     assert all(t["role"] == "server" and t["verdict"] == "passed" for t in document["tests"])
     assert document["run"]["schema"]["name"] == "bundled CSIP schema"
     assert len(document["run"]["schema"]["sha256"]) == 64

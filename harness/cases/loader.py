@@ -252,7 +252,8 @@ def _wait_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: se
         index=index + 1, name=name, line=line, ref=raw.get("ref"),
         requires=_requirements(raw.get("requires"), file, data, ["steps", index, "requires"]),
         request=None, expect=ExpectSpec(), when=_when(raw, file, data, ["steps", index], known),
-        wait=WaitSpec(until=str(spec["until"]), purpose=spec["for"], max=float(spec.get("max", 3600))), raw=raw,
+        wait=WaitSpec(until=str(spec["until"]), purpose=spec["for"], max=float(spec.get("max", 3600)),
+                      late=float(spec["late"]) if "late" in spec else None), raw=raw,
     )
 
 
@@ -260,10 +261,15 @@ def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: s
     """An `await` step: judged like a response (expect, save), but nothing is sent (harness.engine.notifications)."""
     where: list[Any] = ["steps", index]
     label = f"step {index + 1} {raw['name']!r}"
-    extra = [key for key in ("save_headers", "set", "should", "as") if key in raw]
+    extra = [key for key in ("save_headers", "set", "as") if key in raw]
     if extra:
         raise CaseFileError(file, line_of(data, [*where, extra[0]]),
                             f"{label}: an await step has no {extra[0]} (only a request step does)")
+    should = raw.get("should")
+    if isinstance(should, dict) and ("status" in should or "tls" in should):
+        key = "status" if "status" in should else "tls"
+        raise CaseFileError(file, line_of(data, [*where, "should", key]),
+                            f"{label}: an await step judges the Notification the DUT sent; its should has no {key}")
     expect = raw.get("expect") or {}
     if "status" in expect or "tls" in expect:
         key = "status" if "status" in expect else "tls"
@@ -271,17 +277,21 @@ def _await_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: s
                             f"{label}: an await step judges the Notification the DUT sent; its expect has no {key} "
                             "(the listener's answer is set by the case's listener: paths)")
     _check_expectation(raw, "expect", file, data, where, label)
-    _check_references({k: v for k, v in raw.items() if k in ("await", "expect", "save")}, known, file, line, label,
-                      data, where)
+    if isinstance(should, dict):
+        _check_expectation(raw, "should", file, data, where, label)
+    _check_references({k: v for k, v in raw.items() if k in ("await", "expect", "should", "save")}, known, file,
+                      line, label, data, where)
     _check_against_schema(raw, file, data, where, label)
     spec = raw["await"]
     return Step(
         index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
         requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
         request=None, expect=_expect(expect), save=dict(raw.get("save", {})),
+        should=_expect(should) if isinstance(should, dict) else None,
         when=_when(raw, file, data, where, known), raw=raw,
         await_=AwaitSpec(notification=str(spec["notification"]), within=float(spec.get("within", 60)),
-                         subscription=spec.get("subscription"), none=bool(spec.get("none", False))),
+                         subscription=spec.get("subscription"), none=bool(spec.get("none", False)),
+                         advisory=should is True),
     )
 
 
@@ -349,7 +359,8 @@ def _check_against_schema(raw: dict[str, Any], file: Path, data: Any, where: lis
         if node is None:
             return
         for key in ("expect", "require", "should"):
-            resource = (raw.get(key) or {}).get("resource")
+            block = raw.get(key)
+            resource = block.get("resource") if isinstance(block, dict) else None
             if resource is not None:
                 check_expectation(resource, node, [*where, key, "resource"], label)
         for name, path in (raw.get("save") or {}).items():
@@ -383,6 +394,10 @@ def _request_step(raw: dict[str, Any], index: int, file: Path, data: Any, known:
     """A request step, or one option of a choice (which may carry a `require` precondition)."""
     line = line_of(data, where) or 0
     name = raw["name"]
+    if raw.get("should") is True:
+        raise CaseFileError(file, line_of(data, [*where, "should"]),
+                            f"{label}: should: true (the whole step asked by 'should') is for await steps; a request "
+                            f"step's should is an expectation like expect (status, resource...)")
     for key in ("expect", "require", "should"):
         _check_expectation(raw, key, file, data, where, label)
     for key in ("save", "save_headers"):

@@ -131,6 +131,15 @@ def _op_one_of(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     return [] if ok else [Mismatch(path, f"one of {list(_as_list(arg))}", _show(seen))]
 
 
+def _op_any_of(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    """At least one of the expectations (each a value or a matcher spec) holds: an or, where one resource may show
+    either of two facts (a list notified may hold one program or another)."""
+    options = _as_list(arg)
+    if any(not match(option, seen, path) for option in options):
+        return []
+    return [Mismatch(path, f"any of {_show(options)}", _show(seen) if seen is not None else "absent")]
+
+
 def _op_present(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     if bool(arg) == (seen is not None):
         return []
@@ -207,8 +216,11 @@ def _same_resource(a: str, b: str) -> bool:
 
 
 def _op_uri(arg: Any, seen: Any, path: str) -> list[Mismatch]:
-    ok = isinstance(seen, str) and _same_resource(str(arg), seen)
-    return [] if ok else [Mismatch(path, f"a reference to the same resource as {str(arg)!r}", _show(seen))]
+    # A list (a saved list of hrefs): a reference to any one of them.
+    options = [str(a) for a in arg] if isinstance(arg, list) else [str(arg)]
+    ok = isinstance(seen, str) and any(_same_resource(option, seen) for option in options)
+    shown = repr(options[0]) if len(options) == 1 else f"one of {options}"
+    return [] if ok else [Mismatch(path, f"a reference to the same resource as {shown}", _show(seen))]
 
 
 def _op_hrefs(arg: Any, seen: Any, path: str) -> list[Mismatch]:
@@ -273,6 +285,7 @@ OPERATORS: dict[str, Operator] = {
     "max": _op_max,
     "regex": _op_regex,
     "one_of": _op_one_of,
+    "any_of": _op_any_of,
     "present": _op_present,
     "hex": _op_hex,
     "check_digit": _op_check_digit,
@@ -299,7 +312,7 @@ def match(expected: Any, seen: Any, path: str = "resource") -> list[Mismatch]:
         return [] if seen is None else [Mismatch(path, "absent", _show(seen))]
     if isinstance(expected, dict):
         if _is_operator_dict(expected):
-            lenient = ("present", "count", "not", "hrefs", "sorted_by")
+            lenient = ("present", "count", "not", "hrefs", "sorted_by", "any_of")
             if seen is None and not any(key in expected for key in lenient):
                 return [Mismatch(path, " and ".join(f"{k} {v}" for k, v in expected.items()), "absent")]
             return [m for key, arg in expected.items() for m in OPERATORS[key](arg, seen, path)]
@@ -334,7 +347,9 @@ def check_spec(spec: Any, path: str = "resource") -> None:
                         re.compile(str(arg))
                     except re.error as exc:
                         raise MatcherSpecError(f"{path}.regex", f"invalid regular expression: {exc}") from None
-                if key in ("contains", "any_order", "one_of", "sorted_by") and not isinstance(arg, list):
+                # any_order may name a saved list as a whole (`${fsas}`: the items read earlier, to compare with).
+                if (key in ("contains", "any_order", "one_of", "sorted_by", "any_of") and not isinstance(arg, list)
+                        and not (key == "any_order" and _whole_reference(arg))):
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
                 if key == "hrefs" and not isinstance(arg, list) and not _whole_reference(arg):
                     raise MatcherSpecError(f"{path}.{key}", f"expected a list, saw {arg!r}")
@@ -343,7 +358,7 @@ def check_spec(spec: Any, path: str = "resource") -> None:
                     raise MatcherSpecError(f"{path}.quantity", f"expected a number or min/max/equals, saw {arg!r}")
                 if key == "quantity" and isinstance(arg, dict):
                     check_spec(arg, f"{path}.quantity")
-                if key in ("contains", "any_order", "not"):
+                if key in ("contains", "any_order", "not", "any_of"):
                     for i, item in enumerate(_as_list(arg)):
                         check_spec(item, f"{path}.{key}[{i}]")
             return

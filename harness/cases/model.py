@@ -50,11 +50,14 @@ class WaitSpec:
     """A wait on the DUT's clock: until a TimeType (an expression before substitution), said as `purpose`.
 
     ``max`` bounds the wait in the DUT's seconds: a target further away is a harness error, never a long hang.
+    ``late`` is how far past its target (DUT seconds) the harness may end the wait before the case is an error
+    (None: the run's, else harness.engine.lateness.default_late).
     """
 
     until: str
     purpose: str
     max: float = 3600.0
+    late: float | None = None
 
 
 # What a `discover` step may save from the answer (harness.engine.discovery): the names its `save:` maps to.
@@ -81,13 +84,16 @@ class AwaitSpec:
 
     notification names the path (`fsa` for `${listener.url}/fsa`; may hold `${...}`); subscription (optional,
     substituted) names the Subscription in messages; within is the time limit in seconds of the DUT's clock;
-    none: the step passes when no Notification comes within the limit, and fails when one does.
+    none: the step passes when no Notification comes within the limit, and fails when one does. advisory (the
+    step's `should: true`): what would fail the step (none came, one came under none, it does not match expect)
+    is a warning finding instead, and the step passes.
     """
 
     notification: str
     within: float = 60.0
     subscription: str | None = None
     none: bool = False
+    advisory: bool = False
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,11 @@ def _describe(error: jsonschema.ValidationError, data: Any = None) -> str:
     if error.validator == "required":
         return f"{where}: {error.message}"
     if error.validator in ("oneOf", "anyOf") and error.context:
+        if isinstance(error.instance, dict):
+            # A mapping where a mapping or a constant is allowed (`should:`): the mapping's own problem is meant.
+            about_mapping = [c for c in error.context if c.validator not in ("const", "type", "enum")]
+            if about_mapping:
+                return _describe(min(about_mapping, key=lambda c: len(c.absolute_path)), data)
         reasons = "; ".join(sorted({c.message for c in error.context}))
         return f"{where}: {reasons}"
     return f"{where}: {error.message}"

@@ -55,6 +55,8 @@ class RunContext:
     identities: IdentityBook | None = None  # the run's named client identities (None: plain HTTP, client only)
     # The run's clock: the DUT's, read from its Time, and ours, scaled by --time-scale (harness.engine.clock).
     clock: Clock = field(default_factory=Clock)
+    # The run's lateness tolerance of waits in DUT seconds (--late; None: harness.engine.lateness.default_late).
+    late: float | None = None
     # Told what a step waits for ("BASIC-017 step 6: waiting until ... (12 s left)"); the terminal shows it.
     progress: Callable[[str], None] = no_progress
     # The run's notification listener (harness.engine.notifications.ListenerHandle), started when a case needs it.

@@ -29,9 +29,10 @@ from lxml import etree
 from harness.cases.model import AwaitSpec, ExpectSpec, ListenerPath, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.variables import VariableError, substitute
-from harness.engine.checks import check_response, describe_problems, failing_problems, finding_record
+from harness.engine.checks import advisories, check_response, describe_problems, failing_problems, finding_record
 from harness.results import ERROR, FAILED, PASSED, ExchangeRecord, StepRecord, body_evidence
 from harness.sep import NS
+from harness.sep.findings import WARNING, Finding
 from harness.sep.identity import fingerprint, lfdi, sfdi
 from harness.sep.safexml import XMLRejected, local_name, parse_xml
 from harness.sep.schema import FAILURE
@@ -264,12 +265,14 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
         raise _Problem(ERROR, why)
     name = str(_text(spec.notification, variables))
     subscription = _text(spec.subscription, variables) if spec.subscription else None
+    if isinstance(subscription, list):  # the Locations of a for_each's Subscriptions
+        subscription = ", ".join(str(item) for item in subscription)
     path, url = handle.path_of(name), handle.url_of(name)
     scale = ctx.clock.scale
     limit = spec.within * scale
     what = f"a Notification at {url}" + (f" (subscription {subscription})" if subscription else "")
     record.expected = {"notification": url, "subscription": subscription, "within_s": spec.within,
-                       "none": spec.none}
+                       "none": spec.none, **({"should": True} if spec.advisory else {})}
     seq = handle.case.consumed.get(path, handle.case.start_seq)
     where = f"{handle.case.case_id} step {step.index}"
     shown_scale = "" if scale == 1 else f", time scale {scale:g}"
@@ -293,15 +296,31 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
             raise _Problem(ERROR, f"no Notification reached the listener at {url} within {took}, and the DUT reported "
                                   f"it could not deliver: the listener is not reachable from the DUT ({failure}); "
                                   f"give the listener an address the DUT can reach ({handle.settings.where})")
+        if spec.advisory:
+            record.saved = {name: None for name in step.save}  # later steps see nothing saved, never a stale value
+            return _advise(record, f"expected {what} within {took}, saw none (waited {waited:.2f} s)", "notification")
         raise _Problem(FAILED, f"expected {what} within {took}, saw none (waited {waited:.2f} s)")
     handle.case.consumed[path] = entry.seq
     record.exchanges.append(notification_record(entry, url))
     if spec.none:
-        raise _Problem(FAILED, f"expected no further Notification at {url}" +
-                       (f" (subscription {subscription})" if subscription else "") +
-                       f" within {took}, saw one after {waited:.2f} s (answered {entry.status})")
+        extra = (f"expected no further Notification at {url}" +
+                 (f" (subscription {subscription})" if subscription else "") +
+                 f" within {took}, saw one after {waited:.2f} s (answered {entry.status})")
+        if spec.advisory:
+            record.observed = {"answered": entry.status, "waited_s": round(waited, 3)}
+            return _advise(record, extra, "notification")
+        raise _Problem(FAILED, extra)
     _judge(step, ctx, variables, record, entry)
     record.observed["waited_s"] = round(waited, 3)  # time waiting on the DUT, in the run's time split
+    return record
+
+
+def _advise(record: StepRecord, text: str, path: str) -> StepRecord:
+    """What an await step under `should: true` saw instead of failing: a warning finding; the step passes."""
+    record.findings.append(finding_record(Finding(message=f"should: {text} (asked by 'should', not required by the "
+                                                          f"procedure)", line=None, path=path, kind="match",
+                                                  severity=WARNING)))
+    record.verdict = PASSED
     return record
 
 
@@ -315,9 +334,13 @@ def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepR
     record.observed = {"answered": entry.status, "answer_reason": entry.reason,
                        "content_type": entry.header("content-type"), "resource": check.view}
     record.mismatches = [{"path": m.path, "expected": m.expected, "seen": m.seen} for m in check.mismatches]
+    if step.should is not None:
+        should = dataclasses.replace(step.should, **_text({"resource": step.should.resource}, variables))
+        record.findings.extend(finding_record(f) for f in advisories(should, response, check.view))
     problems: list[Any] = list(failing_problems(check))
+    advisory = step.await_ is not None and step.await_.advisory
     for name, raw_path in step.save.items():
-        optional = raw_path.endswith("?")
+        optional = raw_path.endswith("?") or advisory
         saved_path = str(_text(raw_path.removesuffix("?"), variables))
         try:
             record.saved[name] = lookup(check.view, saved_path)
@@ -326,6 +349,11 @@ def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepR
                 record.saved[name] = None
             else:
                 problems.append(f"save {name}: expected a value at {saved_path}, saw {exc}")
+    if problems and advisory:
+        # Under `should: true` what would fail the step is told as warnings: the step passes.
+        text = describe_problems(step, problems).removeprefix(f"step {step.index} {step.name!r}: ")
+        record.mismatches = []
+        return _advise(record, text, "notification")
     if problems:
         record.verdict = FAILED
         record.message = describe_problems(step, problems)

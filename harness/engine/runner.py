@@ -20,6 +20,7 @@ from harness.engine.checks import finding_record as _finding
 from harness.engine.clock import ClockNotRead
 from harness.engine.context import RunContext
 from harness.engine.events import event_status_mismatches, list_order_mismatches
+from harness.engine.lateness import WaitTarget, request_lateness, tolerance, wait_lateness
 from harness.engine.tls_steps import advise_tls, identity_problem, judge_tls, probes, send
 from harness.engine.waiting import CURRENT_CASE, waiting_for
 from harness.results import (
@@ -202,7 +203,8 @@ async def _wait_step(step: Step, ctx: RunContext, variables: dict[str, Any], rec
         left = until - ctx.clock.dut_now()
     except ClockNotRead as exc:
         raise StepProblem(ERROR, f"wait: {exc}") from None
-    record.expected = {"until": int(until), "for": wait.purpose, "max_s": wait.max}
+    late = tolerance(wait.late, ctx.late, ctx.clock.scale)
+    record.expected = {"until": int(until), "for": wait.purpose, "max_s": wait.max, "late_s": late}
     if left > wait.max:
         raise StepProblem(ERROR, f"wait for {wait.purpose}: the DUT's clock reads {until - left:.0f}, so the wait "
                                  f"until {until:.0f} would take {left:.0f} s on the DUT's clock, more than the step "
@@ -216,6 +218,9 @@ async def _wait_step(step: Step, ctx: RunContext, variables: dict[str, Any], rec
     waited = await ctx.clock.wait_until(until, report)
     record.duration_s = round(waited, 6)
     record.observed = {"dut_time": int(ctx.clock.dut_now()), "waited_s": round(waited, 3)}
+    problem = wait_lateness(WaitTarget(until, wait.purpose, late), ctx.clock)
+    if problem:
+        raise StepProblem(ERROR, problem)
     return record
 
 
@@ -802,6 +807,26 @@ def _set_time_variables(variables: dict[str, Any], ctx: RunContext) -> None:
         variables.pop("dut_time", None)
 
 
+def _after_wait(step: Step, record: StepRecord, after_wait: WaitTarget | None, ctx: RunContext) -> WaitTarget | None:
+    """Judge the harness's lateness on the request step right after a wait (harness.engine.lateness): a failure
+    sent later than the wait's target + late is an error. Returns the wait the next step is right after, if any."""
+    if step.wait is not None:
+        if record.verdict != PASSED:
+            return None
+        return WaitTarget(record.expected["until"], step.wait.purpose, record.expected["late_s"])
+    if after_wait is None or step.await_ is not None:
+        return None
+    if step.action is not None or not record.exchanges:
+        return after_wait  # nothing sent yet: the next request is still the one right after the wait
+    if record.verdict == FAILED:
+        problem = request_lateness(after_wait, ctx.clock, record.exchanges[0].started)
+        if problem:
+            record.verdict = ERROR
+            saw = record.message.removeprefix(f"step {step.index} {step.name!r}: ")
+            record.message = f"step {step.index} {step.name!r}: {problem} (the step saw: {saw})"
+    return None
+
+
 def _checked(step: Step, record: StepRecord) -> bool:
     """Whether the step judged something the DUT sent (an action or a skipped step judges nothing; an `await`
     step judges the Notification it received)."""
@@ -868,6 +893,7 @@ async def _run_case(case: Case, ctx: RunContext) -> TestRecord:
     waivers = {w.step: w for w in ctx.profile.waivers if w.case == case.id}
     checked = False
     stopped = ""
+    after_wait: WaitTarget | None = None
     ctx.case_actions = []
     try:
         if case.uses_listener and not await _listen(case, ctx, variables, record):
@@ -883,6 +909,7 @@ async def _run_case(case: Case, ctx: RunContext) -> TestRecord:
                 continue
             _set_time_variables(variables, ctx)
             step_record = await run_step(step, ctx, variables, case.id)
+            after_wait = _after_wait(step, step_record, after_wait, ctx)
             record.steps.append(step_record)
             record.actions.extend(step_record.actions)
             variables.update(step_record.saved)

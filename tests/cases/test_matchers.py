@@ -157,3 +157,31 @@ def test_quantity_compares_the_value_a_multiplier_pair_represents() -> None:
 def test_a_quantity_must_be_a_number_or_number_matchers() -> None:
     with pytest.raises(MatcherSpecError, match="resource.setMaxW.quantity: expected a number or min/max/equals"):
         check_spec({"setMaxW": {"quantity": "lots"}})
+
+
+def test_any_order_may_name_a_saved_list_whose_items_must_all_be_seen_again() -> None:
+    from harness.cases.variables import substitute
+
+    check_spec({"EndDevice": {"any_order": "${before}"}})
+    with pytest.raises(MatcherSpecError, match="expected a list"):
+        check_spec({"EndDevice": {"contains": "${before}"}})
+    saved = DCAP["EndDevice"]
+    spec = substitute({"EndDevice": {"any_order": "${before}"}}, {"before": saved})
+    assert problems(spec, {"EndDevice": list(reversed(saved))}) == []
+    changed = [saved[0], {**saved[1], "sFDI": "5"}]
+    assert problems(spec, {"EndDevice": changed}) == [
+        "resource.EndDevice: expected an item matching {'href': '/edev/2', 'sFDI': '111115'} (any_order #1), saw no "
+        "unmatched item fits"]
+
+
+def test_any_of_holds_when_one_expectation_holds_and_uri_takes_a_list() -> None:
+    check_spec({"EndDevice": {"any_of": [{"contains": [{"sFDI": 5}]}, {"count": 2}]}})
+    with pytest.raises(MatcherSpecError, match="expected a list"):
+        check_spec({"EndDevice": {"any_of": {"count": 2}}})
+    assert problems({"EndDevice": {"any_of": [{"contains": [{"sFDI": 5}]}, {"count": 2}]}}) == []
+    assert problems({"EndDevice": {"any_of": [{"contains": [{"sFDI": 5}]}, {"count": 3}]}})[0].startswith(
+        "resource.EndDevice: expected any of [")
+    assert problems({"Missing": {"any_of": ["absent", 1]}}) == []
+    assert problems({"href": {"uri": ["/edev", "https://h:1/dcap"]}}) == []
+    assert problems({"href": {"uri": ["/edev", "/tm"]}}) == [
+        "resource.href: expected a reference to the same resource as one of ['/edev', '/tm'], saw '/dcap'"]

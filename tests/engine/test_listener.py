@@ -247,3 +247,105 @@ def test_an_await_step_cannot_expect_a_status(tmp_path: Path) -> None:
         load_case(case)
     assert "an await step judges the Notification the DUT sent; its expect has no status" in str(raised.value)
     assert ":10:" in str(raised.value) or "line 10" in str(raised.value)
+
+
+def test_should_true_makes_a_missing_or_extra_notification_a_warning_and_the_step_passes(
+        reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> None:
+    case = write_case(tmp_path, """\
+      - name: one Notification
+        await: {notification: fsa, within: 20}
+        expect: {schema: Notification}
+      - name: no other (should)
+        await: {notification: fsa, subscription: /edev/1/sub/1, within: 0.5, none: true}
+        should: true
+      - name: a third (should)
+        await: {notification: fsa, within: 0.3}
+        should: true
+        expect: {schema: Notification}
+        save: {third: subscribedResource}
+      - name: the FSA list again
+        request: {method: GET, path: /dcap}
+        expect: {status: 200}
+    """)
+    session = HarnessSession(options(reference_server, pki))
+    record = run_with(session, case, Sender(session, pki, [notification(), notification()]))
+    assert record.verdict == PASSED, record.reason
+    assert [s.verdict for s in record.steps] == [PASSED, PASSED, PASSED, PASSED]
+    extra, missing = record.steps[1], record.steps[2]
+    [finding] = extra.findings
+    assert finding.severity == "warning" and finding.message.startswith(
+        "should: expected no further Notification at ")
+    assert "(subscription /edev/1/sub/1)" in finding.message
+    assert finding.message.endswith("(asked by 'should', not required by the procedure)")
+    assert extra.exchanges and extra.exchanges[0].status == 201  # the extra one stays as evidence
+    [finding] = missing.findings
+    assert finding.severity == "warning" and "saw none (waited " in finding.message
+    assert missing.saved == {"third": None}
+
+
+def test_should_true_makes_a_notification_that_does_not_match_a_warning(
+        reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> None:
+    case = write_case(tmp_path, """\
+      - name: a Notification with status 0 (should)
+        await: {notification: fsa, within: 20}
+        should: true
+        expect: {schema: Notification, resource: {status: 0}}
+    """)
+    session = HarnessSession(options(reference_server, pki))
+    record = run_with(session, case, Sender(session, pki, [notification(status=1)]))
+    assert record.verdict == PASSED, record.reason
+    [step] = record.steps
+    assert step.mismatches == []
+    assert [f.message for f in step.findings if f.severity == "warning"] == [
+        "should: resource.status: expected 0, saw '1' (asked by 'should', not required by the procedure)"]
+
+
+def test_a_should_mapping_on_an_await_warns_about_the_notification_it_received(
+        reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> None:
+    case = write_case(tmp_path, """\
+      - name: the FSA list Notification
+        await: {notification: fsa, within: 20}
+        expect: {schema: Notification, resource: {status: 0}}
+        should: {resource: {subscriptionURI: {uri: /edev/1/sub/9}}}
+    """)
+    session = HarnessSession(options(reference_server, pki))
+    record = run_with(session, case, Sender(session, pki, [notification()]))
+    assert record.verdict == PASSED, record.reason
+    [finding] = record.steps[0].findings
+    assert finding.severity == "warning" and finding.message.startswith("should: resource.subscriptionURI")
+
+
+def test_without_should_a_missing_notification_still_fails(
+        reference_server: ReferenceProcess, pki: TestPki, tmp_path: Path) -> None:
+    case = write_case(tmp_path, """\
+      - name: the Notification
+        await: {notification: fsa, within: 0.3}
+        expect: {schema: Notification}
+    """)
+    record = run_with(HarnessSession(options(reference_server, pki)), case)
+    assert record.verdict == FAILED and "saw none" in record.reason
+
+
+@pytest.mark.parametrize(("step", "message", "line"), [
+    ("""\
+      - name: the Notification
+        await: {notification: fsa}
+        should: {status: 201}
+    """, "an await step judges the Notification the DUT sent; its should has no status", 10),
+    ("""\
+      - name: dcap
+        request: {method: GET, path: /dcap}
+        should: true
+    """, "should: true (the whole step asked by 'should') is for await steps", 10),
+    ("""\
+      - name: dcap
+        request: {method: GET, path: /dcap}
+        should: {stauts: 200}
+    """, "'stauts' was unexpected", 10),
+])
+def test_should_on_steps_is_checked_when_the_case_loads(tmp_path: Path, step: str, message: str, line: int) -> None:
+    case = write_case(tmp_path, step)
+    with pytest.raises(CaseFileError) as raised:
+        load_case(case)
+    assert message in str(raised.value)
+    assert f":{line}:" in str(raised.value) or f"line {line}" in str(raised.value)

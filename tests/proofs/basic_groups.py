@@ -7,6 +7,6 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "BASIC-003": {
         "topology-change-ignored": (23, "resource.FunctionSetAssignments: expected anything but {'contains': "
                                         "[{'mRID': {'hex':"),
-        "dderc-ignores-setting": (18, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
+        "dderc-ignores-setting": (20, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
     },
 }

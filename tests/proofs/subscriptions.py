@@ -41,18 +41,18 @@ FRESH_SERVER |= {"MAINT-002"}
 PROOFS["MAINT-003"] = {
     "aggregator-sees-own-only": (2, "resource.EndDevice"),
     "topology-branch-crossed": (6, "resource.DERProgram: expected anything but"),
-    "notification-not-sent": (12, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
+    "notification-not-sent": (14, "(subscription /edev/1/sub/3) within 60 s on the DUT's clock"),
 }
 FRESH_SERVER |= {"MAINT-003"}
 PROOFS["MAINT-004"] = {
     "notification-not-sent": (13, "(subscription /edev/1/sub/1) within 60 s on the DUT's clock"),
     "notification-ignores-limit": (13, "resource.Resource.results: expected"),
-    "response-rejected": (16, "status: expected 201 or 200, saw 400"),
+    "response-rejected": (17, "status: expected 201 or 200, saw 400"),
 }
 FRESH_SERVER |= {"MAINT-004"}
 PROOFS["MAINT-005"] = {
     "fsa-derp-list-wrong-order": (14, "expected items ordered by primacy"),
-    "notification-not-sent": (20, "(subscription /edev/1/sub/1) within 60 s on the DUT's clock"),
-    "notification-wrong-resource": (20, "resource.Resource.DERProgram: expected contains"),
+    "notification-not-sent": (21, "(subscription /edev/1/sub/1) within 60 s on the DUT's clock"),
+    "notification-wrong-resource": (21, "resource.Resource.DERProgram: expected any of"),
 }
 FRESH_SERVER |= {"MAINT-005"}
