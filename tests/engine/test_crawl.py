@@ -388,3 +388,20 @@ def test_the_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     assert (spec.start, spec.schema, spec.max_resources, spec.max_seconds, spec.list_items, spec.methods,
             spec.unknown_status, spec.allow, spec.evidence) == ("${dcap}", "DeviceCapability", 200, 60.0, 10, (),
                                                                 (501,), "should", "failures")
+
+
+def test_the_cases_own_checks_per_resource_fail_or_warn(pki: TestPki, tls: ssl.SSLContext, tmp_path: Path) -> None:
+    def answer(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        return wrong_methods("GET", path, query) if method in ("GET", "HEAD") else not_allowed(method)
+
+    with TreeDut(tls, answer) as dut:
+        verdict, step = run(pki, dut, tmp_path, """\
+            resources:
+              Time: {expect: {resource: {quality: 3}}}
+              DeviceCapability: {should: {resource: {pollRate: 60}}}
+        """)
+    assert verdict == FAILED
+    assert step["reason"] == ("step 1 'crawl the tree': GET Time /tm (TimeLink of DeviceCapability /dcap): "
+                              "resource.quality: expected 3, saw '7'")
+    assert ("GET DeviceCapability /dcap (the crawl's start): should: resource.pollRate: expected 60, saw '900'"
+            in [f["message"] for f in step["findings"]])
