@@ -46,7 +46,7 @@ from harness.codec.checking import for_checks, to_json_paths
 from harness.engine.checks import advisories, check_response, describe_problems, failing_problems, finding_record
 from harness.engine.context import RunContext
 from harness.results import ERROR, FAILED, ExchangeRecord, StepRecord
-from harness.sep import NS
+from harness.sep import MEDIA_TYPE_XML, NS
 from harness.sep import methods as wadl
 from harness.sep.findings import WARNING, Finding
 from harness.sep.safexml import XMLRejected, local_name, parse_xml
@@ -197,7 +197,8 @@ async def _get(crawl: _Crawl, target: _Target) -> tuple[etree._Element, str | No
         entry["note"] = f"GET is {'optional' if get_mode == 'O' else 'discouraged'} in the 2030.5 WADL: not followed"
         return None
     own_expect, own_should = _expectations(spec, target.element)
-    expect = ExpectSpec(status=(200,), content_type=ctx.codec.media_type,
+    # Judged after decoding (harness.codec.checking): a JSON answer of a JSON run reads as sep+xml, a wrong type not.
+    expect = ExpectSpec(status=(200,), content_type=MEDIA_TYPE_XML,
                         schema=target.element if target.element and _global(target.element) else None,
                         resource=own_expect.resource if own_expect else None,
                         headers=own_expect.headers if own_expect else {})

@@ -168,9 +168,10 @@ def test_an_endless_tree_stops_at_max_resources_with_a_warning_not_a_failure(
     pki: TestPki, tls: ssl.SSLContext, tmp_path: Path
 ) -> None:
     with TreeDut(tls, endless) as dut:
-        verdict, step = run(pki, dut, tmp_path, "max_resources: 7\n")
+        verdict, step = run(pki, dut, tmp_path, "max_resources: 7\nevidence: all\n")
         assert len([r for r in dut.requests if r[0] == "GET"]) == 7
     assert verdict == PASSED, step["reason"]
+    assert len(step["exchanges"]) == 7  # evidence: all keeps every exchange, not only the start and the failures
     assert step["observed"]["reached"] == 7 and step["observed"]["bound"] == "max_resources (7)"
     [bound] = [f for f in step["findings"] if f["kind"] == "crawl"]
     assert bound["severity"] == "warning" and bound["message"].startswith("the crawl stopped at max_resources (7) with")
