@@ -173,9 +173,19 @@ def _expectations(spec: CrawlSpec, element: str | None) -> tuple[ExpectSpec | No
     return (own.expect, own.should) if own is not None else (None, None)
 
 
-async def _get(crawl: _Crawl, target: _Target) -> tuple[etree._Element, str | None] | None:
-    """GET one resource (a list: its first list_items items) and judge it; its parsed body and Content-Type when
-    it can be followed, else None."""
+@dataclasses.dataclass(frozen=True)
+class _Read:
+    """A resource read and judged: its parsed body, the URL read (a list's with s= and l=), the GET's headers."""
+
+    root: etree._Element
+    url: str
+    content_type: str | None
+    length: int
+
+
+async def _get(crawl: _Crawl, target: _Target) -> _Read | None:
+    """GET one resource (a list: its first list_items items) and judge it; what was read when it can be
+    followed, else None."""
     ctx, spec = crawl.ctx, crawl.spec
     url = _list_url(target.url, spec.list_items) if (target.element or "").endswith("List") else target.url
     exchange = await crawl.send(crawl.step, ctx, Request("GET", url, [("Accept", ctx.codec.media_type)]))
@@ -218,9 +228,10 @@ async def _get(crawl: _Crawl, target: _Target) -> tuple[etree._Element, str | No
     if problems or check.view is None:
         return None
     try:
-        return parse_xml(decoded.response.body, max_bytes=ctx.profile.max_body), response.header("content-type")
+        root = parse_xml(decoded.response.body, max_bytes=ctx.profile.max_body)
     except XMLRejected:
         return None
+    return _Read(root, url, response.header("content-type"), len(response.body))
 
 
 def _global(element: str) -> bool:
@@ -261,9 +272,9 @@ def _is_error(body: bytes) -> bool:
     return root.tag == f"{{{NS}}}Error"
 
 
-async def _apply(crawl: _Crawl, target: _Target, root: etree._Element, get_type: str | None) -> None:
+async def _apply(crawl: _Crawl, target: _Target, read: _Read) -> None:
     """The case's methods on one resource reached (HEAD, the methods the WADL refuses, an unknown token)."""
-    ctx, spec = crawl.ctx, crawl.spec
+    ctx, spec, root = crawl.ctx, crawl.spec, read.root
     entry = crawl.reached[-1]
     accept = ("Accept", ctx.codec.media_type)
     for method in spec.methods:
@@ -279,7 +290,9 @@ async def _apply(crawl: _Crawl, target: _Target, root: etree._Element, get_type:
                     continue
                 body = ctx.codec.serialize(carried)
                 headers.append(("Content-Type", ctx.codec.media_type))
-        exchange = await crawl.send(crawl.step, ctx, Request(method, target.url, headers, body))
+        # HEAD asks for what the GET read (a list's page), so that its headers can be compared with the GET's.
+        url = read.url if method == "HEAD" else target.url
+        exchange = await crawl.send(crawl.step, ctx, Request(method, url, headers, body))
         if exchange.error or exchange.response is None:
             crawl.keep(exchange, judged_badly=True)
             if exchange.error_kind == TOO_LARGE:
@@ -298,10 +311,7 @@ async def _apply(crawl: _Crawl, target: _Target, root: etree._Element, get_type:
             elif response.body:
                 crawl.fail(target, method, "no body (RFC 9110 9.3.2)", f"{len(response.body)} bytes")
             else:
-                seen = response.header("content-type")
-                if (seen or "").split(";")[0].strip().lower() != (get_type or "").split(";")[0].strip().lower():
-                    warnings.append(_warning(f"HEAD {target.where()}: should carry the GET's Content-Type "
-                                             f"{get_type!r} (RFC 9110 9.3.2), saw {seen!r}"))
+                warnings.extend(_head_warnings(target, read, response))
         elif method in REFUSED_METHODS:
             rule = f"405 (the 2030.5 WADL marks {method} on {target.resource} an error)"
             if response.status != 405:
@@ -359,6 +369,21 @@ def _probes(spec: CrawlSpec, target: _Target, accept: tuple[str, str]) -> list[t
         parts = urlsplit(target.url)
         below = parts._replace(path=parts.path.rstrip("/") + "/" + NO_SUCH_RESOURCE, query="").geturl()
         out.append((f"GET of .../{NO_SUCH_RESOURCE}", Request("GET", below, [accept]), 404, "an invalid URI"))
+    return out
+
+
+def _head_warnings(target: _Target, read: _Read, response: Any) -> list[Finding]:
+    """A HEAD should carry the GET's header fields (RFC 9110 9.3.2): its Content-Type, and a Content-Length, when
+    it sends one, of the body the GET sent (RFC 9110 8.6)."""
+    out = []
+    seen = response.header("content-type")
+    if (seen or "").split(";")[0].strip().lower() != (read.content_type or "").split(";")[0].strip().lower():
+        out.append(_warning(f"HEAD {target.where()}: should carry the GET's Content-Type {read.content_type!r} "
+                            f"(RFC 9110 9.3.2), saw {seen!r}"))
+    length = (response.header("content-length") or "").strip()
+    if length and length != str(read.length):
+        out.append(_warning(f"HEAD {target.where()}: a Content-Length should be the GET's body length "
+                            f"{read.length} (RFC 9110 8.6), saw {length}"))
     return out
 
 
@@ -429,11 +454,10 @@ async def crawl_step(step: Step, ctx: RunContext, variables: dict[str, Any], rec
         read = await _get(crawl, current)
         if read is None:
             continue
-        root, content_type = read
         if current.resource is None:
-            current.resource = local_name(root)
-        await _apply(crawl, current, root, content_type)
-        _follow(crawl, current, root, seen, queue, home)
+            current.resource = local_name(read.root)
+        await _apply(crawl, current, read)
+        _follow(crawl, current, read.root, seen, queue, home)
     if bound:
         crawl.warn(f"the crawl stopped at {bound} with {len(queue)} linked resource(s) not read: the resources "
                    f"beyond the bound were not checked", path=spec.start, kind="crawl")

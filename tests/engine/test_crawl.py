@@ -406,3 +406,22 @@ def test_the_cases_own_checks_per_resource_fail_or_warn(pki: TestPki, tls: ssl.S
                               "resource.quality: expected 3, saw '7'")
     assert ("GET DeviceCapability /dcap (the crawl's start): should: resource.pollRate: expected 60, saw '900'"
             in [f["message"] for f in step["findings"]])
+
+
+def test_a_head_whose_headers_differ_from_the_get_is_a_warning(
+    pki: TestPki, tls: ssl.SSLContext, tmp_path: Path
+) -> None:
+    def answer(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        if method == "HEAD":
+            return 200, [("Content-Type", "text/xml")], b"xx"  # the server writes Content-Length: 2, sends no body
+        return ok(dcap()) if method == "GET" else not_allowed(method)
+
+    with TreeDut(tls, answer) as dut:
+        verdict, step = run(pki, dut, tmp_path, "methods: [HEAD]\n")
+    assert verdict == PASSED, step["reason"]
+    length = len(dcap().encode())
+    assert [f["message"] for f in step["findings"]] == [
+        "HEAD DeviceCapability /dcap (the crawl's start): should carry the GET's Content-Type 'application/sep+xml' "
+        "(RFC 9110 9.3.2), saw 'text/xml'",
+        f"HEAD DeviceCapability /dcap (the crawl's start): a Content-Length should be the GET's body length {length} "
+        f"(RFC 9110 8.6), saw 2"]
