@@ -425,3 +425,27 @@ def test_a_head_whose_headers_differ_from_the_get_is_a_warning(
         "(RFC 9110 9.3.2), saw 'text/xml'",
         f"HEAD DeviceCapability /dcap (the crawl's start): a Content-Length should be the GET's body length {length} "
         f"(RFC 9110 8.6), saw 2"]
+
+
+def test_hrefs_that_lead_elsewhere_or_nowhere_are_not_followed(
+    pki: TestPki, tls: ssl.SSLContext, tmp_path: Path
+) -> None:
+    hrefs = ["//127.0.0.2:9/edev/1", "urn:ieee:2030.5:nowhere", "http://127.0.0.1:9/edev/3", "/edev/4"]
+
+    def answer(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        if method not in ("GET", "HEAD"):
+            return not_allowed(method)
+        if path == "/dcap":
+            return ok(dcap('<EndDeviceListLink href="/edev" all="4"/>'))
+        if path == "/edev":
+            items = "".join(f'<EndDevice href="{h}"><sFDI>0</sFDI><changedTime>0</changedTime></EndDevice>'
+                            for h in hrefs)
+            return ok(f'<EndDeviceList xmlns="{NS}" href="/edev" all="4" results="4">{items}</EndDeviceList>')
+        return ok(f'<EndDevice xmlns="{NS}" href="{path}"><sFDI>0</sFDI><changedTime>0</changedTime></EndDevice>')
+
+    with TreeDut(tls, answer) as dut:
+        verdict, step = run(pki, dut, tmp_path, "{}\n")
+        assert [t for m, t in dut.requests] == ["/dcap", "/edev?s=0&l=10", "/edev/4"]
+    assert verdict == PASSED, step["reason"]
+    assert [n["href"] for n in step["observed"]["not_followed"]] == hrefs[:3]
+    assert all(f["severity"] == "warning" for f in step["findings"])
