@@ -305,8 +305,12 @@ async def _apply(crawl: _Crawl, target: _Target, read: _Read) -> None:
         before = len(crawl.problems)
         warnings = _protocol_warnings(target, method, response)
         if method == "HEAD":
-            if response.status != 200:
-                crawl.fail(target, method, "200 (HEAD is mandatory wherever GET is, 2030.5 WADL)",
+            optional = wadl.mode(target.resource or "", "HEAD") in (wadl.OPTIONAL, wadl.DISCOURAGED)
+            if optional and response.status in (405, 501):
+                pass  # CSIP CORE-001 errata 30: a WADL-optional method the DUT does not implement may be refused
+            elif response.status != 200:
+                crawl.fail(target, method, "200, or 405 or 501 (HEAD is optional here in the 2030.5 WADL, errata 30)"
+                           if optional else "200 (HEAD is mandatory wherever GET is, 2030.5 WADL)",
                            str(response.status))
             elif response.body:
                 crawl.fail(target, method, "no body (RFC 9110 9.3.2)", f"{len(response.body)} bytes")

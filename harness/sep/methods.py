@@ -171,8 +171,16 @@ def mode(resource: str, method: str) -> str | None:
 
 
 def element_of(resource: str) -> str:
-    """The global element a resource is served as (ActiveDERControlList -> DERControlList; else its own name)."""
-    return ELEMENT_OF.get(resource, resource)
+    """The global element a resource is served as (ActiveDERControlList -> DERControlList; else its own name).
+
+    An Active...List the WADL does not name (ActiveCreditRegisterList, ActiveTargetReadingList, links of the
+    2018 schema) is served as the list it is the active part of, as every Active...List the WADL names is.
+    """
+    if resource in ELEMENT_OF:
+        return ELEMENT_OF[resource]
+    if resource.startswith("Active") and resource.endswith("List") and resource not in _MODES:
+        return resource.removeprefix("Active")
+    return resource
 
 
 def resource_of_link(link: str) -> str:

@@ -449,3 +449,27 @@ def test_hrefs_that_lead_elsewhere_or_nowhere_are_not_followed(
     assert verdict == PASSED, step["reason"]
     assert [n["href"] for n in step["observed"]["not_followed"]] == hrefs[:3]
     assert all(f["severity"] == "warning" for f in step["findings"])
+
+
+def test_a_wadl_optional_method_the_dut_refuses_is_accepted(pki: TestPki, tls: ssl.SSLContext, tmp_path: Path) -> None:
+    def answer(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        if path == "/dcap":
+            return ok(dcap('<ResponseSetListLink href="/rsps" all="0"/>',
+                           '<MirrorUsagePointListLink href="/mup" all="1"/>')) if method in ("GET", "HEAD") else (
+                not_allowed(method))
+        if path == "/rsps":  # GET and HEAD are optional on a ResponseSetList: this DUT serves GET only
+            return ok(f'<ResponseSetList xmlns="{NS}" href="/rsps" all="0" results="0"/>') if method == "GET" else (
+                (501, [], b""))
+        if path == "/mup":
+            return ok(f'<MirrorUsagePointList xmlns="{NS}" href="/mup" all="1" results="1"><MirrorUsagePoint '
+                      f'href="/mup/1"><mRID>01</mRID><roleFlags>00</roleFlags><serviceCategoryKind>0'
+                      f'</serviceCategoryKind><status>1</status><deviceLFDI>00</deviceLFDI></MirrorUsagePoint>'
+                      f'</MirrorUsagePointList>') if method in ("GET", "HEAD") else not_allowed(method)
+        return 405, [("Allow", "PUT, POST, DELETE")], b""  # GET of a MirrorUsagePoint is optional
+
+    with TreeDut(tls, answer) as dut:
+        verdict, step = run(pki, dut, tmp_path, "methods: [HEAD]\n")
+    assert verdict == PASSED, step["reason"]
+    resources = {r["href"]: r for r in step["observed"]["resources"]}
+    assert resources["/rsps"]["HEAD"] == 501
+    assert resources["/mup/1"]["GET"] == 405 and "optional" in resources["/mup/1"]["note"]
