@@ -164,6 +164,8 @@ def _log_events(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 
 def _log_event(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     """A LogEvent: GET it, or DELETE it (the 2030.5 WADL makes DELETE mandatory on a LogEvent)."""
+    if ctx.request.method == "DELETE" and "logevent-delete-refused" in app.defects:
+        return HttpResponse(405, [("Allow", "GET, HEAD")])
     device = app.device(ctx)
     href = ctx.request.path
     for number, (_, element) in enumerate(device.log_events):
