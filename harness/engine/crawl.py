@@ -55,7 +55,8 @@ from harness.transport.http import origin
 
 # The methods a crawl sends only where the 2030.5 WADL marks them an error (mode E).
 REFUSED_METHODS = ("PUT", "POST", "DELETE")
-# A failure message names this many problems; the step's mismatches keep them all (up to _KEPT).
+# The most failures and the most warnings one crawl records (its message names the first five failures); what is
+# left out is counted, so that a DUT wrong on every one of thousands of resources cannot flood the evidence.
 _KEPT = 200
 
 Send = Callable[[Step, RunContext, Request], Awaitable[Exchange]]
@@ -94,19 +95,36 @@ class _Crawl:
     reached: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     not_followed: list[dict[str, str]] = dataclasses.field(default_factory=list)
     error: str | None = None
+    left_out: dict[str, int] = dataclasses.field(default_factory=lambda: {"failures": 0, "warnings": 0,
+                                                                                      "exchanges": 0})
 
     def warn(self, message: str, path: str, kind: str = "protocol") -> None:
-        self.findings.append(Finding(message=message, line=None, path=path, kind=kind, severity=WARNING))
+        self.note(Finding(message=message, line=None, path=path, kind=kind, severity=WARNING))
+
+    def note(self, *findings: Finding) -> None:
+        """Record warning findings, up to _KEPT."""
+        for finding in findings:
+            if len(self.findings) < _KEPT:
+                self.findings.append(finding)
+            else:
+                self.left_out["warnings"] += 1
 
     def fail(self, target: _Target, method: str, expected: str, seen: str, what: str = "") -> None:
         """A failure: the request and resource (with the link it came from), what (a field), expected, seen."""
         if len(self.problems) < _KEPT:
             where = f"{method} {target.where()}" + (f": {what}" if what else "")
             self.problems.append(Mismatch(where, expected, seen))
+        else:
+            self.left_out["failures"] += 1
 
     def keep(self, exchange: Exchange, *, judged_badly: bool) -> None:
-        if judged_badly or self.spec.evidence == "all" or not self.evidence:
+        """Keep an exchange as evidence: every one under `evidence: all`, else the first and those judged badly,
+        up to _KEPT."""
+        wanted = self.spec.evidence == "all" or not self.evidence or judged_badly
+        if wanted and (self.spec.evidence == "all" or len(self.evidence) < _KEPT):
             self.evidence.append(self.exchange_record(exchange))
+        elif wanted:
+            self.left_out["exchanges"] += 1
 
 
 def _origin(url: str) -> str | None:
@@ -222,8 +240,7 @@ async def _get(crawl: _Crawl, target: _Target) -> _Read | None:
     if own_should is not None and not problems:
         warnings.extend(advisories(own_should, decoded.response, check.view))
     warnings.extend(_protocol_warnings(target, "GET", response))
-    for warning in warnings:
-        crawl.findings.append(dataclasses.replace(warning, message=f"GET {target.where()}: {warning.message}"))
+    crawl.note(*(dataclasses.replace(w, message=f"GET {target.where()}: {w.message}") for w in warnings))
     crawl.keep(exchange, judged_badly=bool(problems or warnings))
     if problems or check.view is None:
         return None
@@ -341,7 +358,7 @@ async def _apply(crawl: _Crawl, target: _Target, read: _Read) -> None:
         elif response.status not in spec.unknown_status:
             wanted = " or ".join(map(str, spec.unknown_status))
             crawl.fail(target, method, f"{wanted} (an unknown method token)", _status_seen(response))
-        crawl.findings.extend(warnings)
+        crawl.note(*warnings)
         crawl.keep(exchange, judged_badly=len(crawl.problems) > before or bool(warnings))
     for label, request, wanted, rule in _probes(spec, target, accept):
         exchange = await crawl.send(crawl.step, ctx, request)
@@ -354,7 +371,7 @@ async def _apply(crawl: _Crawl, target: _Target, read: _Read) -> None:
         failed = exchange.response.status != wanted
         if failed:
             crawl.fail(target, label, f"{wanted} ({rule})", _status_seen(exchange.response))
-        crawl.findings.extend(warnings)
+        crawl.note(*warnings)
         crawl.keep(exchange, judged_badly=failed or bool(warnings))
 
 
@@ -462,9 +479,15 @@ async def crawl_step(step: Step, ctx: RunContext, variables: dict[str, Any], rec
             current.resource = local_name(read.root)
         await _apply(crawl, current, read)
         _follow(crawl, current, read.root, seen, queue, home)
+    if any(crawl.left_out.values()):
+        crawl.findings.append(Finding(
+            message=f"the crawl records at most {_KEPT} failures, warnings and exchanges kept as evidence; left out: "
+                    + ", ".join(f"{n} {kind}" for kind, n in crawl.left_out.items()),
+            line=None, path=spec.start, kind="crawl", severity=WARNING))
     if bound:
-        crawl.warn(f"the crawl stopped at {bound} with {len(queue)} linked resource(s) not read: the resources "
-                   f"beyond the bound were not checked", path=spec.start, kind="crawl")
+        crawl.findings.append(Finding(
+            message=f"the crawl stopped at {bound} with {len(queue)} linked resource(s) not read: the resources "
+                    f"beyond the bound were not checked", line=None, path=spec.start, kind="crawl", severity=WARNING))
     record.exchanges.extend(crawl.evidence)
     record.findings.extend(finding_record(f) for f in crawl.findings)
     record.expected = {"crawl": {"from": start_href, "methods": list(spec.methods), "bad_host": spec.bad_host,

@@ -473,3 +473,18 @@ def test_a_wadl_optional_method_the_dut_refuses_is_accepted(pki: TestPki, tls: s
     resources = {r["href"]: r for r in step["observed"]["resources"]}
     assert resources["/rsps"]["HEAD"] == 501
     assert resources["/mup/1"]["GET"] == 405 and "optional" in resources["/mup/1"]["note"]
+
+
+def test_a_dut_wrong_everywhere_cannot_flood_the_evidence(pki: TestPki, tls: ssl.SSLContext, tmp_path: Path) -> None:
+    def answer(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        return (400, [("Content-Type", "text/plain")], b"no") if method == "FOO" else endless(method, path, query)
+
+    with TreeDut(tls, answer) as dut:
+        verdict, step = run(pki, dut, tmp_path, "max_resources: 230\nlist_items: 255\nmethods: [FOO]\n")
+        assert len([r for r in dut.requests if r[0] == "FOO"]) == 230
+    assert verdict == FAILED
+    assert len(step["mismatches"]) == 200 and step["reason"].endswith("(and 195 more)")
+    assert len(step["findings"]) == 202  # 200 warnings, the count of those left out, the bound
+    assert step["findings"][-2]["message"] == ("the crawl records at most 200 failures, warnings and exchanges kept as "
+                                               "evidence; left out: 30 failures, 30 warnings, 31 exchanges")
+    assert len(step["exchanges"]) == 200  # the first GET, and the first 199 FOOs that failed
