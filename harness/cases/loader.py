@@ -467,6 +467,10 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         step = _discover_step(raw, index, file, data, known, line)
         known.update(step.save)
         return step
+    if "crawl" in raw:
+        from harness.cases.crawl_loader import crawl_step
+
+        return crawl_step(raw, index, file, data, known, line)
     if "choose" in raw:
         extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
         if extra:

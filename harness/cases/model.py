@@ -79,6 +79,41 @@ class DiscoverSpec:
 
 
 @dataclass(frozen=True)
+class CrawlExpect:
+    """A crawl's own expectations of one kind of resource: expect fails the step, should is a warning."""
+
+    expect: ExpectSpec | None = None
+    should: ExpectSpec | None = None
+
+
+@dataclass(frozen=True)
+class CrawlSpec:
+    """A `crawl` step (harness.engine.crawl): every resource reachable from start, each GET judged, methods applied.
+
+    start is a path or `${...}` (before substitution); schema the resource it is (None: whatever its root is);
+    max_resources bounds the resources read and max_seconds the time (the harness's clock, not scaled); a list is
+    read as its first list_items items (l=). methods: HEAD, PUT, POST, DELETE (each sent only where the 2030.5
+    WADL marks it an error) or an unknown token (answered with one of unknown_status). allow: whether the Allow
+    header of a 405 is required or a warning. bad_host, not_found: a GET with a malformed Host (400) and one of
+    an invalid URI below (404) on each resource. resources: expectations per resource (global element name).
+    evidence: "failures" keeps the exchanges that failed or warned (and the first), "all" every exchange.
+    """
+
+    start: str = "${dcap}"
+    schema: str | None = "DeviceCapability"
+    max_resources: int = 200
+    max_seconds: float = 60.0
+    list_items: int = 10
+    methods: tuple[str, ...] = ()
+    unknown_status: tuple[int, ...] = (501,)
+    allow: str = "should"
+    bad_host: bool = False  # also GET each resource with a malformed Host header: 400
+    not_found: bool = False  # also GET an invalid URI below each resource: 404
+    resources: dict[str, CrawlExpect] = field(default_factory=dict)
+    evidence: str = "failures"
+
+
+@dataclass(frozen=True)
 class AwaitSpec:
     """An `await` step: the next Notification on a path of the harness's listener (harness.engine.notifications).
 
@@ -145,6 +180,7 @@ class Step:
     probe: ProbeSpec | None = None
     await_: AwaitSpec | None = None  # `await:` a Notification on the harness's listener
     discover: DiscoverSpec | None = None  # `discover:` an xmDNS/DNS-SD query (COMM-001)
+    crawl: CrawlSpec | None = None  # `crawl:` every resource reachable from one (harness.engine.crawl)
     # A client-role step (await, act, pause, check, forbid): its kind and its spec as written (harness.engine.client)
     client: ClientStep | None = None
 

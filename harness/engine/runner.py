@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 from harness.cases.matchers import Mismatch, judging_time_by, match
-from harness.cases.model import Case, ExpectSpec, Step
+from harness.cases.model import Case, ExpectSpec, RequestSpec, Step
 from harness.cases.paths import PathError, lookup
 from harness.cases.requires import Requirement, unmet
 from harness.cases.variables import VariableError, substitute
@@ -118,6 +118,12 @@ def _target(step: Step, variables: dict[str, Any], ctx: RunContext) -> str:
         raise StepProblem(FAILED, f"expected an href that is a path starting with '/' or an absolute http(s) "
                                   f"URI (RFC 3986 reference the harness can follow), saw {path!r}")
     return ctx.base_url.rstrip("/") + path
+
+
+def _target_of(href: str, variables: dict[str, Any], ctx: RunContext) -> str:
+    """The URL of a path or href a step names (a crawl's start), as a request step would reach it."""
+    one = Step(index=0, name="", line=0, request=RequestSpec(method="GET", path=href), expect=ExpectSpec())
+    return _target(one, variables, ctx)
 
 
 def _check_own_body(body: bytes, ctx: RunContext) -> None:
@@ -731,6 +737,12 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
                 return await discover_step(step, ctx, variables, record)
             except DiscoveryError as exc:
                 raise StepProblem(ERROR, str(exc)) from None
+        if step.crawl is not None:
+            from harness.engine.crawl import crawl_step
+
+            return await crawl_step(step, ctx, variables, record, substitute=_substitute,
+                                    target=lambda href: _target_of(href, variables, ctx), send=_send,
+                                    exchange_record=_exchange_record)
         if step.choose:
             return await _choose_step(step, ctx, variables, record)
         return await _request_step(step, ctx, variables, record)

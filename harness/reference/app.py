@@ -25,6 +25,7 @@ from harness.server.http import HttpRequest, HttpResponse
 HTTP_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"})
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_CURVE_LIST = re.compile(r"/derp/[0-9]+/dc/?")
 _HOST = re.compile(r"(?P<host>\[[^\]]*\]|[^:\[\]]+)(:(?P<port>[0-9]{1,5}))?")
 
 
@@ -175,6 +176,8 @@ class ReferenceApp:
         scope = self.scope_of(request)
         if not scope.registered and not route.public and "unregistered-client-allowed" not in self.defects:
             return HttpResponse(403)
+        if request.method == "HEAD" and "curve-list-head-500" in self.defects and _CURVE_LIST.fullmatch(request.path):
+            return HttpResponse(500)
         if request.method not in route.methods:
             return self.not_allowed(request, route, scope)
         denied = path_access(self.tree, scope, params)
@@ -193,7 +196,8 @@ class ReferenceApp:
         """405 with the permitted methods (or the defect that accepts them on /dcap and /tm)."""
         if route.public and "disallowed-method-accepted" in self.defects:
             return route.handler(self, Ctx(request, {}, scope))
-        if "missing-allow-header" in self.defects:
+        if "missing-allow-header" in self.defects or (
+                "edev-subtree-405-no-allow" in self.defects and request.path.startswith("/edev/")):
             return HttpResponse(405)
         return HttpResponse(405, [("Allow", ", ".join(route.methods))])
 

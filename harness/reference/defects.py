@@ -98,6 +98,10 @@ DEFECTS: dict[str, str] = {
     "topology-change-ignored": "replace-feeder is answered 200 but the EndDevice keeps its FunctionSetAssignments",
     "dercontrol-drops-mode": "a DERControl is served without the last mode element of its DERControlBase",
     "event-status-date-stale": "a DERControl's EventStatus.dateTime stays its creationTime whatever its currentStatus",
+    # Deep in the tree, where only a crawl (CORE-001/CORE-002 step 9/8: every resource) goes.
+    "curve-list-head-500": "HEAD of a DERCurveList (/derp/{id}/dc) answers 500 Internal Server Error; its GET is right",
+    "edev-subtree-405-no-allow": "405 answers at and below an EndDevice (/edev/{id}...) carry no Allow header",
+    "logevent-delete-refused": "DELETE of a LogEvent (mandatory in the 2030.5 WADL) is answered 405 Method Not Allowed",
     # The NATS front end (harness.reference.nats_front); the tunnel ones behave as InterSTORE's cloud side does.
     "tunnel-success-200": "behind the NATS tunnel every success is answered 200 OK: a 201's Location is dropped, a 204 "
                           "becomes 200 with Content-Length: 0",

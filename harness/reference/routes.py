@@ -163,10 +163,16 @@ def _log_events(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
 
 
 def _log_event(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
+    """A LogEvent: GET it, or DELETE it (the 2030.5 WADL makes DELETE mandatory on a LogEvent)."""
+    if ctx.request.method == "DELETE" and "logevent-delete-refused" in app.defects:
+        return HttpResponse(405, [("Allow", "GET, HEAD")])
     device = app.device(ctx)
     href = ctx.request.path
-    for _, element in device.log_events:
+    for number, (_, element) in enumerate(device.log_events):
         if element.get("href") == href:
+            if ctx.request.method == "DELETE":
+                del device.log_events[number]
+                return HttpResponse(204)
             return app.xml(element)
     raise KeyError(href)
 
@@ -307,7 +313,7 @@ ROUTES: tuple[Route, ...] = (
     route(_DER + "/ders", (*GET, "PUT"), _stored("DERStatus", Renderer.der_status)),
     route(_DER + "/dera", (*GET, "PUT"), _stored("DERAvailability", Renderer.der_availability)),
     route(_EDEV + "/lel", (*GET, "POST"), _log_events),
-    route(_EDEV + "/lel/{lel}", GET, _log_event),
+    route(_EDEV + "/lel/{lel}", (*GET, "DELETE"), _log_event),
     route(_EDEV + "/sub", (*GET, "POST"), _subscriptions),
     route(_EDEV + "/sub/{sub}", (*GET, "DELETE"), _subscription),
     route("/derp", GET, _program_list),

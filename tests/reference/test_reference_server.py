@@ -632,6 +632,9 @@ DEFECT_CHECKS: dict[str, Check] = {
                                            "wrong-curve")),
     "client-chain-length-two-only": lambda http, s, p: not _accepted(p, s, "mica-dev"),
     "response-rejected": lambda http, s, p: _post_response(http).status_code == 400,
+    "curve-list-head-500": lambda http, s, p: http.head("/derp/1/dc").status_code == 500,
+    "edev-subtree-405-no-allow": lambda http, s, p: "allow" not in http.post("/edev/1/di", content=b"<x/>").headers,
+    "logevent-delete-refused": lambda http, s, p: http.delete("/edev/1/lel/1").status_code == 405,
 }
 
 
