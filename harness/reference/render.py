@@ -135,6 +135,8 @@ class Renderer:
             lfdi_value = lfdi_value[:-1] + ("0" if last != "0" else "1")
         if device.preregistered and "wrong-sfdi" in self.defects:
             sfdi_value = sfdi_value // 10 * 10 + (sfdi_value % 10 + 1) % 10
+        if "enddevice-lfdi-omitted" in self.defects:
+            lfdi_value = None
         return el(
             "EndDevice",
             link("DERListLink", f"{base}/der", 1),

@@ -6,7 +6,8 @@ from __future__ import annotations
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "UTIL-002": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
-        "wrong-sfdi": (3, "resource.sFDI: expected"),
+        # Found by its sFDI (mandatory; lFDI is optional), the aggregator's own EndDevice is missed in the list.
+        "wrong-sfdi": (2, "resource.EndDevice: expected an item matching {'sFDI': "),
         "wrong-pin": (4, "resource.pIN: expected 111115, saw '111116'"),
         "der-put-not-stored": (8, "resource.rtgMaxW: expected the quantity 7000"),
     },

@@ -687,6 +687,7 @@ PROVEN_ELSEWHERE = {
     "cancelled-event-stays-scheduled": "test_reference_verdicts.py (BASIC-015, CORE-022)",
     "event-status-date-stale": "test_reference_verdicts.py (CORE-022)",
     "topology-change-ignored": "test_reference_verdicts.py (BASIC-003)",
+    "enddevice-lfdi-omitted": "test_wadl_allowances.py (COMM-003, UTIL-002 .. UTIL-004 pass without lFDIs)",
     **{name: "tests/nats/test_reference_nats.py" for name in (
         "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
         "nats-malformed-reply", "nats-flood", "jetstream-drops-backlog")},
