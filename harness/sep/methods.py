@@ -157,6 +157,20 @@ ELEMENT_OF: dict[str, str] = {
 }
 
 
+# Resources a client writes (PUT) and its server only hosts and links: DeviceStatus, DeviceInformation, PowerStatus
+# and FileStatus of an EndDevice, DERCapability, DERSettings, DERStatus and DERAvailability of a DER. Their required
+# elements are the client's data (DERCapability's rtgMaxW, DeviceStatus's changedTime...), so until their client has
+# PUT them a server has nothing schema-valid to serve: 404 Not Found (or 204 No Content) answers a GET of one linked
+# but not written yet (the CSIP server links them for the DER client to PUT to).
+CLIENT_WRITTEN = frozenset({"DeviceStatus", "DeviceInformation", "PowerStatus", "FileStatus", "DERCapability",
+                            "DERSettings", "DERStatus", "DERAvailability"})
+
+
+def client_written(resource: str) -> bool:
+    """Whether resource is one its client writes and a server may link before it is written (CLIENT_WRITTEN)."""
+    return resource in CLIENT_WRITTEN
+
+
 def known(resource: str) -> bool:
     """Whether the 2030.5 WADL names resource (DERProgramList, ActiveDERControlList...)."""
     return resource in _MODES

@@ -488,3 +488,49 @@ def test_a_dut_wrong_everywhere_cannot_flood_the_evidence(pki: TestPki, tls: ssl
     assert step["findings"][-2]["message"] == ("the crawl records at most 200 failures, warnings and exchanges kept as "
                                                "evidence; left out: 30 failures, 30 warnings, 31 exchanges")
     assert len(step["exchanges"]) == 200  # the first GET, and the first 199 FOOs that failed
+
+
+def test_a_resource_its_client_has_not_written_yet_may_be_missing(
+        pki: TestPki, tls: ssl.SSLContext, tmp_path: Path) -> None:
+    """A server links a DER's DERCapability and an EndDevice's DeviceStatus for the client to PUT; before it has, a
+    GET finds nothing (404, or 204) and nothing schema-valid could be served: a warning, never a failure. A 404 on
+    a resource the server itself provides still fails."""
+    def answer(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        if method not in ("GET", "HEAD"):
+            return not_allowed(method)
+        if path == "/dcap":
+            return ok(dcap('<EndDeviceListLink href="/edev" all="1"/>'))
+        end_device = ('<EndDevice href="/edev/1"><DERListLink href="/edev/1/der" all="1"/><DeviceStatusLink '
+                      'href="/edev/1/dstat"/><sFDI>0</sFDI><changedTime>0</changedTime></EndDevice>')
+        der = ('<DER href="/edev/1/der/1"><DERCapabilityLink href="/edev/1/der/1/dercap"/><DERSettingsLink '
+               'href="/edev/1/der/1/derg"/></DER>')
+        if path == "/edev":
+            return ok(f'<EndDeviceList xmlns="{NS}" href="/edev" all="1" results="1">{end_device}</EndDeviceList>')
+        if path == "/edev/1":
+            return ok(end_device.replace("<EndDevice ", f'<EndDevice xmlns="{NS}" ', 1))
+        if path == "/edev/1/der":
+            return ok(f'<DERList xmlns="{NS}" href="/edev/1/der" all="1" results="1">{der}</DERList>')
+        if path == "/edev/1/der/1":
+            return ok(der.replace("<DER ", f'<DER xmlns="{NS}" ', 1))
+        if path == "/edev/1/der/1/derg":
+            return 204, [], b""
+        return 404, [], b""  # DeviceStatus and DERCapability: not written by the client yet
+
+    with TreeDut(tls, answer) as dut:
+        verdict, step = run(pki, dut, tmp_path, "methods: [HEAD]\n")
+    assert verdict == PASSED, step["reason"]
+    resources = {r["href"]: r for r in step["observed"]["resources"]}
+    assert resources["/edev/1/der/1/dercap"]["GET"] == 404 and "not yet" in resources["/edev/1/der/1/dercap"]["note"]
+    assert resources["/edev/1/dstat"]["GET"] == 404 and resources["/edev/1/der/1/derg"]["GET"] == 204
+    warned = [f["message"] for f in step["findings"] if "has not written yet" in f["message"]]
+    assert len(warned) == 3, step["findings"]
+    assert dut.requests.count(("HEAD", "/edev/1/dstat")) == 0  # nothing to apply methods to
+
+    def lists_missing(method: str, path: str, query: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        if path == "/dcap" and method in ("GET", "HEAD"):
+            return ok(dcap('<DERProgramListLink href="/derp" all="0"/>'))
+        return 404 if method in ("GET", "HEAD") else 405, [], b""
+
+    with TreeDut(tls, lists_missing) as dut:
+        verdict, step = run(pki, dut, tmp_path / "server-provided", "{}\n")
+    assert verdict == FAILED and "GET DERProgramList /derp" in step["reason"], step["reason"]

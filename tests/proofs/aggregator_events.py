@@ -64,7 +64,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (24, "status: expected 200 or 201, saw 400"),
         "event-status-always-scheduled": (31, "EventStatus.currentStatus: expected 1, saw '0'"),
-        "overlap-superseded": (38, "EventStatus.currentStatus: expected 1, saw '4'"),
+        "overlap-superseded": (39, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
     "AGG-011": {
         "aggregator-sees-own-only": (2, "resource.EndDevice: expected an item matching"),
@@ -87,7 +87,7 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "dderc-ignores-setting": (13, "resource.DERControlBase.opModFixedPFInjectW: expected"),
         "response-rejected": (22, "status: expected 200 or 201, saw 400"),
         "event-status-always-scheduled": (27, "EventStatus.currentStatus: expected 1, saw '0'"),
-        "overlap-superseded": (39, "EventStatus.currentStatus: expected 1, saw '4'"),
+        "overlap-superseded": (40, "EventStatus.currentStatus: expected 1, saw '4'"),
     },
 }
 FRESH_SERVER: set[str] = set(PROOFS)

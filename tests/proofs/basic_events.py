@@ -22,8 +22,8 @@ PROOFS: dict[str, dict[str, tuple[int, str]]] = {
         "response-rejected": (17, "status: expected 201, saw 400"),
     },
     "BASIC-026": {
-        "overlap-superseded": (29, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
-        "dercontrol-drops-mode": (17, "resource.DERControlBase: expected an element with opModFixedPFInjectW"),
+        "overlap-superseded": (32, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
+        "dercontrol-drops-mode": (18, "resource.DERControlBase: expected an element with opModFixedPFInjectW"),
     },
 }
 # The event cases wait on the server's clock: each runs on a server of its own at TIME_SCALE.
