@@ -53,6 +53,7 @@ from harness.sep.view import resource_view
 from harness.server.testserver import UNKNOWN_CLIENT, LoggedRequest, TestServer
 from harness.server.tree import CANCELLED, SUPERSEDED, ServedTree, TreeError
 from harness.transport.base import Response
+from harness.transport.nats_run import CLIENT_HTTP_TLS_CASES
 
 DEFAULT_WITHIN_S = 300.0
 DEFAULT_POLL_TOLERANCE = 0.25
@@ -530,6 +531,9 @@ async def run_client_case(case: Case, ctx: RunContext) -> TestRecord:
         record.reason = (f"case is for {case.role} DUTs; the DUT profile declares role {ctx.profile.role}"
                          if case.role != ctx.profile.role else "the DUT profile does not declare: " + "; ".join(
                              missing) if missing else "no test server runs for this DUT")
+        return record
+    if getattr(server, "over_nats", False) and case.id in CLIENT_HTTP_TLS_CASES:
+        record.verdict, record.reason = NOT_APPLICABLE, f"not applicable over NATS: {CLIENT_HTTP_TLS_CASES[case.id]}"
         return record
     with judging_time_by(server.now):
         try:

@@ -71,8 +71,11 @@ def _metadata(profile: DutProfile, ctx: RunContext, started: float, schema: Any,
     from harness.session import harness_version
 
     device = ctx.builtins["device"]
+    nats = ctx.builtins.get("nats")
     return {
-        "harness_version": harness_version(), "started": iso_time(started), "transport": "http", "encoding": "xml",
+        "harness_version": harness_version(), "started": iso_time(started),
+        "transport": "nats" if nats else "http", "encoding": nats["encoding"] if nats else "xml",
+        **({"nats": {"mapping": nats["mapping"], "identity": nats["identity"]}} if nats else {}),
         "time_scale": ctx.clock.scale, "unattended": True,
         "dut": {"url": None, "role": "client", "name": profile.name,
                 "profile": str(profile.file) if profile.file else None,
@@ -131,6 +134,9 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
     from harness.server.reference_client import reference_client_run
     from harness.session import load_schema
 
+    if getattr(args, "encoding", None) == "json" and not _over_nats(args):
+        raise ClientRunError("--role client --encoding json: expected --transport nats (CUPID's JSON travels over "
+                             "NATS; over HTTPS 2030.5 bodies are XML), saw no NATS transport")
     schema = load_schema(args.schema)
     scale = args.time_scale or 1.0
     if scale != 1.0 and not (args.reference or profile.time_scale_supported):
@@ -142,7 +148,9 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
     edition = EDITION_2018
     if args.reference:
         pki = make_test_pki(keys / "pki", key_dir=keys, profiles=False)
-        async with reference_client_run(pki, profile, clock, schema, defects=args.defect or ()) as ctx:
+        nats = {"transport": "nats", "nats_mapping": getattr(args, "nats_mapping", None) or "native",
+                "encoding": getattr(args, "encoding", None) or "xml"} if _over_nats(args) else {}
+        async with reference_client_run(pki, profile, clock, schema, defects=args.defect or (), **nats) as ctx:
             recorder = EvidenceRecorder(out, _metadata(profile, ctx, started, schema, edition),
                                         sorted((keys / "pki").glob("*.pem")))
             for record in broken:
@@ -150,6 +158,10 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
             records = await _run_cases(ctx, cases, recorder, args.quiet)
         shutil.rmtree(keys, ignore_errors=True)  # the reference client's keys die with the run
     else:
+        if _over_nats(args):
+            raise ClientRunError("--role client --transport nats: expected --reference (the reference DER client "
+                                 "over a private nats-server); a real client device over NATS is not supported yet, "
+                                 "saw --profile")
         if args.cert and args.key and args.ca:
             files = ServerFiles(Path(args.cert), Path(args.key), Path(args.ca))
             device_cert, device_key = profile.identity.cert, None
@@ -179,6 +191,10 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
 
     write_manifest(out)
     return [*broken, *records]
+
+
+def _over_nats(args: argparse.Namespace) -> bool:
+    return getattr(args, "transport", None) == "nats" or bool(getattr(args, "nats_mapping", None))
 
 
 def run_client_role(args: argparse.Namespace, out: Path) -> int:

@@ -1,0 +1,134 @@
+"""The client role over NATS: the test server as the native responder and the InterSTORE tunnel's cloud side,
+the reference DER client speaking both mappings in XML and CUPID's JSON, over a real nats-server with TLS and
+certificate-mapped users; the client cases give the verdicts they give over HTTPS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cases.loader import load_case
+from harness.cases.profile import load_profile
+from harness.codec.cupid_json import MEDIA_TYPE_JSON
+from harness.engine.clock import Clock
+from harness.engine.runner import run_case
+from harness.paths import project_dir
+from harness.pki import TestPki
+from harness.reference.natsd import NatsServer
+from harness.results import FAILED, NOT_APPLICABLE, PASSED, TestRecord
+from harness.sep.schema import SchemaSet
+from harness.server.clientrun import start_test_server
+from harness.server.reference_client import reference_client_run
+from harness.transport.base import Request
+from harness.transport.nats import NatsMapping, NatsTransport
+from tests.client_proofs import CLIENT_PROOFS
+
+CASES = project_dir("testcases") / "client"
+PROFILE = project_dir("fixtures") / "profiles" / "reference-der-client.yaml"
+CLI = Path(sys.executable).with_name("csip-harness")
+SCALE = 0.01
+
+
+def run_cases(pki: TestPki, case_ids: list[str], mapping: str, encoding: str = "xml",
+              defects: tuple[str, ...] = ()) -> tuple[dict[str, TestRecord], list]:
+    """Run the cases against the reference DER client over NATS; the records by id and the test server's log."""
+
+    async def go() -> tuple[dict[str, TestRecord], list]:
+        async with reference_client_run(pki, load_profile(PROFILE), Clock(SCALE), SchemaSet.bundled(),
+                                        defects=defects, transport="nats", nats_mapping=mapping,
+                                        encoding=encoding) as ctx:
+            assert ctx.base_url.startswith("tls://127.0.0.1:")
+            records = {case_id: await run_case(load_case(CASES / f"{case_id}.yaml"), ctx) for case_id in case_ids}
+            return records, list(ctx.test_server.log)
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(("mapping", "encoding"), [("native", "xml"), ("interstore", "xml"), ("native", "json"),
+                                                   ("interstore", "json")])
+def test_client_cases_pass_over_nats_and_comm_003_is_not_applicable(nats_pki: TestPki, mapping: str,
+                                                                      encoding: str) -> None:
+    records, log = run_cases(nats_pki, ["BASIC-027", "CORE-014", "COMM-003"], mapping, encoding)
+    assert records["BASIC-027"].verdict == PASSED, records["BASIC-027"].reason
+    assert records["CORE-014"].verdict == PASSED, records["CORE-014"].reason
+    assert records["COMM-003"].verdict == NOT_APPLICABLE
+    assert "not applicable over NATS: it tests the client's TLS 1.2 session" in records["COMM-003"].reason
+    mine = [entry for entry in log if entry.client == "client"]
+    # The DER is known by the LFDI the mapping carries: the subject (its NATS TLS certificate's) or the envelope.
+    assert mine and {entry.identity_source for entry in mine} == {"subject" if mapping == "native" else "envelope"}
+    bodies = [entry for entry in mine if entry.body]
+    assert bodies and {entry.encoding for entry in bodies} == {encoding}
+    assert all(entry.body.lstrip().startswith(b"<") for entry in bodies)  # judged as the XML the JSON stands for
+
+
+@pytest.mark.parametrize(("mapping", "case_id", "defect"), [("native", "CORE-010", "no-list-paging"),
+                                                            ("interstore", "BASIC-027", "hardcoded-logevent-path")])
+def test_a_client_defect_is_failed_over_nats_as_over_https(nats_pki: TestPki, mapping: str, case_id: str,
+                                                           defect: str) -> None:
+    records, _ = run_cases(nats_pki, [case_id], mapping, defects=(defect,))
+    record = records[case_id]
+    step, text = CLIENT_PROOFS[case_id][defect]
+    assert record.verdict == FAILED, record.reason
+    failed = next(s for s in record.steps if s.verdict == FAILED)
+    assert (failed.index, text in failed.message) == (step, True), failed.message
+
+
+def test_the_test_server_answers_both_mappings_and_refuses_an_unknown_lfdi(nats_pki: TestPki) -> None:
+    """Requests straight from NatsTransport: a known LFDI is served the Time in both mappings, JSON is read
+    and answered as JSON, and an LFDI no identity of the run has gets 403 with a finding naming where it came."""
+    known = "0123456789abcdef0123456789abcdef01234567"
+
+    async def go() -> tuple[list, list]:
+        schema = SchemaSet.bundled()
+        with NatsServer() as natsd:
+            profile = load_profile(PROFILE)
+            ctx = await start_test_server(profile, None, Clock(), schema, {"client": nats_pki.clients["client"].cert},
+                                          nats_url=natsd.url)
+            server = ctx.test_server
+            server.clients[known.upper()] = "client"
+            answers = []
+            try:
+                for mode, lfdi in (("native", known), ("interstore", known), ("interstore", "ab" * 20)):
+                    transport = NatsTransport(natsd.url, NatsMapping(mode), lfdi=lfdi, sfdi="1", timeout=5)
+                    answers.append(await transport.exchange(Request("GET", f"{natsd.url}/tm",
+                                                                    [("Accept", MEDIA_TYPE_JSON)])))
+                    await transport.aclose()
+                return answers, list(server.log)
+            finally:
+                await server.close()
+
+    answers, log = asyncio.run(go())
+    native, tunnel, stranger = answers
+    for exchange in (native, tunnel):
+        assert exchange.error is None and exchange.response.status == 200, exchange.error
+        assert exchange.response.header("Content-Type") == MEDIA_TYPE_JSON
+        assert json.loads(exchange.response.body)["time"]["quality"] == 7  # CUPID wraps in the xjc name
+    assert stranger.response.status == 403
+    assert [(e.identity_source, e.client) for e in log] == [("subject", "client"), ("envelope", "client"),
+                                                           ("envelope", "unknown")]
+    assert f"a tunnel envelope naming LFDI {'AB' * 20}" in log[2].findings[0].message
+
+
+def test_csip_harness_run_role_client_over_nats(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run([str(CLI), "run", "--role", "client", "--reference", "--transport", "nats",
+                           "--nats-mapping", "interstore", "--encoding", "json", "--time-scale", str(SCALE),
+                           "-k", "BASIC-027", "--out", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "eof_received" not in done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert (results["run"]["transport"], results["run"]["encoding"]) == ("nats", "json")
+    assert results["run"]["nats"]["mapping"] == "interstore" and "envelope" in results["run"]["nats"]["identity"]
+    assert {t["id"]: t["verdict"] for t in results["tests"]} == {"BASIC-027": "passed"}
+
+
+def test_json_without_nats_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run([str(CLI), "run", "--role", "client", "--reference", "--encoding", "json",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "expected --transport nats" in done.stderr and "Traceback" not in done.stderr
