@@ -141,6 +141,8 @@ class Step:
     discover: DiscoverSpec | None = None  # `discover:` an xmDNS/DNS-SD query (COMM-001)
     # A client-role step (await, act, pause, check, forbid): its kind and its spec as written (harness.engine.client)
     client: ClientStep | None = None
+    # `listener: offline|online`: take the run's NATS notification listener away or bring it back
+    listener_state: str | None = None
 
 
 @dataclass(frozen=True)
