@@ -21,7 +21,9 @@ from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.natsd import NatsServer
 from harness.results import FAILED, NOT_APPLICABLE, PASSED, TestRecord
+from harness.sep.identity import certificate_der, lfdi
 from harness.sep.schema import SchemaSet
+from harness.sep.tls import client_context
 from harness.server.clientrun import start_test_server
 from harness.server.reference_client import reference_client_run
 from harness.transport.base import Request
@@ -132,3 +134,33 @@ def test_json_without_nats_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run([str(CLI), "run", "--role", "client", "--reference", "--encoding", "json",
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "expected --transport nats" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_over_nats_tls_a_device_is_known_by_its_certificate_and_cannot_speak_for_another(
+        nats_pki: TestPki, natsd_tls: NatsServer) -> None:
+    """NATS TLS with certificate-mapped users: the subject's LFDI is the certificate's, so the test server knows
+    the device by it; a device publishing on another device's subject is dropped by the NATS server (a timeout
+    naming the subject), never served as the other."""
+    client, other, responder = (nats_pki.clients[name] for name in ("client", "other", "responder"))
+
+    async def go() -> tuple[list, list]:
+        ctx = await start_test_server(load_profile(PROFILE), None, Clock(), SchemaSet.bundled(),
+                                      {"client": client.cert, "other": other.cert}, nats_url=natsd_tls.url,
+                                      nats_context=client_context(responder.cert, responder.key, nats_pki.ca))
+        answers = []
+        try:
+            for claimed in (client, other):
+                transport = NatsTransport(natsd_tls.url, NatsMapping("native"),
+                                          ssl_context=client_context(client.cert, client.key, nats_pki.ca),
+                                          lfdi=lfdi(certificate_der(claimed.cert)), timeout=1.5)
+                answers.append(await transport.exchange(Request("GET", f"{natsd_tls.url}/tm")))
+                await transport.aclose()
+            return answers, list(ctx.test_server.log)
+        finally:
+            await ctx.test_server.close()
+
+    (own, impersonated), log = asyncio.run(go())
+    assert own.error is None and own.response.status == 200
+    assert impersonated.response is None and impersonated.error_kind == "timeout"
+    assert f"ieee2030.server.{lfdi(certificate_der(other.cert)).lower()}" in impersonated.error
+    assert [(entry.client, entry.identity_source) for entry in log] == [("client", "subject")]
