@@ -128,6 +128,9 @@ def test_csip_harness_run_role_client_over_nats(tmp_path: Path) -> None:
     assert (results["run"]["transport"], results["run"]["encoding"]) == ("nats", "json")
     assert results["run"]["nats"]["mapping"] == "interstore" and "envelope" in results["run"]["nats"]["identity"]
     assert {t["id"]: t["verdict"] for t in results["tests"]} == {"BASIC-027": "passed"}
+    exchanges = [e for step in results["tests"][0]["steps"] for e in step.get("exchanges", [])]
+    assert exchanges and all(e["url"].startswith("tls://127.0.0.1:") and e["transport"] == "nats-interstore"
+                             for e in exchanges)
 
 
 def test_json_without_nats_is_a_usage_error(tmp_path: Path) -> None:
