@@ -55,9 +55,12 @@ def run_cases(pki: TestPki, case_ids: list[str], mapping: str, encoding: str = "
                                                    ("interstore", "json")])
 def test_client_cases_pass_over_nats_and_comm_003_is_not_applicable(nats_pki: TestPki, mapping: str,
                                                                       encoding: str) -> None:
-    records, log = run_cases(nats_pki, ["BASIC-027", "CORE-014", "COMM-003"], mapping, encoding)
-    assert records["BASIC-027"].verdict == PASSED, records["BASIC-027"].reason
-    assert records["CORE-014"].verdict == PASSED, records["CORE-014"].reason
+    # CORE-003 (pollRate, ~10 s at time scale 0.01) in two of the four combinations, to keep the module short.
+    slow = ["CORE-003"] if (mapping, encoding) in (("native", "xml"), ("interstore", "json")) else []
+    passing = ["BASIC-027", "CORE-005", "CORE-014", *slow]
+    records, log = run_cases(nats_pki, [*passing, "COMM-003"], mapping, encoding)
+    for case_id in passing:
+        assert records[case_id].verdict == PASSED, f"{case_id}: {records[case_id].reason}"
     assert records["COMM-003"].verdict == NOT_APPLICABLE
     assert "not applicable over NATS: it tests the client's TLS 1.2 session" in records["COMM-003"].reason
     mine = [entry for entry in log if entry.client == "client"]
