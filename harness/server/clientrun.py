@@ -52,13 +52,15 @@ async def start_test_server(profile: DutProfile, files: ServerFiles | None, cloc
                             identities: dict[str, Path], *, edition: str = EDITION_2018, host: str = "127.0.0.1",
                             port: int = 0, builtins: dict[str, Any] | None = None,
                             actions: ActionRunner | None = None, nats_url: str | None = None,
-                            nats_context: ssl.SSLContext | None = None) -> RunContext:
+                            nats_context: ssl.SSLContext | None = None,
+                            nats_subjects: dict[str, Any] | None = None) -> RunContext:
     """Start the test server (mutual TLS with files; plain HTTP when files is None) and return the run context.
 
     identities maps names to the certificate files of the clients the server knows; `client` is the DUT. The
     context's base_url is the test server's, its test_server the server, its builtins `device` and `server`.
     With nats_url (``nats://`` or ``tls://``, nats_context its TLS client certificate) the server also answers
-    2030.5 over NATS in both mappings (docs/nats-mapping.md) and base_url is the NATS server's.
+    2030.5 over NATS in both mappings (docs/nats-mapping.md; nats_subjects: native_subject, tunnel_requests,
+    tunnel_responses when not the defaults) and base_url is the NATS server's.
     """
     if DUT_IDENTITY not in identities:
         raise ValueError("expected the DUT's certificate (identity 'client'), saw none")
@@ -69,7 +71,7 @@ async def start_test_server(profile: DutProfile, files: ServerFiles | None, cloc
     if nats_url:
         structure = schema.structure() if hasattr(schema, "structure") else None
         try:
-            base_url = await server.start_nats(nats_url, nats_context, structure)
+            base_url = await server.start_nats(nats_url, nats_context, structure, **(nats_subjects or {}))
         except BaseException:
             await server.close()
             raise

@@ -170,3 +170,32 @@ def test_over_nats_tls_a_device_is_known_by_its_certificate_and_cannot_speak_for
     assert impersonated.response is None and impersonated.error_kind == "timeout"
     assert f"ieee2030.server.{lfdi(certificate_der(other.cert)).lower()}" in impersonated.error
     assert [(entry.client, entry.identity_source) for entry in log] == [("client", "subject")]
+
+
+def test_a_real_client_device_over_nats_meets_the_test_server_on_its_nats_server(nats_pki: TestPki,
+                                                                                natsd: NatsServer,
+                                                                                tmp_path: Path) -> None:
+    """--role client --profile DEVICE.yaml --transport nats --dut nats://…: the device (here the reference DER client
+    started on its own, as a vendor's device would be) already talks to its NATS server; the test server joins it."""
+    from harness.reference.derclient.process import spawn_der_client
+
+    with spawn_der_client(nats_pki, f"{natsd.url}/dcap", time_scale=SCALE, nats_mapping="interstore") as device:
+        device.wait_ready()
+        profile = tmp_path / "device.yaml"
+        profile.write_text(PROFILE.read_text().replace("http://127.0.0.1:9000", device.admin_url).replace(
+            "identity:\n", f"identity:\n  cert: {nats_pki.clients['client'].cert}\n", 1))
+        out = tmp_path / "out"
+        done = subprocess.run([str(CLI), "run", "--role", "client", "--profile", str(profile), "--transport", "nats",
+                               "--dut", natsd.url, "--time-scale", str(SCALE), "-k", "BASIC-027", "--out", str(out)],
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    device_lfdi = lfdi(certificate_der(nats_pki.clients["client"].cert)).lower()
+    assert f"native requests on: ieee2030.server.{device_lfdi}" in done.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["transport"] == "nats" and results["tests"][0]["verdict"] == "passed"
+
+
+def test_a_real_client_device_over_nats_needs_the_nats_server(tmp_path: Path) -> None:
+    done = subprocess.run([str(CLI), "run", "--role", "client", "--profile", str(PROFILE), "--transport", "nats",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "expected --dut nats://HOST:PORT" in done.stderr and "Traceback" not in done.stderr
