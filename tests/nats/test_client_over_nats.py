@@ -14,11 +14,13 @@ import pytest
 
 from harness.cases.loader import load_case
 from harness.cases.profile import load_profile
+from harness.cases.yamlload import YamlFileError
 from harness.codec.cupid_json import MEDIA_TYPE_JSON
 from harness.engine.clock import Clock
 from harness.engine.runner import run_case
 from harness.paths import project_dir
 from harness.pki import TestPki
+from harness.reference.derclient.process import spawn_der_client
 from harness.reference.natsd import NatsServer
 from harness.results import FAILED, NOT_APPLICABLE, PASSED, TestRecord
 from harness.sep.identity import certificate_der, lfdi
@@ -177,13 +179,12 @@ def test_a_real_client_device_over_nats_meets_the_test_server_on_its_nats_server
                                                                                 tmp_path: Path) -> None:
     """--role client --profile DEVICE.yaml --transport nats --dut nats://…: the device (here the reference DER client
     started on its own, as a vendor's device would be) already talks to its NATS server; the test server joins it."""
-    from harness.reference.derclient.process import spawn_der_client
-
     with spawn_der_client(nats_pki, f"{natsd.url}/dcap", time_scale=SCALE, nats_mapping="interstore") as device:
         device.wait_ready()
         profile = tmp_path / "device.yaml"
         profile.write_text(PROFILE.read_text().replace("http://127.0.0.1:9000", device.admin_url).replace(
-            "identity:\n", f"identity:\n  cert: {nats_pki.clients['client'].cert}\n", 1))
+            "identity:\n", f"identity:\n  cert: {nats_pki.clients['client'].cert}\n", 1)
+            + "nats: {mapping: interstore}\n")  # the profile's key names the mapping the report describes
         out = tmp_path / "out"
         done = subprocess.run([str(CLI), "run", "--role", "client", "--profile", str(profile), "--transport", "nats",
                                "--dut", natsd.url, "--time-scale", str(SCALE), "-k", "BASIC-027", "--out", str(out)],
@@ -193,6 +194,17 @@ def test_a_real_client_device_over_nats_meets_the_test_server_on_its_nats_server
     assert f"native requests on: ieee2030.server.{device_lfdi}" in done.stdout
     results = json.loads((out / "results.json").read_text())
     assert results["run"]["transport"] == "nats" and results["tests"][0]["verdict"] == "passed"
+    assert results["run"]["nats"]["mapping"] == "interstore" and "envelope" in results["run"]["nats"]["identity"]
+
+
+def test_a_profiles_nats_keys_are_checked_with_their_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("role: server\nbase_url: tls://127.0.0.1:4222\nencoding: json\nnats: {mapping: interstore}\n")
+    assert load_profile(good).raw["nats"] == {"mapping": "interstore"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("role: server\nnats:\n  mapping: native\n  tunel_requests: x\n")
+    with pytest.raises(YamlFileError, match=r"bad.yaml:\d+: .*tunel_requests"):
+        load_profile(bad)
 
 
 def test_a_real_client_device_over_nats_needs_the_nats_server(tmp_path: Path) -> None:
