@@ -108,7 +108,7 @@ class NatsNotificationListener:
             # backlog on the first fetch. Left behind, the NATS server removes it after an hour unused.
             config = ConsumerConfig(durable_name=self.durable, deliver_policy=DeliverPolicy.NEW,
                                     ack_policy=AckPolicy.EXPLICIT, inactive_threshold=3600.0)
-            pull = await self._nc.jetstream().pull_subscribe(wildcard, durable=self.durable,
+            pull = await self._nc.jetstream().pull_subscribe(wildcard, durable=self.durable, stream=NOTIFY_STREAM,
                                                             config=config if first else None)
             self._reader = asyncio.get_running_loop().create_task(self._read(pull))
         else:
@@ -132,7 +132,10 @@ class NatsNotificationListener:
             except (nats.errors.TimeoutError, TimeoutError):
                 continue
             except nats.errors.Error:
-                return  # the connection is going: set_online(True) starts another reader
+                if self._nc is None or self._nc.is_closed:
+                    return  # the listener went offline: set_online(True) starts another reader
+                await asyncio.sleep(0.2)  # a passing JetStream error: keep reading
+                continue
             for msg in messages:
                 await self._stored(msg)
 

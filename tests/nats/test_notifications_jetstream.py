@@ -6,16 +6,24 @@ JetStream, started by `csip-harness run --reference --transport nats`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from harness.cases.loader import CaseFileError, load_case
 from harness.paths import project_dir
+from harness.pki import TestPki
+from harness.reference.defects import Defects
+from harness.reference.nats_notify import NatsNotifications
+from harness.reference.natsd import NatsServer, TlsUsers
+from harness.sep.tls import client_context
+from harness.server.nats_listener import NatsNotificationListener
 from harness.transport.nats_wire import WireError, notification_subject
 
 CLI = Path(sys.executable).with_name("csip-harness")
@@ -82,3 +90,31 @@ def test_a_listener_step_with_another_state_is_a_load_error_with_its_line(tmp_pa
     line = next(n for n, content in enumerate(text.splitlines(), 1) if "listener: away" in content)
     message = str(caught.value)
     assert f":{line}" in message and "listener: 'away' is not one of ['offline', 'online']" in message
+
+
+def test_the_listener_over_nats_tls_reads_the_backlog_with_a_device_users_permissions(nats_pki: TestPki,
+                                                                                     tmp_path: Path) -> None:
+    """The harness's listener as a certificate-mapped device user (harness.reference.natsd's permissions): it reads
+    SEP_NOTIFICATIONS through its consumer, answers on Sep-Reply, and gets what was stored while it was offline."""
+    client, responder = nats_pki.clients["client"], nats_pki.clients["responder"]
+    users = TlsUsers(nats_pki.server.cert, nats_pki.server.key, nats_pki.ca, clients=[client.cert],
+                     responders=[responder.cert])
+
+    async def go(url: str) -> tuple[list[int | None], list[str]]:
+        server = await NatsNotifications(await nats.connect(url, tls=client_context(
+            responder.cert, responder.key, nats_pki.ca)), Defects()).setup()
+        listener = NatsNotificationListener(url, client_context(client.cert, client.key, nats_pki.ca))
+        await listener.start()
+        answers = [(await server.deliver(f"{url}/ntfy/X/online", b"<Notification/>"))[0]]
+        await listener.set_online(False)
+        answers.append((await server.deliver(f"{url}/ntfy/X/offline", b"<Notification/>"))[0])
+        await listener.set_online(True)
+        arrived = await listener.wait_for("/ntfy/X/offline", 0, 5.0)
+        await listener.close()
+        await server.nc.close()
+        return answers, [r.path for r in listener.received] if arrived else []
+
+    with NatsServer(users, jetstream=True, workdir=tmp_path / "natsd") as natsd:
+        answers, paths = asyncio.run(go(natsd.url))
+    assert answers == [201, None]  # answered online; stored (not yet answered) while the listener was away
+    assert paths == ["/ntfy/X/online", "/ntfy/X/offline"]
