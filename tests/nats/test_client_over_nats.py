@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+import harness.report
 from harness.cases.loader import load_case
 from harness.cases.profile import load_profile
 from harness.cases.yamlload import YamlFileError
@@ -130,6 +132,8 @@ def test_csip_harness_run_role_client_over_nats(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "eof_received" not in done.stderr
     results = json.loads((out / "results.json").read_text())
+    jsonschema.validate(results, json.loads((Path(harness.report.__file__).with_name("schema") /
+                                             "results.schema.json").read_text()))
     assert (results["run"]["transport"], results["run"]["encoding"]) == ("nats", "json")
     assert results["run"]["nats"]["mapping"] == "interstore" and "envelope" in results["run"]["nats"]["identity"]
     assert {t["id"]: t["verdict"] for t in results["tests"]} == {"BASIC-027": "passed"}
