@@ -386,9 +386,11 @@ def _cmd_run_client(args: argparse.Namespace) -> int:
 
     from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
 
-    if args.dut:
-        print("error: --role client: the device connects to the harness, so there is no --dut; give --reference or "
-              "--profile DEVICE.yaml (the run prints the address the device must use)", file=sys.stderr)
+    if args.dut and (args.transport != "nats" or args.reference):
+        # Over NATS a real device and the harness meet on the device's NATS server: that one is --dut.
+        print("error: --role client: the device connects to the harness, so there is no --dut (except --transport "
+              "nats with a real device: the NATS server it uses); give --reference or --profile DEVICE.yaml (the run "
+              "prints the address the device must use)", file=sys.stderr)
         return 2
     if not args.reference and not args.profile:
         print("error: --role client: expected --reference (the bundled reference DER client) or --profile "

@@ -206,7 +206,10 @@ class HarnessSession:
                 identities=self.identities,
                 clock=self.clock,
                 late=self.late,
-                listener=ListenerHandle(self.listener_settings, self.schema),
+                # Over NATS the DUT's Notifications come through its NATS server too (docs/nats-mapping.md).
+                listener=ListenerHandle(self.listener_settings, self.schema,
+                                        nats_url=self.profile.base_url if self.over_nats else None,
+                                        nats_context=self.tls_context if self.over_nats else None),
                 codec=cupid_json_codec(self.schema) if self.nats.encoding == "json" else XML,
             )
         return self._context

@@ -319,6 +319,23 @@ def _discover_step(raw: dict[str, Any], index: int, file: Path, data: Any, known
     )
 
 
+def _listener_state_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str],
+                         line: int) -> Step:
+    """A `listener: offline|online` step (the schema allows only those): the run's notification listener over NATS
+    goes away or comes back."""
+    where: list[Any] = ["steps", index]
+    label = f"step {index + 1} {raw['name']!r}"
+    extra = [key for key in ("expect", "should", "save", "save_headers", "set", "as") if key in raw]
+    if extra:
+        raise CaseFileError(file, line_of(data, [*where, extra[0]]),
+                            f"{label}: a listener step has no {extra[0]} (it only takes the listener away or brings "
+                            "it back; an await step judges what arrives)")
+    return Step(index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
+                requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
+                request=None, expect=ExpectSpec(), when=_when(raw, file, data, where, known), raw=raw,
+                listener_state=str(raw["listener"]))
+
+
 def _listener_paths(data: dict[str, Any]) -> dict[str, ListenerPath]:
     return {name: ListenerPath(name, rule.get("resource"), int(rule.get("respond", 201)))
             for name, rule in (data.get("listener") or {}).items()}
@@ -471,6 +488,8 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         from harness.cases.crawl_loader import crawl_step
 
         return crawl_step(raw, index, file, data, known, line)
+    if "listener" in raw:
+        return _listener_state_step(raw, index, file, data, known, line)
     if "choose" in raw:
         extra = [key for key in ("expect", "save", "save_headers", "set") if key in raw]
         if extra:

@@ -183,6 +183,8 @@ class Step:
     crawl: CrawlSpec | None = None  # `crawl:` every resource reachable from one (harness.engine.crawl)
     # A client-role step (await, act, pause, check, forbid): its kind and its spec as written (harness.engine.client)
     client: ClientStep | None = None
+    # `listener: offline|online`: take the run's NATS notification listener away or bring it back
+    listener_state: str | None = None
 
 
 @dataclass(frozen=True)

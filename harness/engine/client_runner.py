@@ -53,6 +53,7 @@ from harness.sep.view import resource_view
 from harness.server.testserver import UNKNOWN_CLIENT, LoggedRequest, TestServer
 from harness.server.tree import CANCELLED, SUPERSEDED, ServedTree, TreeError
 from harness.transport.base import Response
+from harness.transport.nats_run import CLIENT_HTTP_TLS_CASES
 
 DEFAULT_WITHIN_S = 300.0
 DEFAULT_POLL_TOLERANCE = 0.25
@@ -91,12 +92,17 @@ def _time_value(value: Any, what: str) -> float:
 
 
 def logged_exchange(entry: LoggedRequest, server: TestServer) -> ExchangeRecord:
-    """A logged request as the evidence of one exchange (the DUT's request, the test server's answer)."""
+    """A logged request as the evidence of one exchange (the DUT's request, the test server's answer); over NATS
+    the URL is on the NATS server and the transport names the mapping (nats, nats-interstore)."""
+    over_nats = entry.identity_source in ("subject", "envelope") and getattr(server, "nats_url", None)
+    base = server.nats_url if over_nats else f"{server.scheme}://127.0.0.1"
     return ExchangeRecord(
-        method=entry.method, url=f"{server.scheme}://127.0.0.1{entry.target}" if entry.target.startswith("/")
+        method=entry.method, url=f"{base}{entry.target}" if entry.target.startswith("/")
         else entry.target, request_headers=list(entry.headers), request_body=body_evidence(entry.body),
         started=entry.wall, elapsed_s=0.0, status=entry.status, response_headers=list(entry.response_headers),
-        response_body=body_evidence(entry.response_body), http_version="HTTP/1.1")
+        response_body=body_evidence(entry.response_body),
+        http_version="NATS/1.0" if over_nats and entry.identity_source == "subject" else "HTTP/1.1",
+        transport=("nats" if entry.identity_source == "subject" else "nats-interstore") if over_nats else "http")
 
 
 def _view(entry: LoggedRequest, ctx: RunContext) -> dict[str, Any] | None:
@@ -530,6 +536,9 @@ async def run_client_case(case: Case, ctx: RunContext) -> TestRecord:
         record.reason = (f"case is for {case.role} DUTs; the DUT profile declares role {ctx.profile.role}"
                          if case.role != ctx.profile.role else "the DUT profile does not declare: " + "; ".join(
                              missing) if missing else "no test server runs for this DUT")
+        return record
+    if getattr(server, "over_nats", False) and case.id in CLIENT_HTTP_TLS_CASES:
+        record.verdict, record.reason = NOT_APPLICABLE, f"not applicable over NATS: {CLIENT_HTTP_TLS_CASES[case.id]}"
         return record
     with judging_time_by(server.now):
         try:

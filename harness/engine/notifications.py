@@ -39,6 +39,7 @@ from harness.sep.schema import FAILURE
 from harness.server.http import HttpRequest
 from harness.server.listener import NotificationListener, Received
 from harness.transport.base import Response
+from harness.transport.nats_wire import NOTIFY_STREAM
 
 if TYPE_CHECKING:
     from harness.engine.context import RunContext
@@ -90,6 +91,7 @@ class CaseListener:
     paths: dict[str, ListenerPath] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=dict)  # path -> seq of the last Notification judged
     start_seq: int = 0
+    went_offline: bool = False  # a `listener: offline` step of the case took the NATS listener away
 
 
 class ListenerHandle:
@@ -98,19 +100,28 @@ class ListenerHandle:
     problem holds why it could not start (then every case that needs it is an error, with that reason).
     """
 
-    def __init__(self, settings: ListenerSettings, schema: Any) -> None:
+    def __init__(self, settings: ListenerSettings, schema: Any, *, nats_url: str | None = None,
+                 nats_context: ssl.SSLContext | None = None) -> None:
         self.settings = settings
         self.schema = schema
-        self.listener: NotificationListener | None = None
+        # Over NATS (nats_url: the DUT's NATS server) the listener is harness.server.nats_listener's.
+        self.nats_url = nats_url
+        self.nats_context = nats_context
+        self.listener: Any = None  # NotificationListener, or NatsNotificationListener over NATS
         self.problem: str | None = None
         self.case: CaseListener | None = None
 
     async def ensure_started(self) -> str | None:
-        """Start the listener once; None when it listens, else why it cannot (kept for later cases)."""
+        """Start the listener once; None when it listens, else why it cannot (kept for later cases). A NATS
+        listener an earlier case left offline comes back here."""
         if self.listener is not None and self.listener.started:
+            if self.over_nats and not self.listener.online:
+                await self.listener.set_online(True)
             return None
         if self.problem is not None:
             return self.problem
+        if self.nats_url:
+            return await self._start_nats()
         try:
             context = listener_context(self.settings)
             listener = NotificationListener(context, self.settings.host, self.settings.port, self.settings.url,
@@ -122,6 +133,40 @@ class ListenerHandle:
             return self.problem
         self.listener = listener
         return None
+
+    async def _start_nats(self) -> str | None:
+        import nats.errors
+
+        from harness.server.nats_listener import NatsNotificationListener
+
+        assert self.nats_url is not None
+        listener = NatsNotificationListener(self.nats_url, self.nats_context, self._answer)
+        try:
+            await listener.start()
+        except (OSError, ssl.SSLError, TimeoutError, nats.errors.Error) as exc:
+            self.problem = (f"the notification listener could not subscribe on the NATS server {self.nats_url}: "
+                            f"{type(exc).__name__}: {exc}")
+            return self.problem
+        self.listener = listener
+        return None
+
+    @property
+    def over_nats(self) -> bool:
+        """Whether Notifications reach this listener over NATS (docs/nats-mapping.md)."""
+        return bool(self.nats_url)
+
+    def subject_of(self, name: str) -> str | None:
+        """Over NATS, the subject a Notification for name travels on; None over HTTPS."""
+        if not self.over_nats or self.listener is None:
+            return None
+        return str(self.listener.subject_of(self.path_of(name)))
+
+    async def set_online(self, online: bool) -> None:
+        """Take the NATS listener offline or bring it back (a `listener:` step); the case remembers an absence."""
+        assert self.listener is not None and self.case is not None
+        if not online:
+            self.case.went_offline = True
+        await self.listener.set_online(online)
 
     def begin_case(self, case_id: str, paths: dict[str, ListenerPath]) -> dict[str, Any]:
         """Make the listener's paths the case's; the `${listener.*}` variables: url (the case's base URL)."""
@@ -270,9 +315,12 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
     path, url = handle.path_of(name), handle.url_of(name)
     scale = ctx.clock.scale
     limit = spec.within * scale
-    what = f"a Notification at {url}" + (f" (subscription {subscription})" if subscription else "")
+    subject = handle.subject_of(name)
+    what = f"a Notification at {url}" + (f" (subscription {subscription})" if subscription else "") + (
+        f" on the NATS subject {subject}" if subject else "")
     record.expected = {"notification": url, "subscription": subscription, "within_s": spec.within,
-                       "none": spec.none, **({"should": True} if spec.advisory else {})}
+                       "none": spec.none, **({"should": True} if spec.advisory else {}),
+                       **({"subject": subject} if subject else {})}
     seq = handle.case.consumed.get(path, handle.case.start_seq)
     where = f"{handle.case.case_id} step {step.index}"
     shown_scale = "" if scale == 1 else f", time scale {scale:g}"
@@ -291,15 +339,23 @@ async def _await(step: Step, ctx: RunContext, variables: dict[str, Any], record:
         record.observed = {"received": None, "waited_s": round(waited, 3)}
         if spec.none:
             return record
-        failure = _delivery_failure(ctx, handle, url)
+        # A listener the case took offline on purpose is no excuse over NATS: the DUT was to keep the Notification.
+        failure = None if subject and handle.case.went_offline else _delivery_failure(ctx, handle, url)
         if failure:
             raise _Problem(ERROR, f"no Notification reached the listener at {url} within {took}, and the DUT reported "
                                   f"it could not deliver: the listener is not reachable from the DUT ({failure}); "
                                   f"give the listener an address the DUT can reach ({handle.settings.where})")
+        lost = ""
+        if subject and handle.case.went_offline:
+            lost = ("; the listener was offline for part of the case, and " + (
+                "the DUT's JetStream stream did not deliver what it stored meanwhile" if handle.listener.stored else
+                f"the DUT keeps no JetStream stream of Notifications ({NOTIFY_STREAM}), so what it published "
+                "meanwhile was lost"))
         if spec.advisory:
             record.saved = {name: None for name in step.save}  # later steps see nothing saved, never a stale value
-            return _advise(record, f"expected {what} within {took}, saw none (waited {waited:.2f} s)", "notification")
-        raise _Problem(FAILED, f"expected {what} within {took}, saw none (waited {waited:.2f} s)")
+            return _advise(record, f"expected {what} within {took}, saw none (waited {waited:.2f} s){lost}",
+                           "notification")
+        raise _Problem(FAILED, f"expected {what} within {took}, saw none (waited {waited:.2f} s){lost}")
     handle.case.consumed[path] = entry.seq
     record.exchanges.append(notification_record(entry, url))
     if spec.none:
@@ -362,10 +418,25 @@ def _judge(step: Step, ctx: RunContext, variables: dict[str, Any], record: StepR
     return record
 
 
+async def listener_step(step: Step, ctx: RunContext, record: StepRecord) -> StepRecord:
+    """A `listener: offline|online` step: take the NATS listener away or bring it back (CUPID's promise that
+    Notifications published meanwhile are delivered on return, with JetStream). Judges nothing itself."""
+    handle = ctx.listener
+    if handle is None or handle.listener is None or handle.case is None:
+        why = handle.problem if handle is not None and handle.problem else "the run has no notification listener"
+        record.verdict, record.message = ERROR, f"step {step.index} {step.name!r}: {why}"
+        return record
+    online = step.listener_state == "online"
+    await handle.set_online(online)
+    record.verdict = PASSED
+    record.observed = {"listener": "online" if online else "offline", "stored_by_dut": handle.listener.stored}
+    return record
+
+
 def unjudged_records(entries: list[Received], handle: ListenerHandle) -> list[ExchangeRecord]:
     """Evidence of Notifications that reached the case's paths and no step judged."""
     assert handle.listener is not None
     return [notification_record(e, f"{handle.listener.url}{e.target}") for e in entries]
 
 
-__all__ = ["AwaitSpec", "ListenerHandle", "ListenerSettings", "await_step", "listener_context"]
+__all__ = ["AwaitSpec", "ListenerHandle", "ListenerSettings", "await_step", "listener_context", "listener_step"]

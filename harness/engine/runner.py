@@ -67,6 +67,10 @@ def not_applicable_reason(case: Case, ctx: RunContext) -> str | None:
         return "the DUT profile does not declare: " + "; ".join(missing)
     if getattr(ctx.transport, "name", "http").startswith("nats") and case.id in HTTP_TLS_CASES:
         return f"not applicable over NATS: {HTTP_TLS_CASES[case.id]}"
+    if any(step.listener_state for step in case.steps) and not getattr(ctx.listener, "over_nats", False):
+        return ("it takes the notification listener offline to see Notifications stored meanwhile delivered on its "
+                "return, a promise of 2030.5 over NATS with JetStream; over HTTPS a POST to an absent listener "
+                "is simply not delivered")
     return None
 
 
@@ -730,6 +734,10 @@ async def run_step(step: Step, ctx: RunContext, variables: dict[str, Any], case_
             from harness.engine.notifications import await_step
 
             return await await_step(step, ctx, variables, record)
+        if step.listener_state is not None:
+            from harness.engine.notifications import listener_step
+
+            return await listener_step(step, ctx, record)
         if step.discover is not None:
             from harness.engine.discovery import DiscoveryError, discover_step
 

@@ -195,6 +195,10 @@ async def serve(args: argparse.Namespace, defects: Defects) -> None:
         app.handle_plain, args.host, args.http_port, on_error=app.protocol_error, send_date=send_date
     )
     front = await start_nats(args, app, defects)
+    if front is not None:
+        from harness.reference.nats_notify import NatsNotifications
+
+        app.notifier.nats = await NatsNotifications(front.connection, defects).setup()
     xmdns = await start_xmdns(args, defects, https.port, plain.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

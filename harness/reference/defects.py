@@ -113,6 +113,9 @@ DEFECTS: dict[str, str] = {
                             "line (tunnel)",
     "nats-flood": "the NATS front end answers each request 20 times",
     "jetstream-drops-backlog": "with --nats-jetstream, requests stored while the server was away are never answered",
+    "notifications-not-stored": "Notifications to a nats:// notificationURI go out as plain NATS requests, without "
+                                "the JetStream stream SEP_NOTIFICATIONS: one sent while the subscriber is offline "
+                                "is lost",
     # The xmDNS/DNS-SD responder (--xmdns, harness.reference.xmdns; COMM-001).
     "xmdns-dcap-no-slash": "the xmDNS TXT record's dcap key has no leading '/' (dcap=dcap)",
     "xmdns-no-https-key": "the xmDNS TXT record has no https key although the server offers only HTTPS",

@@ -66,7 +66,8 @@ class ReferenceDut:
             if self.transport == "nats":
                 from harness.reference.natsd import NatsServer
 
-                self.natsd = NatsServer(workdir=self._dir / "natsd").start()
+                # JetStream on: the server keeps its Notifications in a stream (harness.reference.nats_notify).
+                self.natsd = NatsServer(jetstream=True, workdir=self._dir / "natsd").start()
                 extra = ["--nats", self.natsd.url]
             self._spawning = True
             try:

@@ -99,6 +99,11 @@ class NatsFrontEnd:
         await self._nc.flush()
         return self
 
+    @property
+    def connection(self) -> Any:
+        """The NATS connection (start() first): Notifications go out on it too (harness.reference.nats_notify)."""
+        return self._nc
+
     async def _subscribe_stored(self, wildcard: str) -> None:
         """Requests from JetStream: the stream keeps them while this server is away, and a durable consumer
         hands over the backlog when it is back (defect jetstream-drops-backlog: only what comes after)."""

@@ -66,8 +66,13 @@ def config_text(port: int, tls: TlsUsers | None, jetstream_dir: Path | None = No
                   "  verify_and_map: true", "}", "authorization {", "  users = ["]
         for client in tls.clients:
             own = f"ieee2030.server.{lfdi(certificate_der(client)).lower()}"
-            lines.append(f'    {{user: "{_dn(client)}", permissions: {{publish: ["{own}", "ieee2030.requests"], '
-                         'subscribe: ["_INBOX.>", "ieee2030.responses.>"]}}')
+            # Besides its own requests: reading Notifications (ieee2030.notifications.>) through a JetStream
+            # consumer of the server's stream SEP_NOTIFICATIONS, and answering them.
+            lines.append(f'    {{user: "{_dn(client)}", permissions: {{publish: ["{own}", "ieee2030.requests", '
+                         '"$JS.API.STREAM.INFO.SEP_NOTIFICATIONS", "$JS.API.CONSUMER.*.SEP_NOTIFICATIONS.>", '
+                         '"$JS.API.CONSUMER.*.SEP_NOTIFICATIONS", "$JS.API.CONSUMER.*.*.SEP_NOTIFICATIONS.>", '
+                         '"$JS.ACK.SEP_NOTIFICATIONS.>", "_INBOX.>"], '
+                         'subscribe: ["_INBOX.>", "ieee2030.responses.>", "ieee2030.notifications.>"]}}')
         for responder in tls.responders:
             lines.append(f'    {{user: "{_dn(responder)}", permissions: {{publish: [">"], subscribe: [">"]}}}}')
         lines += ["  ]", "}"]

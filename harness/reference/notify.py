@@ -24,6 +24,7 @@ from lxml import etree
 
 from harness.reference.access import scope_for
 from harness.reference.elements import child_text, el
+from harness.reference.nats_notify import is_nats_uri
 from harness.reference.render import to_bytes
 from harness.reference.routes import match_route
 from harness.reference.routing import Ctx
@@ -87,6 +88,8 @@ class Notifier:
     finished: list[Delivery] = field(default_factory=list)
     # One client for every delivery: a subscriber's connection is kept alive between Notifications.
     client: httpx.AsyncClient | None = None
+    # Delivery to nats:// and tls:// notificationURIs (harness.reference.nats_notify), when the server is on NATS.
+    nats: Any = None
 
     @property
     def defects(self) -> Any:
@@ -206,6 +209,14 @@ class Notifier:
             self.finished.append(task.result())
 
     async def _deliver(self, device: EndDevice, index: int, delivery: Delivery, body: bytes) -> Delivery:
+        if self.nats is not None and is_nats_uri(delivery.to):
+            delivery.answer, problem_over_nats = await self.nats.deliver(delivery.to, body)
+            if problem_over_nats:
+                delivery.problem = f"notification to {delivery.to} undelivered: {problem_over_nats}"
+            elif delivery.answer == 400 and "subscription-kept-after-400" not in self.defects and \
+                    device.subscriptions.pop(index, None) is not None:
+                self.forget(device, index)
+            return delivery
         problem = ""
         for attempt in range(ATTEMPTS):
             if self.client is None:

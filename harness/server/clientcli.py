@@ -2,7 +2,9 @@
 
 With --reference it starts the test server and the reference simulated DER client (with --defect NAME...);
 with --profile a real device's profile it starts the test server, prints what the device must be told (the
-address, the CA to trust, the certificate it presents) and waits for its first request. Either way it runs the
+address, the CA to trust, the certificate it presents) and waits for its first request. With --transport nats
+the exchanges travel over NATS (docs/nats-mapping.md): --reference starts a private nats-server; a real device
+is met on its own NATS server, given as --dut. Either way it runs the
 selected client cases in order on one test server and writes the evidence bundle as for a server DUT
 (results.json, report.html, csip-summary.csv, MANIFEST.sha256).
 """
@@ -71,8 +73,11 @@ def _metadata(profile: DutProfile, ctx: RunContext, started: float, schema: Any,
     from harness.session import harness_version
 
     device = ctx.builtins["device"]
+    nats = ctx.builtins.get("nats")
     return {
-        "harness_version": harness_version(), "started": iso_time(started), "transport": "http", "encoding": "xml",
+        "harness_version": harness_version(), "started": iso_time(started),
+        "transport": "nats" if nats else "http", "encoding": nats["encoding"] if nats else "xml",
+        **({"nats": {"mapping": nats["mapping"], "identity": nats["identity"]}} if nats else {}),
         "time_scale": ctx.clock.scale, "unattended": True,
         "dut": {"url": None, "role": "client", "name": profile.name,
                 "profile": str(profile.file) if profile.file else None,
@@ -131,6 +136,9 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
     from harness.server.reference_client import reference_client_run
     from harness.session import load_schema
 
+    if getattr(args, "encoding", None) == "json" and not _over_nats(args):
+        raise ClientRunError("--role client --encoding json: expected --transport nats (CUPID's JSON travels over "
+                             "NATS; over HTTPS 2030.5 bodies are XML), saw no NATS transport")
     schema = load_schema(args.schema)
     scale = args.time_scale or 1.0
     if scale != 1.0 and not (args.reference or profile.time_scale_supported):
@@ -142,7 +150,9 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
     edition = EDITION_2018
     if args.reference:
         pki = make_test_pki(keys / "pki", key_dir=keys, profiles=False)
-        async with reference_client_run(pki, profile, clock, schema, defects=args.defect or ()) as ctx:
+        nats = {"transport": "nats", "nats_mapping": getattr(args, "nats_mapping", None) or "native",
+                "encoding": getattr(args, "encoding", None) or "xml"} if _over_nats(args) else {}
+        async with reference_client_run(pki, profile, clock, schema, defects=args.defect or (), **nats) as ctx:
             recorder = EvidenceRecorder(out, _metadata(profile, ctx, started, schema, edition),
                                         sorted((keys / "pki").glob("*.pem")))
             for record in broken:
@@ -150,6 +160,26 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
             records = await _run_cases(ctx, cases, recorder, args.quiet)
         shutil.rmtree(keys, ignore_errors=True)  # the reference client's keys die with the run
     else:
+        if _over_nats(args):
+            ctx = await _start_for_nats_device(args, profile, clock, schema)
+            try:
+                recorder = EvidenceRecorder(out, _metadata(profile, ctx, started, schema, edition),
+                                            [Path(args.ca)] if args.ca else [])
+                for record in broken:
+                    recorder.add(record)
+                _tell_the_nats_device(ctx)
+                if not await _wait_for_device(ctx):
+                    lfdi_text = ctx.builtins["device"]["lfdi"]
+                    raise ClientRunError(f"expected the device (LFDI {lfdi_text}) to send a request over "
+                                         f"{ctx.base_url} within {FIRST_REQUEST_WAIT_S:.0f} s, saw none from it")
+                records = await _run_cases(ctx, cases, recorder, args.quiet)
+            finally:
+                await ctx.test_server.close()
+            recorder.finish(time.time())
+            from harness.report.manifest import write_manifest
+
+            write_manifest(out)
+            return [*broken, *records]
         if args.cert and args.key and args.ca:
             files = ServerFiles(Path(args.cert), Path(args.key), Path(args.ca))
             device_cert, device_key = profile.identity.cert, None
@@ -179,6 +209,71 @@ async def _run(args: argparse.Namespace, out: Path, profile: DutProfile, cases: 
 
     write_manifest(out)
     return [*broken, *records]
+
+
+async def _start_for_nats_device(args: argparse.Namespace, profile: DutProfile, clock: Clock, schema: Any
+                                 ) -> RunContext:
+    """The test server answering a real client device over the NATS server --dut (docs/nats-mapping.md): the
+    harness's NATS TLS credentials are --cert/--key/--ca for tls://, the device is the profile's identity."""
+    import ssl
+
+    import nats.errors
+
+    from harness.sep.tls import client_context
+    from harness.server.reference_client import nats_identity
+    from harness.transport.nats_run import is_nats_address, run_settings
+
+    if not args.dut or not is_nats_address(args.dut):
+        raise ClientRunError(f"--role client --transport nats with a real device: expected --dut nats://HOST:PORT or "
+                             f"tls://HOST:PORT (the NATS server the device uses), saw {args.dut or 'none'}")
+    if profile.identity.cert is None:
+        raise ClientRunError("--role client --transport nats: expected the device's certificate as identity: "
+                             "{cert: ...} in the profile (the test server knows the device by its LFDI), saw none")
+    try:
+        settings = run_settings(profile.raw, getattr(args, "nats_mapping", None), getattr(args, "encoding", None))
+    except ValueError as exc:
+        raise ClientRunError(str(exc)) from None
+    context = None
+    if args.dut.lower().startswith("tls://"):
+        if not (args.cert and args.key and args.ca):
+            raise ClientRunError(f"--dut {args.dut}: expected --cert/--key/--ca, the test server's NATS TLS client "
+                                 "certificate (a user allowed to subscribe to the request subjects and answer), saw "
+                                 "not all three")
+        context = client_context(args.cert, args.key, args.ca)
+    mapping = settings.mapping
+    try:
+        ctx = await start_test_server(profile, None, clock, schema, {DUT_IDENTITY: Path(profile.identity.cert)},
+                                      nats_url=args.dut, nats_context=context, nats_subjects={
+                                          "native_subject": mapping.request_subject,
+                                          "tunnel_requests": mapping.tunnel_requests,
+                                          "tunnel_responses": mapping.tunnel_responses})
+    except (nats.errors.Error, ssl.SSLError, TimeoutError) as exc:
+        raise ClientRunError(f"cannot subscribe on the NATS server {args.dut}: {type(exc).__name__}: {exc}") from None
+    ctx.builtins["nats"] = {"mapping": mapping.mode, "encoding": settings.encoding, "server": args.dut,
+                            "identity": nats_identity(mapping.mode), "subjects": {
+                                "request_subject": mapping.request_subject,
+                                "tunnel_requests": mapping.tunnel_requests,
+                                "tunnel_responses": mapping.tunnel_responses}}
+    return ctx
+
+
+def _tell_the_nats_device(ctx: RunContext) -> None:
+    device, nats = ctx.builtins["device"], ctx.builtins["nats"]
+    subjects = nats["subjects"]
+    native = subjects["request_subject"].replace("{lfdi}", device["lfdi"].lower())
+    print("\n".join([
+        f"csip-harness: the test server answers 2030.5 over the NATS server {nats['server']}; configure the device:",
+        f"  DeviceCapability path: /dcap (server address {ctx.base_url}/dcap)",
+        f"  native requests on: {native} (answered on the request's reply subject)",
+        f"  tunnel requests on: {subjects['tunnel_requests']} (answered on {subjects['tunnel_responses']}"
+        ".<correlationId>)",
+        f"  the device is known by LFDI {device['lfdi']} (SFDI {device['sfdi']}), registration PIN {device['pin']}",
+        f"csip-harness: waiting up to {FIRST_REQUEST_WAIT_S:.0f} s for the device's first request...",
+    ]), flush=True)
+
+
+def _over_nats(args: argparse.Namespace) -> bool:
+    return getattr(args, "transport", None) == "nats" or bool(getattr(args, "nats_mapping", None))
 
 
 def run_client_role(args: argparse.Namespace, out: Path) -> int:

@@ -8,6 +8,7 @@ that LFDI. Further identities (a second device, an aggregator) are recognised by
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,16 @@ def _empty_tree(clock: Clock) -> ServedTree:
 async def start_test_server(profile: DutProfile, files: ServerFiles | None, clock: Clock, schema: Any,
                             identities: dict[str, Path], *, edition: str = EDITION_2018, host: str = "127.0.0.1",
                             port: int = 0, builtins: dict[str, Any] | None = None,
-                            actions: ActionRunner | None = None) -> RunContext:
+                            actions: ActionRunner | None = None, nats_url: str | None = None,
+                            nats_context: ssl.SSLContext | None = None,
+                            nats_subjects: dict[str, Any] | None = None) -> RunContext:
     """Start the test server (mutual TLS with files; plain HTTP when files is None) and return the run context.
 
     identities maps names to the certificate files of the clients the server knows; `client` is the DUT. The
     context's base_url is the test server's, its test_server the server, its builtins `device` and `server`.
+    With nats_url (``nats://`` or ``tls://``, nats_context its TLS client certificate) the server also answers
+    2030.5 over NATS in both mappings (docs/nats-mapping.md; nats_subjects: native_subject, tunnel_requests,
+    tunnel_responses when not the defaults) and base_url is the NATS server's.
     """
     if DUT_IDENTITY not in identities:
         raise ValueError("expected the DUT's certificate (identity 'client'), saw none")
@@ -62,6 +68,13 @@ async def start_test_server(profile: DutProfile, files: ServerFiles | None, cloc
     server = TestServer(_empty_tree(clock), clock, schema, clients, edition=edition, max_body=profile.max_body)
     context = server_context(files.cert, files.key, files.ca) if files is not None else None
     base_url = await server.start(context, host, port)
+    if nats_url:
+        structure = schema.structure() if hasattr(schema, "structure") else None
+        try:
+            base_url = await server.start_nats(nats_url, nats_context, structure, **(nats_subjects or {}))
+        except BaseException:
+            await server.close()
+            raise
     device = device_variables(identities[DUT_IDENTITY], profile.identity.pin)
     variables = {**(builtins or {}), "device": device,
                  "server": {"url": base_url, "dcap": f"{base_url}/dcap", "edition": edition}}

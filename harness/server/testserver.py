@@ -58,6 +58,10 @@ class LoggedRequest:
     kind: str | None = None
     findings: list[Finding] = field(default_factory=list)
     cipher: str | None = None  # the TLS cipher suite of the connection (OpenSSL name)
+    # Where the LFDI came from: "certificate" (the HTTPS peer's), "subject" (native NATS) or "envelope" (tunnel).
+    identity_source: str = "certificate"
+    # "json": the body came in CUPID's JSON (over NATS) and `body` is the XML it stands for.
+    encoding: str = "xml"
 
     def header(self, name: str) -> str | None:
         """The first value of a request header (case-insensitive), or None."""
@@ -92,6 +96,9 @@ class TestServer:
         self._running: RunningServer | None = None
         self.scheme = "https"
         self.overrides: list[Callable[[HttpRequest], HttpResponse | None]] = []
+        # The NATS front end (harness.server.nats_front.NatsResponder) when the DUT talks 2030.5 over NATS.
+        self.nats: Any = None
+        self.nats_url: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -102,6 +109,25 @@ class TestServer:
                                                 idle_timeout=60.0, on_error=self._protocol_error)
         return self.base_url
 
+    async def start_nats(self, url: str, ssl_context: ssl.SSLContext | None, structure: Any = None,
+                         **subjects: Any) -> str:
+        """Also answer over NATS via the server at url (both mappings, harness.server.nats_front); returns url.
+
+        subjects: native_subject, tunnel_requests, tunnel_responses of the NatsResponder. Raises OSError or a
+        nats error when the NATS server cannot be reached.
+        """
+        from harness.server.nats_front import NatsResponder
+
+        self.nats = await NatsResponder(self.handle, url, ssl_context=ssl_context, structure=structure,
+                                        **subjects).start()
+        self.nats_url = url
+        return url
+
+    @property
+    def over_nats(self) -> bool:
+        """Whether the DUT reaches this server over NATS (HTTP- and TLS-specific cases do not apply)."""
+        return self.nats is not None
+
     @property
     def base_url(self) -> str:
         """scheme://127.0.0.1:port of the listening server."""
@@ -110,6 +136,9 @@ class TestServer:
 
     async def close(self) -> None:
         """Stop listening and drop every connection."""
+        if self.nats is not None:
+            nats_front, self.nats = self.nats, None
+            await nats_front.close()
         if self._running is not None:
             await self._running.close()
             self._running = None
@@ -136,6 +165,11 @@ class TestServer:
         return HttpResponse(status, [("Content-Type", "text/plain; charset=utf-8")], reason.encode() + b"\n")
 
     def _identify(self, request: HttpRequest) -> tuple[str, str | None]:
+        # Over NATS the LFDI comes from the mapping: the request subject (native, made the NATS TLS certificate's
+        # by certificate-mapped users) or the tunnel envelope (the proxy's identity).
+        carried = getattr(request, "peer_lfdi", None)
+        if carried:
+            return self.clients.get(carried.upper(), UNKNOWN_CLIENT), carried.upper()
         if request.peer_cert_der is None:
             return (UNKNOWN_CLIENT if self.scheme == "https" else "plain"), None
         value = lfdi(request.peer_cert_der).upper()
@@ -157,19 +191,23 @@ class TestServer:
         client, value = self._identify(request)
         findings: list[Finding] = []
         root = None
+        source = getattr(request, "identity_source", "") or "certificate"
         if client == UNKNOWN_CLIENT:
-            findings.append(Finding(message=f"a client presented a certificate with LFDI {value or '(none)'}, which "
-                                    "no identity of this run has: answered 403 (2030.5 §6.3.4)", line=None,
-                                    path=None, kind="protocol"))
+            where = {"subject": "a NATS request subject naming", "envelope": "a tunnel envelope naming"}.get(
+                source, "a client presented a certificate with")
+            findings.append(Finding(message=f"{where} LFDI {value or '(none)'}, which no identity of this run has: "
+                                    "answered 403 (2030.5 §6.3.4)", line=None, path=None, kind="protocol"))
             response = HttpResponse(403)
         else:
             if request.body:
                 root, findings = self._body_findings(request.body)
+                findings = [*getattr(request, "json_findings", []), *findings]
             response = next((r for r in (o(request) for o in self.overrides) if r is not None), None)
             if response is None:
                 response = self._answer(request, root)
         self._append(LoggedRequest(
             seq=0, wall=self.clock.wall(), at=self.now(), client=client, cipher=request.cipher, lfdi=value,
+            identity_source=source, encoding=getattr(request, "encoding", "xml"),
             method=request.method,
             path=request.path, target=request.target, query=request.query, headers=request.headers,
             body=request.body, status=response.status, response_headers=list(response.headers),

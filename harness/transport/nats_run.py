@@ -39,6 +39,14 @@ for _suffix in "ABCDEFG":
     HTTP_TLS_CASES[f"COMM-004{_suffix}"] = ("it tests certificate validation in the TLS handshake (the client "
                                             "certificate chain the server must accept or refuse)")
 
+# Client cases that test the client's HTTPS/TLS itself: over NATS the DER makes no TLS session with the test
+# server (its NATS TLS is with the NATS server, a Go TLS stack that offers no CCM suites), so not applicable.
+CLIENT_HTTP_TLS_CASES: dict[str, str] = {
+    "COMM-003": "it tests the client's TLS 1.2 session with the 2030.5 server (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 "
+                "and the certificate it presents), and over NATS there is none: the DER's TLS is with the NATS "
+                "server",
+}
+
 
 def is_nats_address(url: str | None) -> bool:
     """Whether url is a NATS server address (nats:// or tls://)."""

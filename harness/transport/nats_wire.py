@@ -34,6 +34,10 @@ JETSTREAM_STREAM = "SEP_REQUESTS"
 NATIVE_SUBJECT = "ieee2030.server.{lfdi}"
 TUNNEL_REQUESTS = "ieee2030.requests"
 TUNNEL_RESPONSES = "ieee2030.responses"
+# Notifications over NATS: a notificationURI nats://HOST:PORT/<path> (or tls://) names the subject
+# NOTIFY_PREFIX + the path's segments; the subscriber owns NOTIFY_STREAM, the JetStream stream that keeps them.
+NOTIFY_PREFIX = "ieee2030.notifications"
+NOTIFY_STREAM = "SEP_NOTIFICATIONS"
 # NATS headers the server or client library set, never HTTP headers of the exchange.
 NATS_OWN_HEADERS = frozenset({"status", "description", "nats-msg-id", "sep-reply", METHOD.lower(), PATH.lower(),
                               STATUS.lower()})
@@ -51,6 +55,19 @@ class WireError(ValueError):
 def reason_phrase(status: int) -> str:
     """The usual reason phrase of an HTTP status code (``"OK"`` for 200), or ``"Status"``."""
     return _REASONS.get(status, "Status")
+
+
+def notification_subject(path: str, prefix: str = NOTIFY_PREFIX) -> str:
+    """The subject of a notificationURI's path: ``/ntfy/CORE-018/fsa`` -> ``ieee2030.notifications.ntfy.CORE-018.fsa``.
+
+    Each path segment is one subject token; the characters a token cannot hold (``.``, ``*``, ``>``, spaces)
+    are percent-encoded. Raises WireError for a path with no segment.
+    """
+    segments = [segment for segment in path.split("?", 1)[0].split("/") if segment]
+    if not segments:
+        raise WireError(f"expected a notificationURI with a path (nats://HOST:PORT/PATH), saw path {path!r}")
+    tokens = [re.sub(r"[.*>\s%]", lambda m: f"%{ord(m.group()):02X}", segment) for segment in segments]
+    return ".".join([prefix, *tokens])
 
 
 # --- InterSTORE tunnel: the DeviceRequest envelope ----------------------------------------------------------

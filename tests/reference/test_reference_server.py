@@ -691,6 +691,7 @@ PROVEN_ELSEWHERE = {
     **{name: "tests/nats/test_reference_nats.py" for name in (
         "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
         "nats-malformed-reply", "nats-flood", "jetstream-drops-backlog")},
+    "notifications-not-stored": "tests/nats/test_notifications_jetstream.py",
     **{name: "test_reference_verdicts.py (COMM-001), tests/engine/test_discovery.py" for name in (
         "xmdns-dcap-no-slash", "xmdns-no-https-key", "xmdns-qu-ignored")},
 }

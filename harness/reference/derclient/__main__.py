@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--status-rate", type=int, default=300, help="DERStatus/DERAvailability PUT period, s")
     parser.add_argument("--post-rate", type=int, default=300, help="MirrorUsagePoint postRate, s")
     parser.add_argument("--seed", type=int, help="seed of the randomisation draws (default: random)")
+    parser.add_argument("--nats-mapping", choices=("native", "interstore"), default="native",
+                        help="with a nats:// or tls:// --server: how 2030.5 travels (docs/nats-mapping.md)")
+    parser.add_argument("--encoding", choices=("xml", "json"), default="xml",
+                        help="the bodies' encoding: 2030.5 XML, or CUPID's JSON (over NATS)")
     parser.add_argument("--admin-host", default="127.0.0.1")
     parser.add_argument("--admin-port", type=int, default=0, help="admin API port (0: any free port)")
     parser.add_argument("--ready-file", help="write the admin URL and the devices as JSON here once listening")
@@ -85,8 +89,14 @@ async def serve(args: argparse.Namespace) -> None:
     defects = validate_der_client_defects(args.defect)
     if not 0 < args.time_scale <= 1:
         raise ValueError(f"expected a time scale F with 0 < F <= 1, saw {args.time_scale}")
+    structure = None
+    if args.encoding == "json":
+        from harness.sep.schema import SchemaSet
+
+        structure = SchemaSet.bundled().structure()
     options = Options(defects=defects, time_scale=args.time_scale, edition=args.edition, pin=args.pin,
-                      status_rate=args.status_rate, post_rate=args.post_rate, seed=args.seed)
+                      status_rate=args.status_rate, post_rate=args.post_rate, seed=args.seed,
+                      nats_mapping=args.nats_mapping, encoding=args.encoding, structure=structure)
     stats = Stats()
     devices = [Device(i, cert, key, Path(args.ca), args.server, options, stats)
                for i, (cert, key) in enumerate(device_pairs(args))]

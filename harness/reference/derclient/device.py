@@ -65,6 +65,10 @@ class Options:
     post_rate: int = 300  # the postRate the MirrorUsagePoint asks for
     seed: int | None = None
     timeout: float = 30.0
+    # Over NATS (a nats:// or tls:// server address): the mapping and the body encoding (docs/nats-mapping.md).
+    nats_mapping: str = "native"
+    encoding: str = "xml"
+    structure: Any = None  # the schema's structure (SchemaSet.structure()), for encoding "json"
 
 
 @dataclass
@@ -140,7 +144,7 @@ class Device:
         # The last requests and their answers, for people and tests looking at what the device did.
         self.recent_requests: deque[dict[str, Any]] = deque(maxlen=64)
         self.pending_log_events: list[int] = []
-        self._client: httpx.AsyncClient | None = None
+        self._client: Any = None  # httpx.AsyncClient, or NatsHttpClient over NATS
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._job_started: float | None = None
@@ -187,8 +191,16 @@ class Device:
         self._reset_tree()
         self.start()
 
-    def client(self) -> httpx.AsyncClient:
-        """The device's HTTPS client (one connection, its own certificate), made on first use."""
+    def client(self) -> Any:
+        """The device's HTTPS client (one connection, its own certificate), made on first use; over NATS the
+        NatsHttpClient seam with the same request() (harness.reference.derclient.nats_client)."""
+        if self._client is None and urlsplit(self.origin).scheme in ("nats", "tls"):
+            from harness.reference.derclient.nats_client import NatsHttpClient
+
+            nats_tls = client_context(self.cert, self.key, self.ca) if self.origin.startswith("tls://") else None
+            self._client = NatsHttpClient(self.origin, self.options.nats_mapping, nats_tls, self.lfdi, str(self.sfdi),
+                                          timeout=self.options.timeout, encoding=self.options.encoding,
+                                          structure=self.options.structure)
         if self._client is None:
             context = tls_context(self.cert, self.key, self.ca, self.defects)
             self._client = httpx.AsyncClient(

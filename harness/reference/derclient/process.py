@@ -95,13 +95,17 @@ def spawn_der_client(
     pin: int | None = None,
     seed: int | None = None,
     status_rate: int | None = None,
+    nats_mapping: str | None = None,
+    encoding: str | None = None,
     extra_args: Sequence[str] = (),
 ) -> DerClientProcess:
     """Launch the DER client without waiting; call wait_ready() on the result.
 
     One device presents pki.clients["client"]. With devices N > 1 and no device_certs, N - 1 more device
     certificates are issued from the PKI's CA into the client's work directory (make_device_certificates);
-    device_certs, when given, are the N certificates to use. Raises ValueError for a bad option.
+    device_certs, when given, are the N certificates to use. With a nats:// or tls:// dcap_url, nats_mapping
+    (native, interstore) and encoding (xml, json) say how it talks (docs/nats-mapping.md). Raises ValueError for
+    a bad option.
     """
     chosen = sorted(validate_der_client_defects(defects))
     if not 0 < time_scale <= 1:
@@ -136,6 +140,10 @@ def spawn_der_client(
         args += ["--seed", str(seed)]
     if status_rate is not None:
         args += ["--status-rate", str(status_rate)]
+    if nats_mapping is not None:
+        args += ["--nats-mapping", nats_mapping]
+    if encoding is not None:
+        args += ["--encoding", encoding]
     for name in chosen:
         args += ["--defect", name]
     process = DerClientProcess([*args, *extra_args], workdir)
