@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.cases.loader import (
+from harness.cases.loadparts import (
     CaseFileError,
     _check_against_schema,
     _check_references,

@@ -17,7 +17,7 @@ _SENT = ("HEAD", "PUT", "POST", "DELETE")
 def crawl_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
     """A `crawl` step from its mapping (already checked against case.schema.json); CaseFileError with the line of
     the first option that cannot be (an unknown resource, GET or OPTIONS among the methods...)."""
-    from harness.cases.loader import CaseFileError, _check_references, _expect, _requirements, _when
+    from harness.cases.loadparts import CaseFileError, _check_references, _expect, _requirements, _when
 
     where: list[Any] = ["steps", index]
     label = f"step {index + 1} {raw['name']!r}"

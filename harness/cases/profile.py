@@ -68,7 +68,7 @@ def load_profile(path: str | Path) -> DutProfile:
     if not isinstance(data, dict):
         raise ProfileError(file, getattr(data, "line", 1), "expected a mapping with at least 'role'")
     if isinstance(data.get("actions"), dict):
-        from harness.cases.loader import check_action_names
+        from harness.cases.loadparts import check_action_names
 
         check_action_names(data, "actions", file, [([name], name) for name in data["actions"]])
     check_document(data, file, "profile.schema.json")
