@@ -84,8 +84,29 @@ class ActionRunner:
         record.detail = self.masker.prose(record.detail)
         return record
 
+    async def observe(self, call: ActionCall, case_variables: dict[str, Any]) -> tuple[ActionRecord, Any]:
+        """Read one observation through its mapping: the record (outcome done or failed, detail the value or
+        why not, secrets masked) and the observed value (None when it failed). Never raises."""
+        from harness.actions.observe import OBSERVERS, shown
+
+        mapping = self.profile.actions[call.name]
+        record = ActionRecord(call.name, dict(call.params), describe_mapping(mapping, self.masker), ACTION_FAILED,
+                              started=time.time())
+        clock = time.perf_counter()
+        value = None
+        try:
+            value = await self._execute(call, mapping, case_variables, record, OBSERVERS)
+            record.outcome = ACTION_DONE
+            record.detail = "observed " + shown(value)
+        except ActionFailed as exc:
+            record.detail = str(exc)
+        record.duration_s = round(time.perf_counter() - clock, 6)
+        record.params = self.masker.settings(record.params)
+        record.detail = self.masker.prose(record.detail)
+        return record, value
+
     async def _execute(self, call: ActionCall, mapping: ActionMapping, case_variables: dict[str, Any],
-                       record: ActionRecord) -> str:
+                       record: ActionRecord, executors: dict[str, Any] = EXECUTORS) -> Any:
         spec = registry()[call.name]
         try:
             params = substitute(call.params, case_variables)
@@ -101,6 +122,6 @@ class ActionRunner:
         except VariableError as exc:
             raise ActionFailed(f"cannot fill in the profile's variables: {exc}") from None
         variables = {**declared, **self.run_variables, "env": self.env, **case_variables, **params, "params": params}
-        executor = EXECUTORS[mapping.kind]
+        executor = executors[mapping.kind]
         return await executor(mapping, params, variables, prompt=spec.prompt, unattended=self.unattended,
                               plugins=self.plugins, masker=self.masker)

@@ -12,6 +12,7 @@ the DUT's clock because the test server owns /tm. A step is one of:
   answer the next matching requests with another status (respond).
 - pause: let server time pass.  check: a judgement over the request log (poll_rate).
 - forbid: requests the DUT must not make for a while.  action: a DUT-side action the profile maps.
+- observe: read what the DER really does out of band (harness.engine.observing), judged with matchers.
 
 Requests from other identities are not the DUT's and never match; requests with a certificate the run does
 not know are answered 403 and named when an await misses.
@@ -34,6 +35,7 @@ from harness.cases.variables import VariableError, substitute
 from harness.cases.yamlload import YamlFileError
 from harness.engine.checks import advisories, check_response
 from harness.engine.context import RunContext
+from harness.engine.observing import UNMAPPED_PREFIX, ObserveProblem, observe_step
 from harness.results import (
     ACTION_DONE,
     ERROR,
@@ -471,6 +473,11 @@ async def run_client_step(step: Step, ctx: RunContext, server: TestServer, varia
             _check_step(step, ctx, server, variables, state, record)
         elif kind == "forbid":
             await _forbid_step(step, ctx, server, variables, record)
+        elif kind == "observe":
+            try:
+                await observe_step(step, ctx, server.now, variables, record)
+            except ObserveProblem as exc:
+                raise _Problem(exc.verdict, str(exc)) from None
         else:
             await _action(step, ctx, variables, record)
         if step.set:
@@ -587,6 +594,11 @@ async def _run(case: Case, ctx: RunContext, server: TestServer, record: TestReco
         record.steps.append(forbidden)
         if record.verdict == PASSED:
             record.verdict, record.reason = FAILED, forbidden.message
+    unobserved = [s for s in record.steps if s.verdict == NOT_APPLICABLE and s.message.startswith(UNMAPPED_PREFIX)]
+    if record.verdict == PASSED and unobserved:
+        # What the DER really does is part of the procedure's pass criteria: unobserved, the case cannot pass.
+        record.verdict, record.reason = NOT_APPLICABLE, (
+            f"every other check passed, but step {unobserved[0].index} could not be judged: {unobserved[0].message}")
     if record.verdict == PASSED and not any(s.verdict == PASSED and (s.exchanges or s.expected.get("path"))
                                             for s in record.steps):
         record.verdict, record.reason = NOT_APPLICABLE, "nothing the DUT did was checked"

@@ -28,6 +28,15 @@ DER_CLIENT_DEFECTS: dict[str, str] = {
     "no-list-paging": "reads each list once without s/l and keeps the first page only (CORE-010)",
     "settings-exceed-rating": "PUTs a DERSettings whose setMaxW is above its DERCapability rtgMaxW (CORE-014)",
     "no-ccm8": "offers no TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (0xC0AE) in its ClientHello (COMM-003)",
+    "ignores-controls": "POSTs every Response an event asks for, on time, but never applies a DERControl: what it "
+                        "had in force stays (only an observation of the control applied sees it: BASIC-017, CORE-012)",
+    "ignores-default": "never applies a DefaultDERControl: between events nothing is in force (an observation: "
+                       "CORE-012)",
+    "keeps-ended-control": "where no DefaultDERControl is in force, keeps applying an event's control after the "
+                           "event completes instead of returning to its own settings (an observation: BASIC-017)",
+    "keeps-one-program": "reads the whole DERProgramList but keeps only its highest-priority program (an "
+                         "observation of the programs it holds: CORE-010)",
+    "no-read-back": "never GETs back the DERCapability and DERSettings it PUT (CORE-009)",
 }
 
 

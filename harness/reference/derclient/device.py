@@ -126,8 +126,7 @@ class Device:
         self.edition = options.edition
         self.clock = DeviceClock(options.time_scale, follow_server="ignores-server-time" not in self.defects)
         seed = None if options.seed is None else options.seed * 100_003 + index
-        self.schedule = ev.Schedule(random.Random(seed), lower_primacy_wins="applies-lower-primacy" in self.defects,
-                                    randomise="no-randomisation" not in self.defects)
+        self.schedule = self._new_schedule(random.Random(seed))
         self.settings = wire.Settings(set_max_w=wire.RATED_W + 1000) if "settings-exceed-rating" in self.defects \
             else wire.Settings()
         self.state = "stopped"
@@ -181,11 +180,16 @@ class Device:
     async def power_cycle(self) -> None:
         """Lose everything learnt (the tree, events, time) and start again from /dcap."""
         await self.stop()
-        self.schedule = ev.Schedule(self.schedule.rng, lower_primacy_wins=self.schedule.lower_primacy_wins,
-                                    randomise=self.schedule.randomise)
+        self.schedule = self._new_schedule(self.schedule.rng)
         self.clock = DeviceClock(self.options.time_scale, follow_server=self.clock.follow_server)
         self._reset_tree()
         self.start()
+
+    def _new_schedule(self, rng: random.Random) -> ev.Schedule:
+        defects = self.defects
+        return ev.Schedule(rng, lower_primacy_wins="applies-lower-primacy" in defects,
+                           randomise="no-randomisation" not in defects, apply_events="ignores-controls" not in defects,
+                           apply_defaults="ignores-default" not in defects, keep_ended="keeps-ended-control" in defects)
 
     def client(self) -> httpx.AsyncClient:
         """The device's HTTPS client (one connection, its own certificate), made on first use."""
@@ -416,6 +420,8 @@ class Device:
         self.read_at[f"derp {href}"] = self.list_read_at
         rate = wire.poll_rate(root) or self.rates.get("fsa", DEFAULT_POLL_RATE)
         self.program_lists[href] = rate
+        if "keeps-one-program" in self.defects and items:
+            items = [min(items, key=lambda i: wire.integer(i, "primacy", 255) or 0)]
         found: set[str] = set()
         for item in items:
             program_href = item.get("href")
@@ -501,7 +507,8 @@ class Device:
             self.links[name] = wire.link(der, name)
         if self.links["DERCapabilityLink"]:
             await self.put(self.links["DERCapabilityLink"], wire.der_capability(self.settings, self.edition))
-            await self.get(self.links["DERCapabilityLink"], "DERCapability")
+            if "no-read-back" not in self.defects:
+                await self.get(self.links["DERCapabilityLink"], "DERCapability")
         await self.write_settings()
         await self.write_status()
 
@@ -510,7 +517,8 @@ class Device:
         href = self.links.get("DERSettingsLink")
         if href:
             await self.put(href, wire.der_settings(self.settings, self.clock.timestamp(), self.edition))
-            await self.get(href, "DERSettings")
+            if "no-read-back" not in self.defects:
+                await self.get(href, "DERSettings")
 
     async def write_status(self) -> None:
         """PUT DERStatus and DERAvailability at now."""
@@ -690,7 +698,7 @@ class Device:
             "active_control": self.schedule.active_control(),
             "last_poll": self.last_poll, "responses_sent": list(self.responses_sent), "errors": list(self.errors),
             "discovered_after": self.discovered_after, "requests": self.requests,
-            "programs": [{"href": p.href, "primacy": p.primacy} for p in
+            "programs": [{"href": p.href, "mRID": p.mrid, "primacy": p.primacy} for p in
                          sorted(self.programs.values(), key=lambda p: (p.primacy, p.href))],
             "recent_requests": list(self.recent_requests),
         }

@@ -80,10 +80,17 @@ def _draw(rng: random.Random, bound: int) -> int:
 class Schedule:
     """The device's events and defaults; lower_primacy_wins and randomise switch the rules the defects break."""
 
-    def __init__(self, rng: random.Random, *, lower_primacy_wins: bool = False, randomise: bool = True) -> None:
+    def __init__(self, rng: random.Random, *, lower_primacy_wins: bool = False, randomise: bool = True,
+                 apply_events: bool = True, apply_defaults: bool = True, keep_ended: bool = False) -> None:
         self.rng = rng
         self.lower_primacy_wins = lower_primacy_wins
         self.randomise = randomise
+        # What the device applies (active_control) against what it answers: the defects that break only the
+        # former (ignores-controls, ignores-default, keeps-ended-control) are seen by an observation alone.
+        self.apply_events = apply_events
+        self.apply_defaults = apply_defaults
+        self.keep_ended = keep_ended
+        self.last_completed: Control | None = None
         self.events: dict[str, Event] = {}
         # program href -> (primacy, DefaultDERControl mRID, base values)
         self.defaults: dict[str, tuple[int, str, dict[str, Any]]] = {}
@@ -131,6 +138,7 @@ class Schedule:
                 # withdrawn without a cancellation, which 2030.5 does not answer.
                 if event.state == "active" and now >= event.window[1] - 1:
                     replies.append(Reply(event.control, COMPLETED))
+                    self.last_completed = event.control
                 del self.events[mrid]
         return replies
 
@@ -176,6 +184,7 @@ class Schedule:
             elif now >= end:
                 if event.state == "active":
                     replies.append(Reply(event.control, COMPLETED))
+                    self.last_completed = event.control
                 event.state = "done"
         return replies
 
@@ -188,14 +197,17 @@ class Schedule:
 
     def active_control(self) -> dict[str, Any]:
         """What the DER applies now: the most important active event, else the winning DefaultDERControl."""
-        active = [e.control for e in self._live() if e.state == "active"]
+        active = [e.control for e in self._live() if e.state == "active"] if self.apply_events else []
+        if not active and self.keep_ended and self.last_completed is not None and not (
+                self.defaults and self.apply_defaults):
+            active = [self.last_completed]
         if active:
             best = active[0]
             for control in active[1:]:
                 if self._more_important(control, best):
                     best = control
             return {"source": "DERControl", "mRID": best.mrid, "program": best.program, "base": best.base}
-        if self.defaults:
+        if self.defaults and self.apply_defaults:
             sign = -1 if self.lower_primacy_wins else 1
             program, (_, mrid, base) = min(self.defaults.items(), key=lambda item: (sign * item[1][0], item[0]))
             return {"source": "DefaultDERControl", "mRID": mrid, "program": program, "base": base}
