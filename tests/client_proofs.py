@@ -13,7 +13,7 @@ CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg"), "keeps-one-program": (8, "7 item(s) in any order, saw 1")},
     "CORE-012": {"skips-response-2": (7, "'status': '2'"), "ignores-default": (5, "expected 'DefaultDERControl'"),
                  "ignores-controls": (8, "expected 'DERControl'")},
-    "CORE-022": {"skips-response-6": (9, "'status': '6'")},
+    "CORE-022": {"skips-response-6": (9, "'status': '6'"), "keeps-cancelled": (10, "expected 'DefaultDERControl'")},
     "BASIC-017": {"skips-response-2": (4, "'status': '2'"), "ignores-controls": (5, "expected 'DERControl'"),
                   "keeps-ended-control": (7, "active-control.source: expected 'none'")},
     "CORE-014": {"settings-exceed-rating": (5, "at most its rating")},

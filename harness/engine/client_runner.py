@@ -354,6 +354,13 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
     if wrong:
         raise _Problem(FAILED, f"expected GETs of {poll['path']} every {rate:g} s (pollRate, intervals within "
                                f"{low:.0f}-{high:.0f} s), saw intervals {gaps} s")
+    if "until" in poll:
+        # Polling must go on through a moment of the case (CORE-022: through T0 + 720 s), not stop early.
+        until = _time_value(poll["until"], "until")
+        record.expected["until"] = int(until)
+        if times[-1] < until - high:
+            raise _Problem(FAILED, f"expected GETs of {poll['path']} every {rate:g} s through server time "
+                                   f"{until:.0f}, saw the last at {times[-1]:.0f} ({until - times[-1]:.0f} s before)")
 
 
 def _scaled(value: Any) -> float | None:

@@ -36,6 +36,8 @@ DER_CLIENT_DEFECTS: dict[str, str] = {
                            "event completes instead of returning to its own settings (an observation: BASIC-017)",
     "keeps-one-program": "reads the whole DERProgramList but keeps only its highest-priority program (an "
                          "observation of the programs it holds: CORE-010)",
+    "keeps-cancelled": "answers Response 6 when the server cancels an active event but keeps applying it to its "
+                       "scheduled end (an observation: CORE-022)",
     "no-read-back": "never GETs back the DERCapability and DERSettings it PUT (CORE-009)",
 }
 

@@ -189,7 +189,8 @@ class Device:
         defects = self.defects
         return ev.Schedule(rng, lower_primacy_wins="applies-lower-primacy" in defects,
                            randomise="no-randomisation" not in defects, apply_events="ignores-controls" not in defects,
-                           apply_defaults="ignores-default" not in defects, keep_ended="keeps-ended-control" in defects)
+                           apply_defaults="ignores-default" not in defects, keep_ended="keeps-ended-control" in defects,
+                           keep_cancelled="keeps-cancelled" in defects)
 
     def client(self) -> httpx.AsyncClient:
         """The device's HTTPS client (one connection, its own certificate), made on first use."""
