@@ -8,7 +8,7 @@ from __future__ import annotations
 
 CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-003": {"ignores-pollrate": (13, "every 300 s")},
-    "CORE-005": {"ignores-server-time": (4, "within 120 s of the harness clock")},
+    "CORE-005": {"ignores-server-time": (4, "currentTime")},
     "CORE-009": {"posts-enddevice": (8, "does not register itself"), "no-read-back": (7, "GET /edev/1/der/1/dercap")},
     "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg"), "keeps-one-program": (8, "7 item(s) in any order, saw 1")},
     "CORE-012": {"skips-response-2": (7, "'status': '2'"), "ignores-default": (5, "expected 'DefaultDERControl'"),

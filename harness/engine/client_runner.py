@@ -327,6 +327,9 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
     if "answers" in spec:
         _answers(spec["answers"], server, state, ctx, record)
         return
+    if "sent_times" in spec:
+        _sent_times(spec["sent_times"], server, state, ctx, record)
+        return
     poll = spec["poll_rate"]
     rate = _time_value(poll["rate"], "rate")
     tolerance = float(poll.get("tolerance", DEFAULT_POLL_TOLERANCE))
@@ -422,6 +425,40 @@ def _answers(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: 
     if wrong:
         raise _Problem(FAILED, f"expected every request of the DUT to be answered {spec['status']}, saw "
                                f"{len(wrong)} other: " + "; ".join(e.summary() for e in wrong[:_MAX_SHOWN]))
+
+
+def _sent_times(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: RunContext,
+                record: StepRecord) -> None:
+    """Every time the DUT stamped on what it sent (the named top-level TimeType fields of its bodies, e.g.
+    readingTime, createdDateTime) after `after` is within tolerance of the server's time when it came (CORE-005: a
+    client keeps the server's time). Not applicable when no such body came: nothing to judge."""
+    fields, tolerance = spec["fields"], float(spec["tolerance"])
+    start = _time_value(spec["after"], "after") if "after" in spec else state.started_at
+    stamped: list[tuple[LoggedRequest, str, float]] = []
+    for entry in server.since(state.case_seq):
+        if not _is_dut(entry, ctx) or entry.at < start or not entry.body:
+            continue
+        view = _view(entry, ctx) or {}
+        for name in fields:
+            value = view.get(name)
+            try:
+                stamped.append((entry, name, float(value)))
+            except (TypeError, ValueError):
+                continue
+    record.expected = {"fields": fields, "within_s": tolerance, "after": int(start)}
+    record.observed = {"stamped": [f"{e.method} {e.path} {name} {value:.0f} at {e.at:.0f}" for e, name, value in
+                                   stamped[:_MAX_SHOWN]], "count": len(stamped)}
+    if not stamped:
+        record.verdict = NOT_APPLICABLE
+        record.message = f"the DUT sent no body with {' or '.join(fields)} after server time {start:.0f}: not judged"
+        return
+    wrong = [(e, name, value) for e, name, value in stamped if abs(value - e.at) > tolerance]
+    record.exchanges.extend(logged_exchange(e, server) for e, _, _ in (wrong or stamped)[:_MAX_SHOWN])
+    if wrong:
+        e, name, value = wrong[0]
+        raise _Problem(FAILED, f"expected the times the DUT sends to follow the server's time within {tolerance:g} s, "
+                               f"saw {len(wrong)} off: {e.method} {e.path} {name} {value:.0f} at server time "
+                               f"{e.at:.0f} ({value - e.at:+.0f} s)")
 
 
 def _forbidden(entries: list[LoggedRequest], spec: dict[str, Any], ctx: RunContext) -> LoggedRequest | None:
