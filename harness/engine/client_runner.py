@@ -36,6 +36,7 @@ from harness.cases.yamlload import YamlFileError
 from harness.engine.checks import advisories, check_response
 from harness.engine.context import RunContext
 from harness.engine.observing import UNMAPPED_PREFIX, ObserveProblem, observe_step
+from harness.engine.rating_checks import judge_bound, judge_mode_needs
 from harness.results import (
     ACTION_DONE,
     ERROR,
@@ -318,9 +319,13 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
                 state: ClientState, record: StepRecord) -> None:
     assert step.client is not None
     spec = _sub(step.client.spec, variables)
-    if "not_above" in spec:
-        _not_above(spec["not_above"], record)
-        return
+    for name in ("not_above", "not_below", "mode_needs"):
+        if name in spec:
+            problem = judge_mode_needs(spec[name], record) if name == "mode_needs" else judge_bound(
+                spec[name], record, above_fails=name == "not_above")
+            if problem:
+                raise _Problem(FAILED, problem)
+            return
     if "list_covered" in spec:
         _list_covered(spec["list_covered"], server, state, ctx, record)
         return
@@ -364,32 +369,6 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
         if times[-1] < until - high:
             raise _Problem(FAILED, f"expected GETs of {poll['path']} every {rate:g} s through server time "
                                    f"{until:.0f}, saw the last at {times[-1]:.0f} ({until - times[-1]:.0f} s before)")
-
-
-def _scaled(value: Any) -> float | None:
-    """A 2030.5 value with multiplier ({multiplier, value}) as one number, or None when absent or malformed."""
-    if not isinstance(value, dict) or "value" not in value:
-        return None
-    try:
-        return float(value["value"]) * 10 ** int(value.get("multiplier", 0))
-    except (TypeError, ValueError):
-        return None
-
-
-def _not_above(spec: dict[str, Any], record: StepRecord) -> None:
-    """A DERSettings value against its DERCapability rating with the multipliers applied (CORE-014)."""
-    setting, rating = _scaled(spec.get("setting")), _scaled(spec.get("rating"))
-    record.expected = {"setting <= rating": True}
-    record.observed = {"setting": spec.get("setting"), "rating": spec.get("rating")}
-    if setting is None:
-        if spec.get("setting") not in (None, "") or not spec.get("when_present", True):
-            raise _Problem(FAILED, f"expected a setting {{multiplier, value}}, saw {spec.get('setting')!r}")
-        return
-    if rating is None:
-        raise _Problem(FAILED, f"expected the rating the setting {setting:g} is bounded by, saw {spec.get('rating')!r}")
-    if setting > rating:
-        raise _Problem(FAILED, f"expected the setting to be at most its rating {rating:g}, saw {setting:g} "
-                               "(values with their multipliers applied)")
 
 
 def _list_covered(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: RunContext,

@@ -27,6 +27,10 @@ DER_CLIENT_DEFECTS: dict[str, str] = {
     "posts-enddevice": "POSTs its EndDevice to the EndDeviceList although it is pre-registered (CORE-009)",
     "no-list-paging": "reads each list once without s/l and keeps the first page only (CORE-010)",
     "settings-exceed-rating": "PUTs a DERSettings whose setMaxW is above its DERCapability rtgMaxW (CORE-014)",
+    "var-mode-without-rating": "declares opModFixedVar (modesSupported bit 6) in its DERCapability without the "
+                               "rtgMaxVar that mode makes mandatory (CORE-014, errata 39)",
+    "pf-setting-below-rating": "PUTs a DERSettings whose setMinPFOverExcited (0.80) is below its DERCapability "
+                               "rtgMinPFOverExcited (0.85) (CORE-014)",
     "no-ccm8": "offers no TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (0xC0AE) in its ClientHello (COMM-003)",
     "ignores-controls": "POSTs every Response an event asks for, on time, but never applies a DERControl: what it "
                         "had in force stays (only an observation of the control applied sees it: BASIC-017, CORE-012)",

@@ -127,8 +127,11 @@ class Device:
         self.clock = DeviceClock(options.time_scale, follow_server="ignores-server-time" not in self.defects)
         seed = None if options.seed is None else options.seed * 100_003 + index
         self.schedule = self._new_schedule(random.Random(seed))
-        self.settings = wire.Settings(set_max_w=wire.RATED_W + 1000) if "settings-exceed-rating" in self.defects \
-            else wire.Settings()
+        self.settings = wire.Settings(
+            set_max_w=wire.RATED_W + 1000 if "settings-exceed-rating" in self.defects else wire.RATED_W,
+            modes=(*wire.SUPPORTED_MODES, "opModFixedVar") if "var-mode-without-rating" in self.defects
+            else wire.SUPPORTED_MODES,
+            set_min_pf_over=800 if "pf-setting-below-rating" in self.defects else 850)
         self.state = "stopped"
         self.errors: deque[str] = deque(maxlen=20)
         self.responses_sent: deque[dict[str, Any]] = deque(maxlen=200)
