@@ -103,8 +103,14 @@ def call_schema() -> dict[str, Any]:
 def observation_params_problems(name: str, params: Any) -> list[str]:
     """What is wrong with an observe step's parameters as written (a `${...}` reference stands for any value)."""
     validator = jsonschema.Draft202012Validator(_tolerant(observations()[name].params))
-    return [("/".join(map(str, e.absolute_path)) + ": " if e.absolute_path else "") + e.message
-            for e in validator.iter_errors(params)]
+    problems = []
+    for error in validator.iter_errors(params):
+        # A value that is neither right nor a reference: say what is wrong with it, not that no branch fits.
+        own = [e for e in error.context or () if e.relative_schema_path and e.relative_schema_path[0] == 0]
+        shown = own[0] if own else error
+        where = "/".join(map(str, error.absolute_path))
+        problems.append(f"{where}: {shown.message}" if where else shown.message)
+    return problems
 
 
 @cache

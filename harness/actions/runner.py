@@ -26,7 +26,10 @@ def describe_mapping(mapping: ActionMapping, masker: Masker | None = None) -> st
     """
     config = mapping.config
     if mapping.kind == "http":
-        text = f"http {str(config.get('method', 'POST')).upper()} {config['url']}"
+        # An observation reads (GET by default), an action changes something (POST by default).
+        spec = registry().get(mapping.action)
+        default = "GET" if spec is not None and spec.kind == "observation" else "POST"
+        text = f"http {str(config.get('method', default)).upper()} {config['url']}"
         if config.get("cert"):
             text += f" with client certificate {Path(str(config['cert'])).name}"
     elif mapping.kind == "command":
