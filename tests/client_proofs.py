@@ -7,7 +7,7 @@ the broken rule (tests/test_client_verdicts.py).
 from __future__ import annotations
 
 CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
-    "CORE-003": {"ignores-pollrate": (13, "every 300 s")},
+    "CORE-003": {"ignores-pollrate": (14, "every 300 s"), "applies-lower-primacy": (12, "DD000000000000000000000000000001")},
     "CORE-005": {"ignores-server-time": (4, "currentTime")},
     "CORE-009": {"posts-enddevice": (8, "does not register itself"), "no-read-back": (7, "GET /edev/1/der/1/dercap")},
     "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg"), "keeps-one-program": (8, "7 item(s) in any order, saw 1")},
