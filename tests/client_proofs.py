@@ -7,7 +7,8 @@ the broken rule (tests/test_client_verdicts.py).
 from __future__ import annotations
 
 CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
-    "CORE-003": {"ignores-pollrate": (14, "every 300 s"), "applies-lower-primacy": (12, "DD000000000000000000000000000001")},
+    "CORE-003": {"ignores-pollrate": (14, "every 300 s"),
+                 "applies-lower-primacy": (12, "DD000000000000000000000000000001")},
     "CORE-005": {"ignores-server-time": (4, "currentTime")},
     "CORE-009": {"posts-enddevice": (8, "does not register itself"), "no-read-back": (7, "GET /edev/1/der/1/dercap")},
     "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg"), "keeps-one-program": (8, "7 item(s) in any order, saw 1")},
@@ -20,6 +21,7 @@ CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
                  "var-mode-without-rating": (9, "expected rtgMaxVar with modesSupported bit 6 (opModFixedVar)"),
                  "pf-setting-below-rating": (12, "at least its rating 0.85, saw 0.8")},
     "BASIC-001": {"wrong-lfdi": (4, "GET /edev/1/rg")},
-    "BASIC-027": {"hardcoded-logevent-path": (2, "POST /edev/1/lel")},
+    "BASIC-027": {"hardcoded-logevent-path": (2, "POST /edev/1/lel"),
+                  "misreports-alarm": (3, "last-alarm.logEventCode: expected '1', saw '0'")},
     "COMM-003": {"no-ccm8": (2, "ECDHE-ECDSA-AES128-CCM8")},
 }

@@ -33,6 +33,7 @@ ADMIN_OBSERVATIONS: dict[str, str] = {
     "der-programs": "/observe/der-programs",
     "der-settings": "/observe/applied-settings",
     "der-clock": "/observe/clock",
+    "last-alarm": "/observe/last-alarm",
 }
 BUILTIN_OBSERVATIONS = frozenset(ADMIN_OBSERVATIONS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

@@ -42,6 +42,8 @@ DER_CLIENT_DEFECTS: dict[str, str] = {
                          "observation of the programs it holds: CORE-010)",
     "keeps-cancelled": "answers Response 6 when the server cancels an active event but keeps applying it to its "
                        "scheduled end (an observation: CORE-022)",
+    "misreports-alarm": "POSTs its LogEvents to the right list, well formed, but with the logEventCode of another "
+                        "error than the alarm it raised (an observation of the alarm: BASIC-027)",
     "no-read-back": "never GETs back the DERCapability and DERSettings it PUT (CORE-009)",
 }
 

@@ -142,6 +142,7 @@ class Device:
         # The last requests and their answers, for people and tests looking at what the device did.
         self.recent_requests: deque[dict[str, Any]] = deque(maxlen=64)
         self.pending_log_events: list[int] = []
+        self.last_alarm: dict[str, int] = {}
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -588,7 +589,10 @@ class Device:
             return {"queued": True}
         self.log_event_id += 1
         created = self.clock.timestamp()
-        response = await self.post(href, wire.log_event(created, self.log_event_id, code, self.edition))
+        # The DER's own record of the alarm (what a lab reads on its display), against what it reports.
+        self.last_alarm = {"logEventCode": code, "logEventID": self.log_event_id, "createdDateTime": created}
+        reported = (code + 1) % 256 if "misreports-alarm" in self.defects else code
+        response = await self.post(href, wire.log_event(created, self.log_event_id, reported, self.edition))
         return {"href": href, "status": response.status_code, "location": response.headers.get("Location"),
                 "logEventID": self.log_event_id, "createdDateTime": created}
 
