@@ -143,3 +143,12 @@ def describe_params(spec: ActionSpec) -> list[str]:
             text += f" - {prop['description']}"
         lines.append(text)
     return lines
+
+
+def returns_problems(name: str, value: Any) -> list[str]:
+    """What is wrong with an observed value against its observation's `returns` schema; empty when it fits."""
+    schema = registry()[name].returns
+    if not schema:
+        return []
+    return [("/".join(map(str, e.absolute_path)) + ": " if e.absolute_path else "") + e.message
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(value)]

@@ -11,7 +11,7 @@ from typing import Any
 import pluggy
 
 from harness.actions.executors import EXECUTORS, ActionFailed
-from harness.actions.registry import params_problems, registry
+from harness.actions.registry import params_problems, registry, returns_problems
 from harness.cases.model import ActionCall, ActionMapping, DutProfile
 from harness.cases.variables import VariableError, substitute
 from harness.redact import Masker, profile_secrets
@@ -99,6 +99,11 @@ class ActionRunner:
         value = None
         try:
             value = await self._execute(call, mapping, case_variables, record, OBSERVERS)
+            problems = returns_problems(call.name, value)
+            if problems:
+                # The mapping handed back something else than the observation (its shape is the registry's).
+                raise ActionFailed(f"expected a value shaped as the registry's {call.name} returns, saw "
+                                   f"{shown(value)}: " + "; ".join(problems[:3]))
             record.outcome = ACTION_DONE
             record.detail = "observed " + shown(value)
         except ActionFailed as exc:

@@ -121,6 +121,10 @@ def test_a_command_observation_reads_the_json_it_prints(pki: TestPki, tmp_path: 
     failing = profile_with(tmp_path, der_clock={"command": {"argv": [sys.executable, "-c", "print('not json')"]}})
     record = run(pki, write_case(tmp_path), failing)
     assert record.verdict == ERROR and "expected a JSON value, saw 'not json'" in record.reason
+    # JSON of another shape is the mapping's mistake, not the DER's.
+    other = profile_with(tmp_path, der_clock={"command": {"argv": [sys.executable, "-c", "print('[1, 2]')"]}})
+    record = run(pki, write_case(tmp_path), other)
+    assert record.verdict == ERROR and "shaped as the registry's der-clock returns" in record.reason
 
 
 class ClockPlugin:
