@@ -8,7 +8,7 @@ from __future__ import annotations
 
 CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-003": {"ignores-pollrate": (14, "every 300 s"),
-                 "applies-lower-primacy": (12, "DD000000000000000000000000000001")},
+                 "applies-lower-primacy": (13, "DD000000000000000000000000000001")},
     "CORE-005": {"ignores-server-time": (4, "currentTime")},
     "CORE-009": {"posts-enddevice": (8, "does not register itself"), "no-read-back": (7, "GET /edev/1/der/1/dercap")},
     "CORE-010": {"no-list-paging": (4, "GET /edev/1/rg"), "keeps-one-program": (8, "7 item(s) in any order, saw 1")},
@@ -17,9 +17,10 @@ CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-022": {"skips-response-6": (9, "'status': '6'"), "keeps-cancelled": (10, "expected 'DefaultDERControl'")},
     "BASIC-017": {"skips-response-2": (4, "'status': '2'"), "ignores-controls": (5, "expected 'DERControl'"),
                   "keeps-ended-control": (7, "active-control.source: expected 'none'")},
-    "CORE-014": {"settings-exceed-rating": (5, "at most its rating"),
-                 "var-mode-without-rating": (9, "expected rtgMaxVar with modesSupported bit 6 (opModFixedVar)"),
-                 "pf-setting-below-rating": (12, "at least its rating 0.85, saw 0.8")},
+    "CORE-014": {"settings-exceed-rating": (6, "at most its rating"),
+                 "misreports-settings": (5, "der-settings.setMaxW: expected 5000"),
+                 "var-mode-without-rating": (10, "expected rtgMaxVar with modesSupported bit 6 (opModFixedVar)"),
+                 "pf-setting-below-rating": (13, "at least its rating 0.85, saw 0.8")},
     "BASIC-001": {"wrong-lfdi": (4, "GET /edev/1/rg")},
     "BASIC-027": {"hardcoded-logevent-path": (2, "POST /edev/1/lel"),
                   "misreports-alarm": (3, "last-alarm.logEventCode: expected '1', saw '0'")},

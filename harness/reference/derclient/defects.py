@@ -44,6 +44,8 @@ DER_CLIENT_DEFECTS: dict[str, str] = {
                        "scheduled end (an observation: CORE-022)",
     "misreports-alarm": "POSTs its LogEvents to the right list, well formed, but with the logEventCode of another "
                         "error than the alarm it raised (an observation of the alarm: BASIC-027)",
+    "misreports-settings": "is configured to setMaxW 4000 W but PUTs a DERSettings saying 5000 W, its rating (an "
+                           "observation of its settings: CORE-014)",
     "no-read-back": "never GETs back the DERCapability and DERSettings it PUT (CORE-009)",
 }
 

@@ -128,7 +128,8 @@ class Device:
         seed = None if options.seed is None else options.seed * 100_003 + index
         self.schedule = self._new_schedule(random.Random(seed))
         self.settings = wire.Settings(
-            set_max_w=wire.RATED_W + 1000 if "settings-exceed-rating" in self.defects else wire.RATED_W,
+            set_max_w=wire.RATED_W + 1000 if "settings-exceed-rating" in self.defects
+            else wire.RATED_W - 1000 if "misreports-settings" in self.defects else wire.RATED_W,
             modes=(*wire.SUPPORTED_MODES, "opModFixedVar") if "var-mode-without-rating" in self.defects
             else wire.SUPPORTED_MODES,
             set_min_pf_over=800 if "pf-setting-below-rating" in self.defects else 850)
@@ -521,7 +522,10 @@ class Device:
         """PUT DERSettings and read it back."""
         href = self.links.get("DERSettingsLink")
         if href:
-            await self.put(href, wire.der_settings(self.settings, self.clock.timestamp(), self.edition))
+            # misreports-settings: what it PUTs says its rating, whatever it is configured to.
+            reported = wire.Settings(**{**self.settings.__dict__, "set_max_w": self.settings.rtg_max_w}) \
+                if "misreports-settings" in self.defects else self.settings
+            await self.put(href, wire.der_settings(reported, self.clock.timestamp(), self.edition))
             if "no-read-back" not in self.defects:
                 await self.get(href, "DERSettings")
 
