@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -192,8 +191,3 @@ def shown(value: Any, limit: int = 300) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def elapsed_since(clock: float) -> float:
-    """Seconds since a time.perf_counter() reading, rounded for a record."""
-    return round(time.perf_counter() - clock, 6)

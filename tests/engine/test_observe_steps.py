@@ -97,9 +97,9 @@ def test_a_builtin_observation_reads_the_reference_client(pki: TestPki, tmp_path
 def test_an_http_observation_is_judged_by_the_matchers(pki: TestPki, tmp_path: Path) -> None:
     profile = profile_with(tmp_path, der_clock={"http": {"url": "${admin_url}/observe/clock"}})
     assert run(pki, write_case(tmp_path), profile).verdict == PASSED
-    record = run(pki, write_case(tmp_path, "{synchronised: false}", within=0), profile)
+    record = run(pki, write_case(tmp_path, "{currentTime: 5}", within=0), profile)
     assert record.verdict == FAILED, record.reason
-    assert "der-clock.synchronised: expected False, saw 'true'" in record.steps[2].message
+    assert "der-clock.currentTime: expected 5, saw '1" in record.steps[2].message
     assert record.steps[2].actions[0].mapping == "http GET ${admin_url}/observe/clock"
 
 
