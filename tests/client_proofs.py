@@ -21,7 +21,7 @@ CLIENT_PROOFS: dict[str, dict[str, tuple[int, str]]] = {
                  "misreports-settings": (5, "der-settings.setMaxW: expected 5000"),
                  "var-mode-without-rating": (10, "expected rtgMaxVar with modesSupported bit 6 (opModFixedVar)"),
                  "pf-setting-below-rating": (13, "at least its rating 0.85, saw 0.8")},
-    "BASIC-001": {"wrong-lfdi": (4, "GET /edev/1/rg")},
+    "BASIC-001": {"wrong-lfdi": (4, "GET /edev/1/rg"), "wrong-sfdi": (9, "der-identity.sFDI: expected")},
     "BASIC-027": {"hardcoded-logevent-path": (2, "POST /edev/1/lel"),
                   "misreports-alarm": (3, "last-alarm.logEventCode: expected '1', saw '0'")},
     "COMM-003": {"no-ccm8": (2, "ECDHE-ECDSA-AES128-CCM8")},

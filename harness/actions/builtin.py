@@ -34,6 +34,7 @@ ADMIN_OBSERVATIONS: dict[str, str] = {
     "der-settings": "/observe/applied-settings",
     "der-clock": "/observe/clock",
     "last-alarm": "/observe/last-alarm",
+    "der-identity": "/observe/identity",
 }
 BUILTIN_OBSERVATIONS = frozenset(ADMIN_OBSERVATIONS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.

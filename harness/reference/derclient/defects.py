@@ -42,6 +42,8 @@ DER_CLIENT_DEFECTS: dict[str, str] = {
                          "observation of the programs it holds: CORE-010)",
     "keeps-cancelled": "answers Response 6 when the server cancels an active event but keeps applying it to its "
                        "scheduled end (an observation: CORE-022)",
+    "wrong-sfdi": "computes its sFDI without the check digit; it finds its EndDevice by lFDI and walks on, "
+                  "ignoring that the sFDI served differs (an observation of its identity: BASIC-001)",
     "misreports-alarm": "POSTs its LogEvents to the right list, well formed, but with the logEventCode of another "
                         "error than the alarm it raised (an observation of the alarm: BASIC-027)",
     "misreports-settings": "is configured to setMaxW 4000 W but PUTs a DERSettings saying 5000 W, its rating (an "

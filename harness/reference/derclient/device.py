@@ -114,7 +114,8 @@ class Device:
         der = certificate_der(cert)
         self.index = index
         self.lfdi = lfdi(der)
-        self.sfdi = sfdi(der)
+        # wrong-sfdi: the check digit of 2030.5 6.3.3 left off (the lFDI it looks itself up by stays right).
+        self.sfdi = sfdi(der) // 10 if "wrong-sfdi" in options.defects else sfdi(der)
         self.cert, self.key, self.ca = cert, key, ca
         self.dcap_url = dcap_url
         parts = urlsplit(dcap_url)
@@ -714,6 +715,10 @@ class Device:
                          sorted(self.programs.values(), key=lambda p: (p.primacy, p.href))],
             "recent_requests": list(self.recent_requests),
         }
+
+    def identity(self) -> dict[str, Any]:
+        """What the DER computed of its own identity and whether it found its registration (BASIC-001)."""
+        return {"lFDI": self.lfdi, "sFDI": self.sfdi, "registered": self.state in ("registered", "running")}
 
     def applied_settings(self) -> dict[str, Any]:
         """The settings in force (what DERSettings last said) and the control applied."""
