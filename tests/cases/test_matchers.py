@@ -157,3 +157,15 @@ def test_quantity_compares_the_value_a_multiplier_pair_represents() -> None:
 def test_a_quantity_must_be_a_number_or_number_matchers() -> None:
     with pytest.raises(MatcherSpecError, match="resource.setMaxW.quantity: expected a number or min/max/equals"):
         check_spec({"setMaxW": {"quantity": "lots"}})
+
+
+def test_of_quantity_compares_a_plain_number_with_a_stated_quantity() -> None:
+    stated = {"value": "500", "multiplier": "1"}
+    assert match({"of_quantity": stated}, "5000") == []
+    assert [str(m) for m in match({"of_quantity": stated}, "4000", "der-settings.setMaxW")] == [
+        "der-settings.setMaxW: expected 5000 (the quantity stated: {'value': '500', 'multiplier': '1'}), saw '4000'"]
+    assert match({"of_quantity": None}, "4000") == []  # nothing stated, nothing to compare
+    assert match({"of_quantity": "not a quantity"}, "1")[0].expected.startswith("a number equal to a quantity")
+    with pytest.raises(MatcherSpecError, match="of_quantity"):
+        check_spec({"setMaxW": {"of_quantity": 5000}})
+    check_spec({"setMaxW": {"of_quantity": "${set_w}"}})
