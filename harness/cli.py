@@ -165,6 +165,9 @@ def _users(cases: list[object], names: set[str], field: str) -> dict[str, list[s
             for step in case.steps:
                 if step.action is not None:
                     users.setdefault(step.action.name, []).append(f"{case.id} step {step.index}")
+                observed = getattr(step.client, "observation", None)
+                if observed is not None:
+                    users.setdefault(observed.name, []).append(f"{case.id} step {step.index}")
     return {name: sorted(set(ids)) for name, ids in users.items()}
 
 
@@ -181,15 +184,16 @@ def _cmd_capabilities(args: argparse.Namespace) -> int:
 
 
 def _cmd_actions(args: argparse.Namespace) -> int:
-    from harness.actions.builtin import BUILTIN_ACTIONS
+    from harness.actions.builtin import BUILTIN_ACTIONS, BUILTIN_OBSERVATIONS
     from harness.actions.registry import describe_params, registry
 
     users = _users(_bundled_cases(args.cases), set(registry()), "action")
     for name, spec in sorted(registry().items()):
         if args.role and spec.role not in (args.role, "any"):
             continue
-        builtin = "  [reference: builtin]" if name in BUILTIN_ACTIONS else ""
-        print(f"{name}  ({spec.role} DUT){builtin}\n    {spec.summary}")
+        builtin = "  [reference: builtin]" if name in BUILTIN_ACTIONS | BUILTIN_OBSERVATIONS else ""
+        kind = ", observation: read with observe:" if spec.kind == "observation" else ""
+        print(f"{name}  ({spec.role} DUT{kind}){builtin}\n    {spec.summary}")
         print(f"    used by: {', '.join(users.get(name, ())) or 'no case yet'}")
         for line in describe_params(spec):
             print(f"      {line}")

@@ -27,6 +27,17 @@ class DutActionSpec:
         the action as failed: the run records the case as error, naming the message.
         """
 
+    @hookspec(firstresult=True)
+    def csip_dut_observe(
+        self, observation: str, params: dict[str, Any], config: dict[str, Any], variables: dict[str, Any]
+    ) -> Any:
+        """Read `observation` (e.g. active-control) from the DUT and return its value, a JSON-like object shaped
+        as the registry's `returns` says; None if not handled.
+
+        Arguments as for csip_dut_action. Raise any exception to report the observation as failed: the step is
+        an error, naming the message.
+        """
+
 
 class TransportSpec:
     """Hooks for carrying requests to a DUT over another transport (harness.transport.registry)."""

@@ -3,7 +3,8 @@
 It walks DeviceCapability -> EndDevice -> Registration -> FSA -> DERProgramList -> the first program's
 DERControlList, re-polls /dcap and that list at the DeviceCapability's pollRate, answers each DERControl
 with Response 1 (received) at once, 2 (started) at the event's start and 3 (completed) at its end on the
-server's clock.
+server's clock; with applied_file it writes there, as JSON, the control it applies (the event's from Response
+2 to Response 3, else none).
 A behaviour makes it misbehave in one named way, so a test can show each verdict:
 
 good, skip-started (never sends Response 2), unknown-certificate (presents a certificate the run does not
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 from lxml import etree
@@ -30,10 +34,17 @@ def _text(root: etree._Element, path: str) -> str | None:
     return root.findtext("/".join(f"{{{NS}}}{part}" for part in path.split("/")))
 
 
+def _values(element: etree._Element) -> dict[str, Any]:
+    """An element's children as {name: text or nested mapping}."""
+    return {etree.QName(child).localname: _values(child) if len(child) else (child.text or "").strip()
+            for child in element if isinstance(child.tag, str)}
+
+
 class ScriptedDer:
     """One scripted DER client; run() until stop()."""
 
-    def __init__(self, base_url: str, pki: TestPki, lfdi: str, *, scale: float, behaviour: str = "good") -> None:
+    def __init__(self, base_url: str, pki: TestPki, lfdi: str, *, scale: float, behaviour: str = "good",
+                 applied_file: Path | None = None) -> None:
         assert behaviour in BEHAVIOURS, behaviour
         name = "aggregator" if behaviour == "unknown-certificate" else "client"
         pair = pki.identities[name]
@@ -43,6 +54,16 @@ class ScriptedDer:
         self.answered: set[str] = set()
         self.tasks: list[asyncio.Task[None]] = []
         self.offset = 0.0
+        # What it applies, as a vendor tool would show it (read by a `command` observation of active-control).
+        self.applied_file = applied_file
+        self.apply({"source": "none"})
+
+    def apply(self, control: dict[str, Any]) -> None:
+        if self.applied_file is not None:
+            # Replaced whole, so a reader never sees half of it.
+            partial = self.applied_file.with_suffix(".partial")
+            partial.write_text(json.dumps(control))
+            partial.replace(self.applied_file)
 
     async def get(self, path: str) -> etree._Element | None:
         answer = await self.http.get(path)
@@ -57,11 +78,13 @@ class ScriptedDer:
             body = b"\x00\xffnot xml at all"
         await self.http.post(reply_to, content=body, headers={"Content-Type": MEDIA_TYPE_XML})
 
-    async def started_at(self, reply_to: str, mrid: str, start: int, duration: int) -> None:
+    async def started_at(self, reply_to: str, mrid: str, start: int, duration: int, base: dict[str, Any]) -> None:
         now = asyncio.get_running_loop().time() / self.scale + self.offset
         await asyncio.sleep(max(0.0, (start - now) * self.scale))
+        self.apply({"source": "DERControl", "mRID": mrid, "base": base})
         await self.respond(reply_to, mrid, 2)
         await asyncio.sleep(duration * self.scale)
+        self.apply({"source": "none"})
         await self.respond(reply_to, mrid, 3)
 
     async def cycle(self) -> float:
@@ -90,7 +113,9 @@ class ScriptedDer:
             start = int(_text(control, "interval/start") or 0)
             duration = int(_text(control, "interval/duration") or 0)
             if self.behaviour != "skip-started":
-                self.tasks.append(asyncio.create_task(self.started_at(reply_to, mrid, start, duration)))
+                base = control.find(f"{{{NS}}}DERControlBase")
+                self.tasks.append(asyncio.create_task(self.started_at(reply_to, mrid, start, duration,
+                                                                      _values(base) if base is not None else {})))
 
     async def run(self) -> None:
         """Walk, then re-walk at the pollRate, reading the DERControlList every 20 server seconds meanwhile."""

@@ -27,6 +27,16 @@ ADMIN_REQUESTS: dict[str, tuple[str, str]] = {
     "replace-feeder": ("PUT", "/admin/topology/feeder"),
 }
 BUILTIN_ACTIONS = frozenset(ADMIN_REQUESTS)
+# observation -> path on the reference DER client's admin listener (GET, ?device=N picks a device).
+ADMIN_OBSERVATIONS: dict[str, str] = {
+    "active-control": "/observe/active-control",
+    "der-programs": "/observe/der-programs",
+    "der-settings": "/observe/applied-settings",
+    "der-clock": "/observe/clock",
+    "last-alarm": "/observe/last-alarm",
+    "der-identity": "/observe/identity",
+}
+BUILTIN_OBSERVATIONS = frozenset(ADMIN_OBSERVATIONS)
 # The run variables that tell a builtin mapping where the reference server's admin listener is.
 ADMIN_URL_VARIABLE = "admin_url"
 ADMIN_TOKEN_VARIABLE = "admin_token"

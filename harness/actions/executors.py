@@ -156,12 +156,18 @@ async def run_command(mapping: ActionMapping, params: dict[str, Any], variables:
 
 def _ask_at_terminal(prompt: str) -> bool | None:
     """Ask on the controlling terminal (pytest captures stdin and stdout); None when there is none."""
+    answer = terminal_line(f"\n[csip-harness] {prompt}\n  Done? [y/N] ")
+    return None if answer is None else answer.strip().lower() in ("y", "yes")
+
+
+def terminal_line(question: str) -> str | None:
+    """Write question on the controlling terminal and read one line back; None when there is no terminal."""
     try:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return None
     try:
-        os.write(fd, f"\n[csip-harness] {prompt}\n  Done? [y/N] ".encode())
+        os.write(fd, question.encode())
         answer = b""
         while not answer.endswith(b"\n"):
             chunk = os.read(fd, 1024)
@@ -172,7 +178,7 @@ def _ask_at_terminal(prompt: str) -> bool | None:
         return None
     finally:
         os.close(fd)
-    return answer.decode(errors="replace").strip().lower() in ("y", "yes")
+    return answer.decode(errors="replace")
 
 
 async def run_operator(mapping: ActionMapping, params: dict[str, Any], variables: dict[str, Any], *,

@@ -1,4 +1,9 @@
-"""The registry of known DUT-side actions and the JSON Schemas of their parameters (package data)."""
+"""The registry of known DUT-side actions and observations and the JSON Schemas of their parameters (package data).
+
+An action changes something on the DUT (a case's `setup:` or `action:` step); an observation reads something from
+the DUT out of band (a client case's `observe:` step: what the DER applies now, the programs it holds...). Both
+are mapped by the DUT profile under `actions:` (http, command, operator, builtin, plugin).
+"""
 
 from __future__ import annotations
 
@@ -17,13 +22,19 @@ REFERENCE_PATTERN = r"^\$\{[^}]+\}$"
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One known action: its name, DUT role, summary, operator prompt and parameter schema."""
+    """One known action or observation: its name, DUT role, summary, operator prompt and parameter schema.
+
+    kind is "action" or "observation"; an observation's returns is the JSON Schema of the value it reads (what a
+    mapping must hand back: a JSON object from http, command, builtin or plugin, the operator's typed answer).
+    """
 
     name: str
     role: str
     summary: str
     prompt: str
     params: dict[str, Any]
+    kind: str = "action"
+    returns: dict[str, Any] | None = None
 
     def defaults(self) -> dict[str, Any]:
         """Parameter defaults declared by the schema."""
@@ -43,8 +54,18 @@ def registry() -> dict[str, ActionSpec]:
     specs = {}
     for name, entry in data.items():
         specs[name] = ActionSpec(name, entry["role"], entry["summary"], " ".join(entry["prompt"].split()),
-                                 entry["params"])
+                                 entry["params"], entry.get("kind", "action"), entry.get("returns"))
     return specs
+
+
+def actions() -> dict[str, ActionSpec]:
+    """The known actions (what `setup:` and `action:` may name), by name."""
+    return {name: spec for name, spec in registry().items() if spec.kind == "action"}
+
+
+def observations() -> dict[str, ActionSpec]:
+    """The known observations (what a client case's `observe:` may name), by name."""
+    return {name: spec for name, spec in registry().items() if spec.kind == "observation"}
 
 
 def unknown_action_message(name: str) -> str:
@@ -74,9 +95,22 @@ def call_schema() -> dict[str, Any]:
         "type": "object",
         "minProperties": 1,
         "maxProperties": 1,
-        "propertyNames": {"enum": sorted(registry())},
-        "properties": {name: _tolerant(spec.params) for name, spec in registry().items()},
+        "propertyNames": {"enum": sorted(actions())},
+        "properties": {name: _tolerant(spec.params) for name, spec in actions().items()},
     }
+
+
+def observation_params_problems(name: str, params: Any) -> list[str]:
+    """What is wrong with an observe step's parameters as written (a `${...}` reference stands for any value)."""
+    validator = jsonschema.Draft202012Validator(_tolerant(observations()[name].params))
+    problems = []
+    for error in validator.iter_errors(params):
+        # A value that is neither right nor a reference: say what is wrong with it, not that no branch fits.
+        own = [e for e in error.context or () if e.relative_schema_path and e.relative_schema_path[0] == 0]
+        shown = own[0] if own else error
+        where = "/".join(map(str, error.absolute_path))
+        problems.append(f"{where}: {shown.message}" if where else shown.message)
+    return problems
 
 
 @cache
@@ -109,3 +143,12 @@ def describe_params(spec: ActionSpec) -> list[str]:
             text += f" - {prop['description']}"
         lines.append(text)
     return lines
+
+
+def returns_problems(name: str, value: Any) -> list[str]:
+    """What is wrong with an observed value against its observation's `returns` schema; empty when it fits."""
+    schema = registry()[name].returns
+    if not schema:
+        return []
+    return [("/".join(map(str, e.absolute_path)) + ": " if e.absolute_path else "") + e.message
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(value)]

@@ -11,7 +11,7 @@ from typing import Any
 import pluggy
 
 from harness.actions.executors import EXECUTORS, ActionFailed
-from harness.actions.registry import params_problems, registry
+from harness.actions.registry import params_problems, registry, returns_problems
 from harness.cases.model import ActionCall, ActionMapping, DutProfile
 from harness.cases.variables import VariableError, substitute
 from harness.redact import Masker, profile_secrets
@@ -26,7 +26,10 @@ def describe_mapping(mapping: ActionMapping, masker: Masker | None = None) -> st
     """
     config = mapping.config
     if mapping.kind == "http":
-        text = f"http {str(config.get('method', 'POST')).upper()} {config['url']}"
+        # An observation reads (GET by default), an action changes something (POST by default).
+        spec = registry().get(mapping.action)
+        default = "GET" if spec is not None and spec.kind == "observation" else "POST"
+        text = f"http {str(config.get('method', default)).upper()} {config['url']}"
         if config.get("cert"):
             text += f" with client certificate {Path(str(config['cert'])).name}"
     elif mapping.kind == "command":
@@ -84,8 +87,34 @@ class ActionRunner:
         record.detail = self.masker.prose(record.detail)
         return record
 
+    async def observe(self, call: ActionCall, case_variables: dict[str, Any]) -> tuple[ActionRecord, Any]:
+        """Read one observation through its mapping: the record (outcome done or failed, detail the value or
+        why not, secrets masked) and the observed value (None when it failed). Never raises."""
+        from harness.actions.observe import OBSERVERS, shown
+
+        mapping = self.profile.actions[call.name]
+        record = ActionRecord(call.name, dict(call.params), describe_mapping(mapping, self.masker), ACTION_FAILED,
+                              started=time.time())
+        clock = time.perf_counter()
+        value = None
+        try:
+            value = await self._execute(call, mapping, case_variables, record, OBSERVERS)
+            problems = returns_problems(call.name, value)
+            if problems:
+                # The mapping handed back something else than the observation (its shape is the registry's).
+                raise ActionFailed(f"expected a value shaped as the registry's {call.name} returns, saw "
+                                   f"{shown(value)}: " + "; ".join(problems[:3]))
+            record.outcome = ACTION_DONE
+            record.detail = "observed " + shown(value)
+        except ActionFailed as exc:
+            record.detail = str(exc)
+        record.duration_s = round(time.perf_counter() - clock, 6)
+        record.params = self.masker.settings(record.params)
+        record.detail = self.masker.prose(record.detail)
+        return record, value
+
     async def _execute(self, call: ActionCall, mapping: ActionMapping, case_variables: dict[str, Any],
-                       record: ActionRecord) -> str:
+                       record: ActionRecord, executors: dict[str, Any] = EXECUTORS) -> Any:
         spec = registry()[call.name]
         try:
             params = substitute(call.params, case_variables)
@@ -101,6 +130,6 @@ class ActionRunner:
         except VariableError as exc:
             raise ActionFailed(f"cannot fill in the profile's variables: {exc}") from None
         variables = {**declared, **self.run_variables, "env": self.env, **case_variables, **params, "params": params}
-        executor = EXECUTORS[mapping.kind]
+        executor = executors[mapping.kind]
         return await executor(mapping, params, variables, prompt=spec.prompt, unattended=self.unattended,
                               plugins=self.plugins, masker=self.masker)

@@ -29,7 +29,7 @@ from harness.server.tree import ServedTree
 
 # The variables a client-role case has besides its own: the DUT's identity and the test server's address.
 CLIENT_VARIABLES = ("device", "server")
-KINDS = ("await", "act", "pause", "action", "check", "forbid")
+KINDS = ("await", "act", "pause", "action", "check", "forbid", "observe")
 # Stand-in values for loading a tree before any DUT is known: shaped like the real ones.
 _STAND_IN = {"device": {"lfdi": "0" * 40, "sfdi": 0, "pin": 111115, "name": "client"},
              "server": {"url": "https://127.0.0.1:1"}, "now": 0}
@@ -80,6 +80,35 @@ def _check_add(spec: dict[str, Any], file: Path, line: int | None, label: str) -
                                         f"element (a capitalised name), saw keys {sorted(spec)}")
 
 
+def _observation(spec: dict[str, Any], file: Path, data: Any, where: list[Any], label: str) -> ActionCall:
+    """The observation an observe step names (exactly one registry observation besides expect/within/before),
+    its parameters checked against the registry and its matchers checked."""
+    from harness.actions.registry import observation_params_problems, observations, registry, unknown_action_message
+    from harness.engine.observing import OBSERVE_KEYS
+
+    names = [k for k in spec if k not in OBSERVE_KEYS]
+    if len(names) != 1:
+        raise CaseFileError(file, line_of(data, where), f"{label}: observe: expected exactly one observation name "
+                            f"(one of {', '.join(sorted(observations()))}) beside {', '.join(OBSERVE_KEYS)}, saw "
+                            f"{names or 'none'}")
+    name = names[0]
+    line = line_of(data, [*where, name])
+    if name not in observations():
+        problem = unknown_action_message(name) if name not in registry() else (
+            f"{name!r} is an action, not an observation: carry it out with an `action:` step")
+        raise CaseFileError(file, line, f"{label}: observe: {problem}")
+    params = spec[name] if spec[name] is not None else {}
+    problems = observation_params_problems(name, params)
+    if problems:
+        raise CaseFileError(file, line, f"{label}: observe {name}: " + "; ".join(problems))
+    if "within" in spec and "before" in spec:
+        raise CaseFileError(file, line_of(data, [*where, "before"]),
+                            f"{label}: observe: give within (server seconds) or before (a server time), not both")
+    if "expect" in spec:
+        _check_matchers(spec["expect"], file, line_of(data, [*where, "expect"]), f"{label}: observe: expect")
+    return ActionCall(name=name, params=dict(params), line=line)
+
+
 def _client_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str]) -> Step:
     where: list[Any] = ["steps", index]
     line = line_of(data, where) or 0
@@ -87,13 +116,17 @@ def _client_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
     kind = next(k for k in KINDS if k in raw)
     spec = raw[kind]
     if kind != "await":
-        extra = [k for k in ("save", "save_request") if k in raw]
+        extra = [k for k in ("save", "save_request") if k in raw and not (kind == "observe" and k == "save")]
         if extra:
             raise CaseFileError(file, line_of(data, [*where, extra[0]]),
-                                f"{label}: only an await step saves ({extra[0]} on a {kind} step)")
+                                f"{label}: only an await step saves ({extra[0]} on a {kind} step)"
+                                if kind != "observe" else f"{label}: an observe step saves with save:, not "
+                                f"{extra[0]}")
     _check_references(spec, known, file, line, label, data, [*where, kind])
-    action = None
-    if kind == "action":
+    action = observation = None
+    if kind == "observe":
+        observation = _observation(spec, file, data, [*where, "observe"], label)
+    elif kind == "action":
         (name, params), = spec.items()
         action = ActionCall(name=name, params=dict(params or {}), line=line_of(data, [*where, "action"]))
     elif kind in ("await", "forbid"):
@@ -122,7 +155,8 @@ def _client_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: 
     return Step(index=index + 1, name=raw["name"], line=line, ref=raw.get("ref"),
                 requires=_requirements(raw.get("requires"), file, data, [*where, "requires"]),
                 request=None, expect=ExpectSpec(), save=save, action=action, set=dict(raw.get("set", {})),
-                client=None if kind == "action" else ClientStep(kind=kind, spec=dict(spec), save_request=save_request),
+                client=None if kind == "action" else ClientStep(kind=kind, spec=dict(spec), save_request=save_request,
+                                                                observation=observation),
                 raw=raw)
 
 

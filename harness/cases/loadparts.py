@@ -105,6 +105,10 @@ def check_action_names(data: Any, key: str, file: Path, names: Any) -> None:
     for position, name in names:
         if isinstance(name, str) and name not in known:
             raise CaseFileError(file, line_of(data, [key, *position]), unknown_action_message(name))
+        # A profile maps actions and observations alike; a case carries out only actions.
+        if isinstance(name, str) and key != "actions" and known[name].kind == "observation":
+            raise CaseFileError(file, line_of(data, [key, *position]),
+                                f"{name!r} is an observation, not an action: read it with an `observe:` step")
 
 
 def _setup(data: dict[str, Any], file: Path, known: set[str]) -> tuple[ActionCall, ...]:

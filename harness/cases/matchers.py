@@ -116,6 +116,23 @@ def _op_quantity(arg: Any, seen: Any, path: str) -> list[Mismatch]:
             for m in found]
 
 
+def _op_of_quantity(arg: Any, seen: Any, path: str) -> list[Mismatch]:
+    """A plain number (an observed rating in W) equal to the quantity a 2030.5 value states (arg: a saved
+    {value|displacement, multiplier}, e.g. the rtgMaxW a DER PUT); nothing stated (None) leaves nothing to compare."""
+    if arg is None:
+        return []
+    digits = arg.get("value", arg.get("displacement")) if isinstance(arg, dict) else None
+    try:
+        quantity = Decimal(str(digits).strip()).scaleb(int(str(arg.get("multiplier", "0")).strip()))
+    except (InvalidOperation, ValueError, AttributeError):
+        return [Mismatch(path, f"a number equal to a quantity, but the quantity is {_show(arg)}", _show(seen))]
+    n = _number(seen)
+    stated = format(quantity.normalize(), "f")
+    if n is None or Decimal(str(n)) != quantity:
+        return [Mismatch(path, f"{stated} (the quantity stated: {_show(arg)})", _show(seen))]
+    return []
+
+
 def _op_max(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     n = _number(seen)
     return [] if n is not None and n <= float(arg) else [Mismatch(path, f"a number <= {arg}", _show(seen))]
@@ -297,6 +314,7 @@ OPERATORS: dict[str, Operator] = {
     "any_order": _op_any_order,
     "sorted_by": _op_sorted_by,
     "quantity": _op_quantity,
+    "of_quantity": _op_of_quantity,
 }
 
 
@@ -356,6 +374,9 @@ def check_spec(spec: Any, path: str = "resource") -> None:
                 if key == "quantity" and not (isinstance(arg, dict) or _number(arg) is not None
                                               or "${" in str(arg)):
                     raise MatcherSpecError(f"{path}.quantity", f"expected a number or min/max/equals, saw {arg!r}")
+                if key == "of_quantity" and not (isinstance(arg, dict) or _whole_reference(arg)):
+                    raise MatcherSpecError(f"{path}.of_quantity", f"expected a saved quantity ${{...}} or "
+                                           f"{{value, multiplier}}, saw {arg!r}")
                 if key == "quantity" and isinstance(arg, dict):
                     check_spec(arg, f"{path}.quantity")
                 if key in ("contains", "any_order", "not", "any_of"):

@@ -203,12 +203,14 @@ class ProbeSpec:
 
 @dataclass(frozen=True)
 class ClientStep:
-    """What a client-role step does: kind is await, act, pause, check or forbid; spec is its mapping as written
+    """What a client-role step does: kind is await, act, pause, check, forbid or observe; spec is its mapping as written
     (before substitution), checked when the case loaded (harness/cases/schema/client-case.schema.json)."""
 
     kind: str
     spec: dict[str, Any]
     save_request: dict[str, str] = field(default_factory=dict)
+    # An observe step's observation (harness/actions/registry.yaml, kind observation) with its parameters.
+    observation: ActionCall | None = None
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,16 @@ def _relative(base: Path, value: str | None) -> Path | None:
 
 
 def _actions(data: dict[str, Any], file: Path) -> dict[str, ActionMapping]:
-    from harness.actions.builtin import BUILTIN_ACTIONS
+    from harness.actions.builtin import BUILTIN_ACTIONS, BUILTIN_OBSERVATIONS
 
     mappings = {}
     for name, mapping in data.get("actions", {}).items():
         (kind, config), = mapping.items()
         line = line_of(data, ["actions", name])
-        if kind == "builtin" and name not in BUILTIN_ACTIONS:
+        builtins = BUILTIN_ACTIONS | BUILTIN_OBSERVATIONS
+        if kind == "builtin" and name not in builtins:
             raise ProfileError(file, line, f"actions/{name}: the reference DUTs' admin interface has no built-in "
-                               f"{name!r} (built-in: {', '.join(sorted(BUILTIN_ACTIONS))})")
+                               f"{name!r} (built-in: {', '.join(sorted(builtins))})")
         settings = dict(config or {})
         # Files a mapping names are found beside the profile, like the identity's; commands run there.
         for setting in ("ca", "cert", "key"):

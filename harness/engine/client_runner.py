@@ -12,6 +12,7 @@ the DUT's clock because the test server owns /tm. A step is one of:
   answer the next matching requests with another status (respond).
 - pause: let server time pass.  check: a judgement over the request log (poll_rate).
 - forbid: requests the DUT must not make for a while.  action: a DUT-side action the profile maps.
+- observe: read what the DER really does out of band (harness.engine.observing), judged with matchers.
 
 Requests from other identities are not the DUT's and never match; requests with a certificate the run does
 not know are answered 403 and named when an await misses.
@@ -34,6 +35,8 @@ from harness.cases.variables import VariableError, substitute
 from harness.cases.yamlload import YamlFileError
 from harness.engine.checks import advisories, check_response
 from harness.engine.context import RunContext
+from harness.engine.observing import UNMAPPED_PREFIX, ObserveProblem, observe_step
+from harness.engine.rating_checks import judge_bound, judge_mode_needs
 from harness.results import (
     ACTION_DONE,
     ERROR,
@@ -322,14 +325,21 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
                 state: ClientState, record: StepRecord) -> None:
     assert step.client is not None
     spec = _sub(step.client.spec, variables)
-    if "not_above" in spec:
-        _not_above(spec["not_above"], record)
-        return
+    for name in ("not_above", "not_below", "mode_needs"):
+        if name in spec:
+            problem = judge_mode_needs(spec[name], record) if name == "mode_needs" else judge_bound(
+                spec[name], record, above_fails=name == "not_above")
+            if problem:
+                raise _Problem(FAILED, problem)
+            return
     if "list_covered" in spec:
         _list_covered(spec["list_covered"], server, state, ctx, record)
         return
     if "answers" in spec:
         _answers(spec["answers"], server, state, ctx, record)
+        return
+    if "sent_times" in spec:
+        _sent_times(spec["sent_times"], server, state, ctx, record)
         return
     poll = spec["poll_rate"]
     rate = _time_value(poll["rate"], "rate")
@@ -358,32 +368,13 @@ def _check_step(step: Step, ctx: RunContext, server: TestServer, variables: dict
     if wrong:
         raise _Problem(FAILED, f"expected GETs of {poll['path']} every {rate:g} s (pollRate, intervals within "
                                f"{low:.0f}-{high:.0f} s), saw intervals {gaps} s")
-
-
-def _scaled(value: Any) -> float | None:
-    """A 2030.5 value with multiplier ({multiplier, value}) as one number, or None when absent or malformed."""
-    if not isinstance(value, dict) or "value" not in value:
-        return None
-    try:
-        return float(value["value"]) * 10 ** int(value.get("multiplier", 0))
-    except (TypeError, ValueError):
-        return None
-
-
-def _not_above(spec: dict[str, Any], record: StepRecord) -> None:
-    """A DERSettings value against its DERCapability rating with the multipliers applied (CORE-014)."""
-    setting, rating = _scaled(spec.get("setting")), _scaled(spec.get("rating"))
-    record.expected = {"setting <= rating": True}
-    record.observed = {"setting": spec.get("setting"), "rating": spec.get("rating")}
-    if setting is None:
-        if spec.get("setting") not in (None, "") or not spec.get("when_present", True):
-            raise _Problem(FAILED, f"expected a setting {{multiplier, value}}, saw {spec.get('setting')!r}")
-        return
-    if rating is None:
-        raise _Problem(FAILED, f"expected the rating the setting {setting:g} is bounded by, saw {spec.get('rating')!r}")
-    if setting > rating:
-        raise _Problem(FAILED, f"expected the setting to be at most its rating {rating:g}, saw {setting:g} "
-                               "(values with their multipliers applied)")
+    if "until" in poll:
+        # Polling must go on through a moment of the case (CORE-022: through T0 + 720 s), not stop early.
+        until = _time_value(poll["until"], "until")
+        record.expected["until"] = int(until)
+        if times[-1] < until - high:
+            raise _Problem(FAILED, f"expected GETs of {poll['path']} every {rate:g} s through server time "
+                                   f"{until:.0f}, saw the last at {times[-1]:.0f} ({until - times[-1]:.0f} s before)")
 
 
 def _list_covered(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: RunContext,
@@ -419,6 +410,40 @@ def _answers(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: 
     if wrong:
         raise _Problem(FAILED, f"expected every request of the DUT to be answered {spec['status']}, saw "
                                f"{len(wrong)} other: " + "; ".join(e.summary() for e in wrong[:_MAX_SHOWN]))
+
+
+def _sent_times(spec: dict[str, Any], server: TestServer, state: ClientState, ctx: RunContext,
+                record: StepRecord) -> None:
+    """Every time the DUT stamped on what it sent (the named top-level TimeType fields of its bodies, e.g.
+    readingTime, createdDateTime) after `after` is within tolerance of the server's time when it came (CORE-005: a
+    client keeps the server's time). Not applicable when no such body came: nothing to judge."""
+    fields, tolerance = spec["fields"], float(spec["tolerance"])
+    start = _time_value(spec["after"], "after") if "after" in spec else state.started_at
+    stamped: list[tuple[LoggedRequest, str, float]] = []
+    for entry in server.since(state.case_seq):
+        if not _is_dut(entry, ctx) or entry.at < start or not entry.body:
+            continue
+        view = _view(entry, ctx) or {}
+        for name in fields:
+            value = view.get(name)
+            try:
+                stamped.append((entry, name, float(value)))
+            except (TypeError, ValueError):
+                continue
+    record.expected = {"fields": fields, "within_s": tolerance, "after": int(start)}
+    record.observed = {"stamped": [f"{e.method} {e.path} {name} {value:.0f} at {e.at:.0f}" for e, name, value in
+                                   stamped[:_MAX_SHOWN]], "count": len(stamped)}
+    if not stamped:
+        record.verdict = NOT_APPLICABLE
+        record.message = f"the DUT sent no body with {' or '.join(fields)} after server time {start:.0f}: not judged"
+        return
+    wrong = [(e, name, value) for e, name, value in stamped if abs(value - e.at) > tolerance]
+    record.exchanges.extend(logged_exchange(e, server) for e, _, _ in (wrong or stamped)[:_MAX_SHOWN])
+    if wrong:
+        e, name, value = wrong[0]
+        raise _Problem(FAILED, f"expected the times the DUT sends to follow the server's time within {tolerance:g} s, "
+                               f"saw {len(wrong)} off: {e.method} {e.path} {name} {value:.0f} at server time "
+                               f"{e.at:.0f} ({value - e.at:+.0f} s)")
 
 
 def _forbidden(entries: list[LoggedRequest], spec: dict[str, Any], ctx: RunContext) -> LoggedRequest | None:
@@ -477,6 +502,11 @@ async def run_client_step(step: Step, ctx: RunContext, server: TestServer, varia
             _check_step(step, ctx, server, variables, state, record)
         elif kind == "forbid":
             await _forbid_step(step, ctx, server, variables, record)
+        elif kind == "observe":
+            try:
+                await observe_step(step, ctx, server.now, variables, record)
+            except ObserveProblem as exc:
+                raise _Problem(exc.verdict, str(exc)) from None
         else:
             await _action(step, ctx, variables, record)
         if step.set:
@@ -596,6 +626,11 @@ async def _run(case: Case, ctx: RunContext, server: TestServer, record: TestReco
         record.steps.append(forbidden)
         if record.verdict == PASSED:
             record.verdict, record.reason = FAILED, forbidden.message
+    unobserved = [s for s in record.steps if s.verdict == NOT_APPLICABLE and s.message.startswith(UNMAPPED_PREFIX)]
+    if record.verdict == PASSED and unobserved:
+        # What the DER really does is part of the procedure's pass criteria: unobserved, the case cannot pass.
+        record.verdict, record.reason = NOT_APPLICABLE, (
+            f"every other check passed, but step {unobserved[0].index} could not be judged: {unobserved[0].message}")
     if record.verdict == PASSED and not any(s.verdict == PASSED and (s.exchanges or s.expected.get("path"))
                                             for s in record.steps):
         record.verdict, record.reason = NOT_APPLICABLE, "nothing the DUT did was checked"

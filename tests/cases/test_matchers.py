@@ -185,3 +185,15 @@ def test_any_of_holds_when_one_expectation_holds_and_uri_takes_a_list() -> None:
     assert problems({"href": {"uri": ["/edev", "https://h:1/dcap"]}}) == []
     assert problems({"href": {"uri": ["/edev", "/tm"]}}) == [
         "resource.href: expected a reference to the same resource as one of ['/edev', '/tm'], saw '/dcap'"]
+
+
+def test_of_quantity_compares_a_plain_number_with_a_stated_quantity() -> None:
+    stated = {"value": "500", "multiplier": "1"}
+    assert match({"of_quantity": stated}, "5000") == []
+    assert [str(m) for m in match({"of_quantity": stated}, "4000", "der-settings.setMaxW")] == [
+        "der-settings.setMaxW: expected 5000 (the quantity stated: {'value': '500', 'multiplier': '1'}), saw '4000'"]
+    assert match({"of_quantity": None}, "4000") == []  # nothing stated, nothing to compare
+    assert match({"of_quantity": "not a quantity"}, "1")[0].expected.startswith("a number equal to a quantity")
+    with pytest.raises(MatcherSpecError, match="of_quantity"):
+        check_spec({"setMaxW": {"of_quantity": 5000}})
+    check_spec({"setMaxW": {"of_quantity": "${set_w}"}})

@@ -111,3 +111,35 @@ def test_an_event_seen_after_it_ended_is_only_acknowledged() -> None:
     schedule = ev.Schedule(random.Random(1))
     assert statuses(schedule.update_program("/derp/1", [control("A")], now=500)) == [("A", 1)]
     assert schedule.tick(501) == []
+
+
+def test_the_defects_that_break_only_what_is_applied_answer_as_a_conforming_device() -> None:
+    # ignores-controls, ignores-default, keeps-ended-control: the same Responses, another control in force.
+    for flags, during, after in [({}, "A", "none"), ({"apply_events": False}, "none", "none"),
+                                 ({"keep_ended": True}, "A", "A")]:
+        schedule = ev.Schedule(random.Random(1), **flags)
+        assert statuses(schedule.update_program("/derp/1", [control("A")], now=10)) == [("A", 1)]
+        assert statuses(schedule.tick(100)) == [("A", 2)]
+        assert schedule.active_control()["mRID" if during != "none" else "source"] == during
+        assert statuses(schedule.tick(150)) == [("A", 3)]
+        assert schedule.active_control()["mRID" if after != "none" else "source"] == after
+    with_default = ev.Schedule(random.Random(1), keep_ended=True)
+    with_default.set_default("/derp/1", 10, "D1", {"opModMaxLimW": 9})
+    with_default.update_program("/derp/1", [control("A")], now=10)
+    with_default.tick(100)
+    with_default.tick(150)
+    assert with_default.active_control()["mRID"] == "D1"  # keeps-ended-control only where no default applies
+    ignoring = ev.Schedule(random.Random(1), apply_defaults=False)
+    ignoring.set_default("/derp/1", 10, "D1", {"opModMaxLimW": 9})
+    assert ignoring.active_control()["source"] == "none"
+
+
+def test_keeps_cancelled_answers_6_then_applies_the_event_to_its_end_without_more_responses() -> None:
+    schedule = ev.Schedule(random.Random(1), keep_cancelled=True)
+    schedule.update_program("/derp/1", [control("A")], now=10)
+    schedule.tick(100)
+    assert statuses(schedule.update_program("/derp/1", [control("A", status=2)], now=110)) == [("A", 6)]
+    assert schedule.update_program("/derp/1", [control("A", status=2)], now=120) == []
+    assert schedule.active_control()["mRID"] == "A"
+    assert schedule.tick(150) == []
+    assert schedule.active_control()["source"] == "none"

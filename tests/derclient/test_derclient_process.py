@@ -325,7 +325,9 @@ def test_programs_by_primacy_and_the_defects_that_get_them_wrong(der_pki: TestPk
         assert [p["href"] for p in device["programs"]] == ["/derp/1"]  # the server's default page holds one
         assert lists and all("s=" not in target for target in lists)
         return
-    assert device["programs"] == [{"href": "/derp/1", "primacy": 1}, {"href": "/derp/2", "primacy": 2}]
+    assert [{k: p[k] for k in ("href", "primacy")} for p in device["programs"]] == [
+        {"href": "/derp/1", "primacy": 1}, {"href": "/derp/2", "primacy": 2}]
+    assert all(len(p["mRID"]) == 32 for p in device["programs"])
     assert lists and all("s=" in target and "l=" in target for target in lists)
     assert applied["source"] == "DefaultDERControl"
     assert applied["program"] == ("/derp/2" if defects else "/derp/1")

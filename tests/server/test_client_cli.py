@@ -58,7 +58,12 @@ def test_reference_run_with_a_defect_fails_at_its_step(tmp_path: Path) -> None:
 
 def test_a_real_device_is_told_where_to_connect_and_is_tested(tmp_path: Path) -> None:
     profile = tmp_path / "my-der.yaml"
-    profile.write_text("name: my DER\nrole: client\ntime_scale: true\nidentity: {pin: 111115}\n")
+    applied = tmp_path / "applied.json"
+    # The device's vendor tool, as a command: it prints the control the device applies (what BASIC-017 observes).
+    reader = {"command": {"argv": [sys.executable, "-c", "import sys; print(open(sys.argv[1]).read())",
+                                   str(applied)]}}
+    profile.write_text("name: my DER\nrole: client\ntime_scale: true\nidentity: {pin: 111115}\n"
+                       f"actions:\n  active-control: {json.dumps(reader)}\n")
     process = subprocess.Popen([*CLI, "--profile", str(profile), "--time-scale", "0.01", "-k", "BASIC-017",
                                 "--out", str(tmp_path / "device")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -82,7 +87,7 @@ def test_a_real_device_is_told_where_to_connect_and_is_tested(tmp_path: Path) ->
     def device() -> None:
         async def go() -> None:
             lfdi = lfdi_of(certificate_der(pki.clients["client"].cert))
-            der = ScriptedDer(told["dcap"].removesuffix("/dcap"), pki, lfdi, scale=0.01)
+            der = ScriptedDer(told["dcap"].removesuffix("/dcap"), pki, lfdi, scale=0.01, applied_file=applied)
             task = asyncio.create_task(der.run())
             while not stopped.is_set():
                 await asyncio.sleep(0.1)

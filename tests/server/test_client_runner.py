@@ -155,3 +155,26 @@ async def test_poll_rate_after_leaves_out_the_polls_before_it(pki: TestPki, tmp_
     assert record.steps[7].expected["after"] > 0
     record, _ = await run(pki, tmp_path, "good", text)
     assert record.verdict == PASSED, record.reason
+
+
+async def test_poll_rate_until_needs_polls_through_that_time(pki: TestPki, tmp_path: Path) -> None:
+    """`until` (CORE-022: DERControl polling through T0 + 720 s): polls that stopped well before it fail; polls
+    going on through it pass. `sent_times` judges the times a client stamps on what it sends, and is not
+    applicable when nothing it sent carries the named field."""
+    far = CASE.replace("check: {poll_rate: {path: /dcap, rate: 300}}",
+                       'check: {poll_rate: {path: /dcap, rate: 300, until: "${start + 1000}"}}')
+    record, _ = await run(pki, tmp_path, "good", far)
+    assert record.verdict == FAILED
+    index, message = failed_at(record)
+    assert index == 8 and "expected GETs of /dcap every 300 s through server time" in message, message
+    near = CASE.replace("check: {poll_rate: {path: /dcap, rate: 300}}",
+                        'check: {poll_rate: {path: /dcap, rate: 300, until: "${start}"}}')
+    near += ("  - name: the Responses carry the server's time\n"
+             "    check: {sent_times: {fields: [createdDateTime], tolerance: 30}}\n"
+             "  - name: no status was read\n"
+             "    check: {sent_times: {fields: [readingTime], tolerance: 30}}\n")
+    record, _ = await run(pki, tmp_path, "good", near)
+    assert record.verdict == PASSED, record.reason
+    assert record.steps[7].expected["until"] > 0
+    assert record.steps[8].verdict == PASSED and record.steps[8].observed["count"] >= 2
+    assert record.steps[9].verdict == "not_applicable" and "no body with readingTime" in record.steps[9].message

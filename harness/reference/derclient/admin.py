@@ -1,8 +1,10 @@
 """The DER client's local admin API: JSON over plain HTTP on loopback, for DUT-side actions and observations.
 
 GET /status, GET /stats, POST /actions/<name> (trigger-logevent, power-cycle, change-setting, stop, start),
-GET /observe/<name> (active-control, applied-settings); ?device=N or a JSON "device" picks one device (index
-from 0, default 0 for observations). The contract with the client-role runner is in the package README.
+GET /observe/<name> (active-control, applied-settings, der-programs, identity,
+last-alarm, clock); ?device=N or a JSON "device" picks
+one device (index from 0, default 0 for observations).
+The contract with the client-role runner is in the package README.
 """
 
 from __future__ import annotations
@@ -74,7 +76,18 @@ class DerClientAdmin:
                                    **device.schedule.active_control()})
             if name == "applied-settings":
                 return _json(200, {"device": device.index, "lfdi": device.lfdi, **device.applied_settings()})
-            raise AdminError(404, f"no observation {name!r}; expected active-control or applied-settings")
+            if name == "der-programs":
+                programs = device.status()["programs"]
+                return _json(200, {"device": device.index, "lfdi": device.lfdi, "programs": programs})
+            if name == "identity":
+                return _json(200, {"device": device.index, **device.identity()})
+            if name == "last-alarm":
+                return _json(200, {"device": device.index, "lfdi": device.lfdi, **device.last_alarm})
+            if name == "clock":
+                return _json(200, {"device": device.index, "lfdi": device.lfdi,
+                                   "currentTime": device.clock.timestamp(), "synchronised": device.clock.synchronised})
+            raise AdminError(404, f"no observation {name!r}; expected active-control, applied-settings, der-programs, "
+                                  "identity, last-alarm or clock")
         if request.path.startswith("/actions/"):
             if request.method != "POST":
                 return HttpResponse(405, [("Allow", "POST")])

@@ -118,7 +118,8 @@ class Device:
         der = certificate_der(cert)
         self.index = index
         self.lfdi = lfdi(der)
-        self.sfdi = sfdi(der)
+        # wrong-sfdi: the check digit of 2030.5 6.3.3 left off (the lFDI it looks itself up by stays right).
+        self.sfdi = sfdi(der) // 10 if "wrong-sfdi" in options.defects else sfdi(der)
         self.cert, self.key, self.ca = cert, key, ca
         self.dcap_url = dcap_url
         parts = urlsplit(dcap_url)
@@ -130,10 +131,13 @@ class Device:
         self.edition = options.edition
         self.clock = DeviceClock(options.time_scale, follow_server="ignores-server-time" not in self.defects)
         seed = None if options.seed is None else options.seed * 100_003 + index
-        self.schedule = ev.Schedule(random.Random(seed), lower_primacy_wins="applies-lower-primacy" in self.defects,
-                                    randomise="no-randomisation" not in self.defects)
-        self.settings = wire.Settings(set_max_w=wire.RATED_W + 1000) if "settings-exceed-rating" in self.defects \
-            else wire.Settings()
+        self.schedule = self._new_schedule(random.Random(seed))
+        self.settings = wire.Settings(
+            set_max_w=wire.RATED_W + 1000 if "settings-exceed-rating" in self.defects
+            else wire.RATED_W - 1000 if "misreports-settings" in self.defects else wire.RATED_W,
+            modes=(*wire.SUPPORTED_MODES, "opModFixedVar") if "var-mode-without-rating" in self.defects
+            else wire.SUPPORTED_MODES,
+            set_min_pf_over=800 if "pf-setting-below-rating" in self.defects else 850)
         self.state = "stopped"
         self.errors: deque[str] = deque(maxlen=20)
         self.responses_sent: deque[dict[str, Any]] = deque(maxlen=200)
@@ -144,6 +148,7 @@ class Device:
         # The last requests and their answers, for people and tests looking at what the device did.
         self.recent_requests: deque[dict[str, Any]] = deque(maxlen=64)
         self.pending_log_events: list[int] = []
+        self.last_alarm: dict[str, int] = {}
         self._client: Any = None  # httpx.AsyncClient, or NatsHttpClient over NATS
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -185,11 +190,17 @@ class Device:
     async def power_cycle(self) -> None:
         """Lose everything learnt (the tree, events, time) and start again from /dcap."""
         await self.stop()
-        self.schedule = ev.Schedule(self.schedule.rng, lower_primacy_wins=self.schedule.lower_primacy_wins,
-                                    randomise=self.schedule.randomise)
+        self.schedule = self._new_schedule(self.schedule.rng)
         self.clock = DeviceClock(self.options.time_scale, follow_server=self.clock.follow_server)
         self._reset_tree()
         self.start()
+
+    def _new_schedule(self, rng: random.Random) -> ev.Schedule:
+        defects = self.defects
+        return ev.Schedule(rng, lower_primacy_wins="applies-lower-primacy" in defects,
+                           randomise="no-randomisation" not in defects, apply_events="ignores-controls" not in defects,
+                           apply_defaults="ignores-default" not in defects, keep_ended="keeps-ended-control" in defects,
+                           keep_cancelled="keeps-cancelled" in defects)
 
     def client(self) -> Any:
         """The device's HTTPS client (one connection, its own certificate), made on first use; over NATS the
@@ -428,6 +439,8 @@ class Device:
         self.read_at[f"derp {href}"] = self.list_read_at
         rate = wire.poll_rate(root) or self.rates.get("fsa", DEFAULT_POLL_RATE)
         self.program_lists[href] = rate
+        if "keeps-one-program" in self.defects and items:
+            items = [min(items, key=lambda i: wire.integer(i, "primacy", 255) or 0)]
         found: set[str] = set()
         for item in items:
             program_href = item.get("href")
@@ -513,7 +526,8 @@ class Device:
             self.links[name] = wire.link(der, name)
         if self.links["DERCapabilityLink"]:
             await self.put(self.links["DERCapabilityLink"], wire.der_capability(self.settings, self.edition))
-            await self.get(self.links["DERCapabilityLink"], "DERCapability")
+            if "no-read-back" not in self.defects:
+                await self.get(self.links["DERCapabilityLink"], "DERCapability")
         await self.write_settings()
         await self.write_status()
 
@@ -521,8 +535,12 @@ class Device:
         """PUT DERSettings and read it back."""
         href = self.links.get("DERSettingsLink")
         if href:
-            await self.put(href, wire.der_settings(self.settings, self.clock.timestamp(), self.edition))
-            await self.get(href, "DERSettings")
+            # misreports-settings: what it PUTs says its rating, whatever it is configured to.
+            reported = wire.Settings(**{**self.settings.__dict__, "set_max_w": self.settings.rtg_max_w}) \
+                if "misreports-settings" in self.defects else self.settings
+            await self.put(href, wire.der_settings(reported, self.clock.timestamp(), self.edition))
+            if "no-read-back" not in self.defects:
+                await self.get(href, "DERSettings")
 
     async def write_status(self) -> None:
         """PUT DERStatus and DERAvailability at now."""
@@ -588,7 +606,10 @@ class Device:
             return {"queued": True}
         self.log_event_id += 1
         created = self.clock.timestamp()
-        response = await self.post(href, wire.log_event(created, self.log_event_id, code, self.edition))
+        # The DER's own record of the alarm (what a lab reads on its display), against what it reports.
+        self.last_alarm = {"logEventCode": code, "logEventID": self.log_event_id, "createdDateTime": created}
+        reported = (code + 1) % 256 if "misreports-alarm" in self.defects else code
+        response = await self.post(href, wire.log_event(created, self.log_event_id, reported, self.edition))
         return {"href": href, "status": response.status_code, "location": response.headers.get("Location"),
                 "logEventID": self.log_event_id, "createdDateTime": created}
 
@@ -702,10 +723,14 @@ class Device:
             "active_control": self.schedule.active_control(),
             "last_poll": self.last_poll, "responses_sent": list(self.responses_sent), "errors": list(self.errors),
             "discovered_after": self.discovered_after, "requests": self.requests,
-            "programs": [{"href": p.href, "primacy": p.primacy} for p in
+            "programs": [{"href": p.href, "mRID": p.mrid, "primacy": p.primacy} for p in
                          sorted(self.programs.values(), key=lambda p: (p.primacy, p.href))],
             "recent_requests": list(self.recent_requests),
         }
+
+    def identity(self) -> dict[str, Any]:
+        """What the DER computed of its own identity and whether it found its registration (BASIC-001)."""
+        return {"lFDI": self.lfdi, "sFDI": self.sfdi, "registered": self.state in ("registered", "running")}
 
     def applied_settings(self) -> dict[str, Any]:
         """The settings in force (what DERSettings last said) and the control applied."""

@@ -57,6 +57,8 @@ class Event:
     start_offset: int
     duration_offset: int
     state: str = "scheduled"  # scheduled | active | done
+    # Answered cancelled but still applied to its end (the keeps-cancelled defect): it owes no more Responses.
+    silent: bool = False
 
     @property
     def window(self) -> tuple[int, int]:
@@ -80,10 +82,20 @@ def _draw(rng: random.Random, bound: int) -> int:
 class Schedule:
     """The device's events and defaults; lower_primacy_wins and randomise switch the rules the defects break."""
 
-    def __init__(self, rng: random.Random, *, lower_primacy_wins: bool = False, randomise: bool = True) -> None:
+    def __init__(self, rng: random.Random, *, lower_primacy_wins: bool = False, randomise: bool = True,
+                 apply_events: bool = True, apply_defaults: bool = True, keep_ended: bool = False,
+                 keep_cancelled: bool = False) -> None:
         self.rng = rng
         self.lower_primacy_wins = lower_primacy_wins
         self.randomise = randomise
+        # What the device applies (active_control) against what it answers: the defects that break only the
+        # former (ignores-controls, ignores-default, keeps-ended-control, keeps-cancelled) are seen by an
+        # observation alone.
+        self.apply_events = apply_events
+        self.apply_defaults = apply_defaults
+        self.keep_ended = keep_ended
+        self.keep_cancelled = keep_cancelled
+        self.last_completed: Control | None = None
         self.events: dict[str, Event] = {}
         # program href -> (primacy, DefaultDERControl mRID, base values)
         self.defaults: dict[str, tuple[int, str, dict[str, Any]]] = {}
@@ -117,11 +129,14 @@ class Schedule:
                 event = self.events[control.mrid]
             else:
                 event.control.current_status = control.current_status
-            if event.state == "done":
+            if event.state == "done" or event.silent:
                 continue
             if control.current_status in SERVER_CANCELLED:
-                event.state = "done"
                 replies.append(Reply(event.control, CANCELLED))
+                if self.keep_cancelled and event.state == "active":
+                    event.silent = True
+                else:
+                    event.state = "done"
             elif control.current_status == SERVER_SUPERSEDED:
                 event.state = "done"
                 replies.append(Reply(event.control, SUPERSEDED))
@@ -129,8 +144,9 @@ class Schedule:
             if event.control.program == program and mrid not in seen:
                 # Gone from the list: a server stops serving an event once it is over; one that went early was
                 # withdrawn without a cancellation, which 2030.5 does not answer.
-                if event.state == "active" and now >= event.window[1] - 1:
+                if event.state == "active" and not event.silent and now >= event.window[1] - 1:
                     replies.append(Reply(event.control, COMPLETED))
+                    self.last_completed = event.control
                 del self.events[mrid]
         return replies
 
@@ -174,8 +190,9 @@ class Schedule:
                 event.state = "active"
                 replies.append(Reply(event.control, STARTED))
             elif now >= end:
-                if event.state == "active":
+                if event.state == "active" and not event.silent:
                     replies.append(Reply(event.control, COMPLETED))
+                    self.last_completed = event.control
                 event.state = "done"
         return replies
 
@@ -188,14 +205,17 @@ class Schedule:
 
     def active_control(self) -> dict[str, Any]:
         """What the DER applies now: the most important active event, else the winning DefaultDERControl."""
-        active = [e.control for e in self._live() if e.state == "active"]
+        active = [e.control for e in self._live() if e.state == "active"] if self.apply_events else []
+        if not active and self.keep_ended and self.last_completed is not None and not (
+                self.defaults and self.apply_defaults):
+            active = [self.last_completed]
         if active:
             best = active[0]
             for control in active[1:]:
                 if self._more_important(control, best):
                     best = control
             return {"source": "DERControl", "mRID": best.mrid, "program": best.program, "base": best.base}
-        if self.defaults:
+        if self.defaults and self.apply_defaults:
             sign = -1 if self.lower_primacy_wins else 1
             program, (_, mrid, base) = min(self.defaults.items(), key=lambda item: (sign * item[1][0], item[0]))
             return {"source": "DefaultDERControl", "mRID": mrid, "program": program, "base": base}

@@ -161,6 +161,8 @@ class Settings:
     rtg_max_w: int = RATED_W
     set_max_w: int = RATED_W
     set_grad_w: int = 100  # hundredths of a percent per second of setMaxW
+    modes: tuple[str, ...] = SUPPORTED_MODES  # what DERCapability's modesSupported declares
+    set_min_pf_over: int = 850  # setMinPFOverExcited displacement, thousandths (rated 850)
 
     def with_value(self, name: str, value: object) -> Settings:
         """These settings with one DERSettings element changed (setMaxW, setGradW); ValueError otherwise."""
@@ -172,7 +174,7 @@ class Settings:
 
 def der_capability(settings: Settings, edition: str) -> bytes:
     """DERCapability (2030.5 §10.10 DER): a PV inverter (type 4) rated settings.rtg_max_w W."""
-    modes = modes_bitmap(SUPPORTED_MODES)
+    modes = modes_bitmap(settings.modes)
     return _root(_el(
         "DERCapability",
         _el("modesSupported", value=modes),
@@ -192,7 +194,7 @@ def der_settings(settings: Settings, updated: int, edition: str) -> bytes:
         _el("setGradW", value=settings.set_grad_w),
         _amount("setMaxVA", RATED_VA),
         _amount("setMaxW", settings.set_max_w),
-        _pf("setMinPFOverExcited", 850),
+        _pf("setMinPFOverExcited", settings.set_min_pf_over),
         _pf("setMinPFUnderExcited", 850),
         _el("updatedTime", value=updated),
     ), edition)
