@@ -62,8 +62,10 @@ def test_a_real_device_is_told_where_to_connect_and_is_tested(tmp_path: Path) ->
     # The device's vendor tool, as a command: it prints the control the device applies (what BASIC-017 observes).
     reader = {"command": {"argv": [sys.executable, "-c", "import sys; print(open(sys.argv[1]).read())",
                                    str(applied)]}}
+    # Its restart (BASIC-017's setup): the device has just started, so there is nothing to do but say it is done.
+    restart = {"command": {"argv": [sys.executable, "-c", "pass"]}}
     profile.write_text("name: my DER\nrole: client\ntime_scale: true\nidentity: {pin: 111115}\n"
-                       f"actions:\n  active-control: {json.dumps(reader)}\n")
+                       f"actions:\n  active-control: {json.dumps(reader)}\n  power-cycle: {json.dumps(restart)}\n")
     process = subprocess.Popen([*CLI, "--profile", str(profile), "--time-scale", "0.01", "-k", "BASIC-017",
                                 "--out", str(tmp_path / "device")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
