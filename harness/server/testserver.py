@@ -167,7 +167,7 @@ class TestServer:
                 root, findings = self._body_findings(request.body)
             response = next((r for r in (o(request) for o in self.overrides) if r is not None), None)
             if response is None:
-                response = self._answer(request, root)
+                response = self._answer(request, root, value)
         self._append(LoggedRequest(
             seq=0, wall=self.clock.wall(), at=self.now(), client=client, cipher=request.cipher, lfdi=value,
             method=request.method,
@@ -176,10 +176,10 @@ class TestServer:
             response_body=response.body, kind=local_name(root) if root is not None else None, findings=findings))
         return response
 
-    def _answer(self, request: HttpRequest, root: Any) -> HttpResponse:
+    def _answer(self, request: HttpRequest, root: Any, viewer: str | None) -> HttpResponse:
         if request.method in ("PUT", "POST") and root is None:
             return HttpResponse(400)
-        outcome: Outcome = self.tree.answer(request.method, request.path, request.query, root, request.body)
+        outcome: Outcome = self.tree.answer(request.method, request.path, request.query, root, request.body, viewer)
         headers = list(outcome.headers)
         if outcome.body:
             headers.insert(0, ("Content-Type", MEDIA_TYPE_XML))
