@@ -21,6 +21,9 @@ UTC, `page_size` is the most items a list GET without `l` returns, `tzOffset` th
 the test server's own Time (IEEE 2030.5 §10.2): the case owns the DUT's clock. A DERControl without an
 EventStatus gets one computed from its interval at the server's time (§12.1.3: 0 scheduled, 1 active; 2
 cancelled once a case cancels it, 4 superseded).
+
+A tree served to a fleet of devices (harness.server.fleet) has owners: an item of a list owned by one client's
+LFDI is shown to that client alone; a tree file's own tree has none and shows every client everything.
 """
 
 from __future__ import annotations
