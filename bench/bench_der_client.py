@@ -9,6 +9,8 @@ the Metering Mirror POST), or --timeout:
   requests/s       requests the server answered in that time (counted by the client) / that time
   p50/p99 latency  of every request, ms, as the client measured it (TLS handshake included on the first)
   peak RSS         VmHWM of the client and of the server process, MB
+  CPU              user + system seconds each process used (the server's from when it was ready), and the
+                   server's per request: what the server costs, whatever else loads the machine
 
 Ratios are against the 1-device baseline of the same run. Target (issue 15): 1,000 devices discover and finish
 a first poll cycle on 2 cores with the client process at most 300 MB.
@@ -19,6 +21,7 @@ Run: /work/venv/bin/python bench/bench_der_client.py [--sizes 1,100,1000] [--tim
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -41,6 +44,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, s (/proc/PID/stat utime and stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     """Run N devices to their first full walk; the figures."""
     pki = make_test_pki(base / f"pki-{size}", key_dir=base / f"keys-{size}", profiles=False)
@@ -49,6 +58,7 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
                                                               key_dir=base / f"dkeys-{size}")]
     cert_seconds = time.perf_counter() - made
     server = spawn_reference_server(pki, preregister=[(p.cert, 111115) for p in pairs]).wait_ready(120)
+    server_cpu_idle = cpu_seconds(server.process.pid)
     try:
         client = spawn_der_client(pki, server.base_url + "/dcap", devices=size, device_certs=pairs).wait_ready(120)
         try:
@@ -60,6 +70,8 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
                     break
                 time.sleep(0.5)
             client_rss, server_rss = peak_rss_mb(client.pid), peak_rss_mb(server.process.pid)
+            client_cpu = cpu_seconds(client.pid)
+            server_cpu = cpu_seconds(server.process.pid) - server_cpu_idle
         finally:
             client.stop()
     finally:
@@ -71,6 +83,7 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
         "requests_per_s": stats["requests"] / walked, "failures": stats["failures"],
         "p50_ms": stats["latency_ms"]["p50"], "p99_ms": stats["latency_ms"]["p99"],
         "client_rss_mb": client_rss, "server_rss_mb": server_rss, "cert_seconds": cert_seconds,
+        "client_cpu_s": client_cpu, "server_cpu_s": server_cpu,
     }
 
 
@@ -89,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({row['discovered_per_s']:.1f}/s), {row['requests']} requests ({row['requests_per_s']:.0f}/s, "
                   f"{row['failures']} failed), p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms, "
                   f"client {row['client_rss_mb']:.0f} MB server {row['server_rss_mb']:.0f} MB peak RSS, "
+                  f"CPU client {row['client_cpu_s']:.1f} s server {row['server_cpu_s']:.1f} s "
+                  f"({row['server_cpu_s'] * 1000 / max(1, row['requests']):.2f} ms a request), "
                   f"{size - 1} certificates in {row['cert_seconds']:.2f} s", flush=True)
     baseline = rows[0]
     for row in rows:

@@ -74,7 +74,7 @@ def scope_for(tree: Tree, certificate_lfdi: str | None, defects: Defects) -> Sco
         own = own | {d.index for d in tree.end_devices.values() if d.registered_by == wanted}
     if device is not None and "aggregator-sees-own-only" not in defects:
         # An aggregator manages the EndDevices registered for it (harness.reference.aggregation): on their ACL.
-        own = own | {d.index for d in tree.end_devices.values() if d.aggregator == wanted}
+        own = own | {d.index for d in tree.aggregated_by(wanted)}
     # The unregistered-client-allowed defect: a certificate the server does not know falls through every access
     # check, so it reads what every registered client may and every EndDevice with what is under it.
     unknown_allowed = device is None and not registrar and "unregistered-client-allowed" in defects

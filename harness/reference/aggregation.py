@@ -65,7 +65,7 @@ def manage(tree: Tree, aggregator_lfdi: str, figure: str, end_devices: list[dict
             if other is not None:
                 raise AggregationError(f"SFDI {sfdi_value} is registered for LFDI {other.lfdi}, not {lfdi_value}")
             device = tree.add_end_device(sfdi_value, lfdi_value, now - 1, DEFAULT_PIN, preregistered=False)
-        device.aggregator = aggregator.lfdi
+        tree.set_aggregator(device, aggregator.lfdi)
         point = str(spec["service_point"])
         try:
             topology.build_topology(tree, figure, device, point)

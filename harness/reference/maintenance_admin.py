@@ -17,7 +17,7 @@ def delete_end_device(admin: AdminApp, params: dict[str, Any]) -> tuple[int, dic
     if device is None:
         return 200, {"deleted": False, "lfdi": params["lfdi"].upper()}
     href = f"/edev/{device.index}"
-    del admin.tree.end_devices[device.index]
+    admin.tree.remove_end_device(device.index)
     if admin.notifier is not None and "deleted-enddevice-not-notified" not in admin.defects:
         admin.notifier.deleted(href)
     return 200, {"deleted": True, "href": href}

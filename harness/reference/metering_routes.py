@@ -91,14 +91,14 @@ def _post_mirror(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     app.tree.next_mirror += 1
     for mmr in posted:
         apply_meter_reading(mirror, mmr)
-    app.tree.mirrors[mirror.index] = mirror
+    app.tree.add_mirror(mirror)
     return app.created(metering_render.mirror_href(mirror))
 
 
 def _mirror_item(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     mirror = _mirror(app, ctx)
     if ctx.request.method == "DELETE":
-        del app.tree.mirrors[mirror.index]  # its UsagePoint goes with it (rule l)
+        app.tree.remove_mirror(mirror.index)  # its UsagePoint goes with it (rule l)
         return HttpResponse(204)
     if ctx.request.method == "POST":
         return _post_readings(app, ctx, mirror)

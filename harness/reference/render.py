@@ -22,7 +22,7 @@ from harness.reference.curves import render_curve
 from harness.reference.defects import Defects
 from harness.reference.elements import el, error, link, optional, to_bytes
 from harness.reference.metering import Mirror
-from harness.reference.tree import DerControl, DerCurve, DerProgram, EndDevice, Tree, make_mrid
+from harness.reference.tree import DerControl, DerCurve, DerProgram, EndDevice, Tree, make_mrid, order_end_devices
 
 __all__ = ["POLL_RATE", "Renderer", "el", "error", "link", "to_bytes"]
 
@@ -93,15 +93,23 @@ class Renderer:
     def visible_end_devices(self, scope: Scope | None) -> list[EndDevice]:
         """The EndDevices scope may see, in EndDeviceList order (changedTime descending, then sFDI)."""
         ascending = "edev-list-wrong-order" in self.defects
-        ordered = self.tree.end_devices_ordered(ascending=ascending)
-        return [d for d in ordered if scope is not None and scope.may_access_end_device(d.index)]
+        if scope is None:
+            return []
+        if scope.all_end_devices:
+            return self.tree.end_devices_ordered(ascending=ascending)
+        # Only the few the scope names are sorted (not every EndDevice per request); in index order first, so
+        # the stable sort breaks ties as sorting them all would.
+        devices = self.tree.end_devices
+        return order_end_devices([devices[i] for i in sorted(scope.end_devices) if i in devices], ascending=ascending)
 
     def visible_mirrors(self, scope: Scope | None, *, usage_points: bool = False) -> list[Mirror]:
         """The mirrors scope may see, by mRID (none on the UsagePointList under the upt-empty defect)."""
         if usage_points and "upt-empty" in self.defects:
             return []
-        mirrors = sorted(self.tree.mirrors.values(), key=lambda m: m.mrid)
-        return [m for m in mirrors if scope is not None and scope.may_access_mirror(m.owner_lfdi)]
+        if scope is None:
+            return []
+        mirrors = self.tree.mirrors.values() if scope.all_mirrors else self.tree.mirrors_of(scope.lfdi)
+        return sorted((m for m in mirrors if scope.may_access_mirror(m.owner_lfdi)), key=lambda m: m.mrid)
 
     def time(self) -> etree._Element:
         """The Time resource: now, with the configured zone and US daylight-saving rules."""

@@ -69,7 +69,7 @@ def _post_end_device(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
             raise Forbidden(f"/edev/{existing.index} is not this client's")
         if existing.sfdi != sfdi_value:
             raise BadBody(f"lFDI {lfdi_value} is registered with sFDI {existing.sfdi}, not {sfdi_value}", 1)
-        _update_end_device(existing, root)
+        _update_end_device(app.tree, existing, root)
         return HttpResponse(204, [("Location", f"/edev/{existing.index}")])
     if not ctx.scope.may_register(sfdi_value, lfdi_value):
         raise Forbidden(f"this client may not register sFDI {sfdi_value}")
@@ -81,14 +81,14 @@ def _post_end_device(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     return app.created(f"/edev/{device.index}")
 
 
-def _update_end_device(device: EndDevice, root: etree._Element) -> None:
+def _update_end_device(tree: Tree, device: EndDevice, root: etree._Element) -> None:
     """Apply what an EndDevice PUT or POST may change: changedTime, enabled, and a first lFDI."""
     device.changed_time = int(child_text(root, "changedTime"))
     enabled = child_text(root, "enabled")
     if enabled:
         device.enabled = enabled in ("true", "1")
     if device.lfdi is None and child_text(root, "lFDI"):
-        device.lfdi = child_text(root, "lFDI").upper()
+        tree.set_lfdi(device, child_text(root, "lFDI").upper())
 
 
 def _edev(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
@@ -96,13 +96,13 @@ def _edev(app: ReferenceApp, ctx: Ctx) -> HttpResponse:
     if ctx.request.method == "DELETE":
         if "edev-delete-refused" in app.defects:
             return HttpResponse(405, [("Allow", "GET, HEAD, PUT")])
-        del app.tree.end_devices[device.index]
+        app.tree.remove_end_device(device.index)
         return HttpResponse(204)
     if ctx.request.method == "PUT":
         root = app.body(ctx, "EndDevice")
         if int(child_text(root, "sFDI")) != device.sfdi:
             raise BadBody(f"/edev/{device.index} has sFDI {device.sfdi}, not {child_text(root, 'sFDI')}", 1)
-        _update_end_device(device, root)
+        _update_end_device(app.tree, device, root)
         return HttpResponse(204)
     return app.xml(app.render.end_device(device))
 

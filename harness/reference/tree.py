@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -121,9 +123,42 @@ class Posted:
     element: etree._Element
 
 
+def order_end_devices(devices: Iterable[EndDevice], *, ascending: bool = False) -> list[EndDevice]:
+    """devices in EndDeviceList order: changedTime (newest first unless ascending), then sFDI ascending."""
+    sign = 1 if ascending else -1
+    return sorted(devices, key=lambda d: (sign * d.changed_time, d.sfdi))
+
+
+def _note(index: dict, key: object, number: int) -> None:
+    """Put number into index[key], kept ascending (the creation order of the dicts they name)."""
+    bisect.insort(index.setdefault(key, []), number)
+
+
+def _drop(index: dict, key: object, number: int) -> None:
+    numbers = index.get(key)
+    if numbers is not None and number in numbers:
+        numbers.remove(number)
+        if not numbers:
+            del index[key]
+
+
+def _live(index: dict, key: object, items: dict, still: Callable[[object], bool]) -> Iterator:
+    """The items index[key] names, in creation order, that exist and still match (a stale entry is skipped)."""
+    for number in index.get(key, ()):
+        item = items.get(number)
+        if item is not None and still(item):
+            yield item
+
+
 @dataclass
 class Tree:
-    """Every resource the reference server serves."""
+    """Every resource the reference server serves.
+
+    EndDevices and mirrors are looked up by LFDI, SFDI, aggregator, owner and mRID through indexes the methods
+    below keep (add_end_device, set_lfdi, set_aggregator, remove_end_device, add_mirror, remove_mirror): each
+    request of a 1,000-device fleet names its client's EndDevice, and a scan of all of them per request made
+    the server's cost grow with the fleet. Lookups answer as a scan in creation order would.
+    """
 
     start_time: int
     tz_offset: int
@@ -138,6 +173,12 @@ class Tree:
     next_response: int = 1
     # LFDIs of registration clients (a utility's commissioning tool): they may register EndDevices in band.
     registrars: set[str] = field(default_factory=set)
+    # Index values are EndDevice (mirror) indices, ascending: the dicts' own order, as indices only grow.
+    _by_lfdi: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    _by_sfdi: dict[int, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    _by_aggregator: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    _mirrors_by_owner: dict[str | None, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    _mirrors_by_mrid: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def add_end_device(
         self, sfdi_value: int, lfdi_value: str | None, changed_time: int, pin: int, *, preregistered: bool
@@ -154,35 +195,76 @@ class Tree:
         )
         self.end_devices[device.index] = device
         self.next_end_device += 1
+        if lfdi_value:
+            _note(self._by_lfdi, lfdi_value.upper(), device.index)
+        _note(self._by_sfdi, sfdi_value, device.index)
         return device
 
+    def remove_end_device(self, index: int) -> EndDevice:
+        """Remove /edev/{index} and return it (KeyError when there is none)."""
+        device = self.end_devices.pop(index)
+        if device.lfdi:
+            _drop(self._by_lfdi, device.lfdi.upper(), index)
+        _drop(self._by_sfdi, device.sfdi, index)
+        if device.aggregator is not None:
+            _drop(self._by_aggregator, device.aggregator, index)
+        return device
+
+    def set_lfdi(self, device: EndDevice, value: str) -> None:
+        """Give an EndDevice its lFDI (one registered by sFDI alone learns it later)."""
+        if device.lfdi:
+            _drop(self._by_lfdi, device.lfdi.upper(), device.index)
+        device.lfdi = value
+        _note(self._by_lfdi, value.upper(), device.index)
+
+    def set_aggregator(self, device: EndDevice, aggregator_lfdi: str | None) -> None:
+        """Have the aggregator with that LFDI manage an EndDevice (None: no aggregator)."""
+        if device.aggregator is not None:
+            _drop(self._by_aggregator, device.aggregator, device.index)
+        device.aggregator = aggregator_lfdi
+        if aggregator_lfdi is not None:
+            _note(self._by_aggregator, aggregator_lfdi, device.index)
+
     def device_by_lfdi(self, value: str) -> EndDevice | None:
-        """The EndDevice registered for a certificate LFDI, if any."""
+        """The EndDevice registered for a certificate LFDI (the first created, if several), if any."""
         wanted = value.upper()
-        for device in self.end_devices.values():
-            if device.lfdi and device.lfdi.upper() == wanted:
-                return device
-        return None
+        return next(_live(self._by_lfdi, wanted, self.end_devices,
+                          lambda d: bool(d.lfdi) and d.lfdi.upper() == wanted), None)
 
     def device_by_sfdi(self, value: int) -> EndDevice | None:
-        """The EndDevice registered with an SFDI, if any."""
-        for device in self.end_devices.values():
-            if device.sfdi == value:
-                return device
-        return None
+        """The EndDevice registered with an SFDI (the first created, if several), if any."""
+        return next(_live(self._by_sfdi, value, self.end_devices, lambda d: d.sfdi == value), None)
+
+    def aggregated_by(self, aggregator_lfdi: str) -> list[EndDevice]:
+        """The EndDevices the aggregator with that LFDI manages, in creation order."""
+        return list(_live(self._by_aggregator, aggregator_lfdi, self.end_devices,
+                          lambda d: d.aggregator == aggregator_lfdi))
+
+    def add_mirror(self, mirror: Mirror) -> None:
+        """Store a new MirrorUsagePoint under its index."""
+        self.mirrors[mirror.index] = mirror
+        _note(self._mirrors_by_owner, mirror.owner_lfdi, mirror.index)
+        _note(self._mirrors_by_mrid, mirror.mrid, mirror.index)
+
+    def remove_mirror(self, index: int) -> Mirror:
+        """Remove /mup/{index} (and so its UsagePoint) and return it (KeyError when there is none)."""
+        mirror = self.mirrors.pop(index)
+        _drop(self._mirrors_by_owner, mirror.owner_lfdi, index)
+        _drop(self._mirrors_by_mrid, mirror.mrid, index)
+        return mirror
+
+    def mirrors_of(self, owner_lfdi: str | None) -> list[Mirror]:
+        """The MirrorUsagePoints the certificate owner_lfdi created, in creation order."""
+        return list(_live(self._mirrors_by_owner, owner_lfdi, self.mirrors, lambda m: m.owner_lfdi == owner_lfdi))
 
     def mirror_by_mrid(self, mrid: str) -> Mirror | None:
-        """The MirrorUsagePoint with an mRID (compared as upper-case hex), if any."""
+        """The MirrorUsagePoint with an mRID (compared as upper-case hex; the first created, if several), if any."""
         wanted = mrid.upper()
-        for mirror in self.mirrors.values():
-            if mirror.mrid == wanted:
-                return mirror
-        return None
+        return next(_live(self._mirrors_by_mrid, wanted, self.mirrors, lambda m: m.mrid == wanted), None)
 
     def end_devices_ordered(self, *, ascending: bool = False) -> list[EndDevice]:
         """EndDevices by changedTime (newest first unless ascending), then sFDI ascending."""
-        sign = 1 if ascending else -1
-        return sorted(self.end_devices.values(), key=lambda d: (sign * d.changed_time, d.sfdi))
+        return order_end_devices(self.end_devices.values(), ascending=ascending)
 
     def add_synthetic_end_device(self, now: int) -> EndDevice:
         """An EndDevice of no real certificate, older than every other, so the list order stays defined."""

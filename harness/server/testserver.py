@@ -204,7 +204,7 @@ class TestServer:
                 findings = [*getattr(request, "json_findings", []), *findings]
             response = next((r for r in (o(request) for o in self.overrides) if r is not None), None)
             if response is None:
-                response = self._answer(request, root)
+                response = self._answer(request, root, value)
         self._append(LoggedRequest(
             seq=0, wall=self.clock.wall(), at=self.now(), client=client, cipher=request.cipher, lfdi=value,
             identity_source=source, encoding=getattr(request, "encoding", "xml"),
@@ -214,10 +214,10 @@ class TestServer:
             response_body=response.body, kind=local_name(root) if root is not None else None, findings=findings))
         return response
 
-    def _answer(self, request: HttpRequest, root: Any) -> HttpResponse:
+    def _answer(self, request: HttpRequest, root: Any, viewer: str | None) -> HttpResponse:
         if request.method in ("PUT", "POST") and root is None:
             return HttpResponse(400)
-        outcome: Outcome = self.tree.answer(request.method, request.path, request.query, root, request.body)
+        outcome: Outcome = self.tree.answer(request.method, request.path, request.query, root, request.body, viewer)
         headers = list(outcome.headers)
         if outcome.body:
             headers.insert(0, ("Content-Type", MEDIA_TYPE_XML))

@@ -21,13 +21,18 @@ UTC, `page_size` is the most items a list GET without `l` returns, `tzOffset` th
 the test server's own Time (IEEE 2030.5 §10.2): the case owns the DUT's clock. A DERControl without an
 EventStatus gets one computed from its interval at the server's time (§12.1.3: 0 scheduled, 1 active; 2
 cancelled once a case cancels it, 4 superseded).
+
+A tree served to a fleet of devices (harness.server.fleet) has owners: an item of a list owned by one client's
+LFDI is shown to that client alone; a tree file's own tree has none and shows every client everything.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +128,9 @@ class ServedTree:
         self.time_offset = time_offset
         self.page_size = page_size
         self._posted = 0
+        # href -> the LFDI (upper-case) of the one client that sees it in the lists holding it (harness.server.fleet);
+        # empty for a tree file's own tree, which shows every client everything.
+        self.owners: dict[str, str] = {}
 
     def now(self) -> float:
         """The server's time: the run's clock plus the tree's time_offset (a case that sets the DUT's clock off
@@ -162,8 +170,10 @@ class ServedTree:
 
     def copy(self) -> ServedTree:
         """An independent copy: a case changes its own tree, never the file's."""
-        return ServedTree(copy.deepcopy(self.resources), self.clock_now, self.tz_offset, self.time_offset,
+        twin = ServedTree(copy.deepcopy(self.resources), self.clock_now, self.tz_offset, self.time_offset,
                           self.page_size)
+        twin.owners = dict(self.owners)
+        return twin
 
     # --- rendering ---------------------------------------------------------------------------------
 
@@ -205,8 +215,12 @@ class ServedTree:
             out["EventStatus"] = status
         return out
 
-    def element(self, resource: Resource, query: list[tuple[str, str]] = ()) -> etree._Element:
-        """The resource as a 2030.5 element; a list is paged by query (s, l) with all/results."""
+    def element(self, resource: Resource, query: list[tuple[str, str]] = (), viewer: str | None = None
+                ) -> etree._Element:
+        """The resource as a 2030.5 element; a list is paged by query (s, l) with all/results.
+
+        viewer: the LFDI (upper-case) of the client asking; a list leaves out the items owners gives to another.
+        """
         if resource.href == TIME_HREF and resource.kind == "Time":
             return self.time_element()
         if resource.raw is not None:
@@ -216,7 +230,7 @@ class ServedTree:
         start, limit = _paging(list(query))
         if limit is None:
             limit = self.page_size  # the server's own page size when the client gives no l (§8.3.1)
-        items = self.ordered_items(resource)
+        items = self.ordered_items(resource, viewer)
         shown = items[start:] if limit is None else items[start:start + limit]
         root = build(resource.kind, {"href": resource.href, "all": len(items), "results": len(shown),
                                      **resource.content})
@@ -224,10 +238,16 @@ class ServedTree:
             root.append(self.element(self.resources[href]))
         return root
 
-    def ordered_items(self, resource: Resource) -> list[str]:
+    def ordered_items(self, resource: Resource, viewer: str | None = None) -> list[str]:
         """A list's item hrefs in the order 2030.5 defines for it: DERControls by start ascending, then
-        creationTime descending (§12.1.3.2); other lists in the order the tree gives them."""
-        items = [h for h in resource.items or () if h in self.resources]
+        creationTime descending (§12.1.3.2); other lists in the order the tree gives them. With owners, only the
+        items no one owns and those of viewer (an LFDI, upper-case)."""
+        listed: Iterable[str] = resource.items or ()
+        if self.owners:
+            # Built-in map/compress, no Python loop: a fleet's 1,000-item EndDeviceList stays cheap per request.
+            seen_by = map(self.owners.get, listed, repeat(viewer))
+            listed = compress(listed, map(operator.eq, seen_by, repeat(viewer)))
+        items = list(filter(self.resources.__contains__, listed))
         if resource.kind == "DERControlList":
             def key(href: str) -> tuple[int, int]:
                 content = self.resources[href].content or {}
@@ -239,8 +259,10 @@ class ServedTree:
     # --- requests ----------------------------------------------------------------------------------
 
     def answer(self, method: str, path: str, query: list[tuple[str, str]], body: etree._Element | None,
-               raw: bytes) -> Outcome:
+               raw: bytes, viewer: str | None = None) -> Outcome:
         """The outcome of a client request with the standard's status codes (2030.5 §5.5.2.1-5.5.2.3).
+
+        viewer is the LFDI (upper-case) of the client's certificate: the lists show it only its own of owned items.
 
         GET/HEAD 200, PUT 204 (the resource is replaced), POST to a list 201 with Location, DELETE 204; an
         unknown href 404, a method the resource does not take 405 with Allow, a missing body 400.
@@ -254,7 +276,7 @@ class ServedTree:
             return Outcome(405, headers=[("Allow", ", ".join(resource.methods))])
         if method in ("GET", "HEAD"):
             try:
-                return Outcome(200, to_bytes(self.element(resource, query)))
+                return Outcome(200, to_bytes(self.element(resource, query, viewer)))
             except TreeError:
                 return Outcome(400)
         if method == "DELETE":
