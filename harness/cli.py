@@ -375,9 +375,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_run_client(args: argparse.Namespace) -> int:
-    """The client role: the harness is the device's 2030.5 server (harness.server.clientcli)."""
+    """The client role: the harness is the device's 2030.5 server; a pytest run as for the server role, with
+    --csip-role client (harness.server.clientsession: the test server and the reference DER client)."""
     import time
 
+    import pytest
+
+    from harness.optioncheck import STYLE_VARIABLE
     from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
 
     if args.dut:
@@ -398,9 +402,13 @@ def _cmd_run_client(args: argparse.Namespace) -> int:
                 return 2
     else:
         out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
-    from harness.server.clientcli import run_client_role
-
-    return run_client_role(args, out)
+    os.environ[STYLE_VARIABLE] = "cli"
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    extra = ["--csip-role", "client"] + (["--csip-port", str(args.port)] if args.port else [])
+    status = int(pytest.main([*extra, *_pytest_args(args, out)]))
+    if status == pytest.ExitCode.USAGE_ERROR:
+        return 2
+    return _verdict_exit(out, status)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

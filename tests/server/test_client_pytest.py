@@ -1,0 +1,129 @@
+"""The client role under plain pytest (`--csip-role client`), as real subprocesses on 127.0.0.1: one item per
+client case whose outcome is the case's verdict, junit.xml with the csip_id and verdict properties of a
+server-role run, and the evidence bundle `csip-harness run --role client` writes (which runs this same path).
+The role comes from the option, the ini key or the profile; pytest-xdist's -n runs it in one process, said so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lifecycle.bundles import assert_consistent_bundle
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+REFERENCE_CLIENT = ROOT / "fixtures" / "profiles" / "reference-der-client.yaml"
+
+
+def cases(tmp_path: Path, role: str, *ids: str) -> Path:
+    """A folder testcases/<role> under tmp_path holding copies of the bundled cases ids."""
+    folder = tmp_path / "testcases" / role
+    folder.mkdir(parents=True, exist_ok=True)
+    for case_id in ids:
+        shutil.copy(ROOT / "testcases" / role / f"{case_id}.yaml", folder)
+    return folder
+
+
+def pytest_run(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Plain `pytest ARGS` in tmp_path, with a private TMPDIR (tmp_path/tmp) for the run's keys."""
+    private = tmp_path / "tmp"
+    private.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(private)}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=timeout, check=False, env=env, start_new_session=True)
+
+
+def junit_case(path: Path, name: str) -> tuple[dict[str, str], ET.Element]:
+    """The properties and the element of the testcase name in a junit.xml."""
+    (case,) = [case for case in ET.parse(path).getroot().iter("testcase") if case.get("name") == name]
+    return {p.get("name", ""): p.get("value", "") for p in case.iter("property")}, case
+
+
+def results(out: Path) -> dict[str, Any]:
+    return json.loads((out / "results.json").read_text())
+
+
+def test_a_client_case_passes_against_the_reference_client(tmp_path: Path) -> None:
+    folder = cases(tmp_path, "client", "CORE-003")
+    out = tmp_path / "out"
+    done = pytest_run(tmp_path, str(folder), "--csip-role", "client", "--csip-reference", "--csip-time-scale", "0.01",
+                      "--csip-out", str(out), f"--junitxml={out / 'junit.xml'}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    properties, element = junit_case(out / "junit.xml", "CORE-003")
+    assert properties == {"csip_id": "CORE-003", "verdict": "passed"} and list(element) == element.findall("properties")
+    # results.json (schema-valid, complete), the CSV, the report and junit.xml agree; `verify` is OK.
+    assert assert_consistent_bundle(out) == {"CORE-003": "passed"}
+    document = results(out)
+    run, (test,) = document["run"], document["tests"]
+    assert (run["dut"]["role"], run["dut"]["name"], run["time_scale"]) == ("client", "reference DER client", 0.01)
+    assert run["dut"]["test_server"].startswith("https://127.0.0.1:") and len(run["client"]["lfdi"]) == 40
+    assert (test["role"], test["nodeid"]) == ("client", "testcases/client/CORE-003.yaml::CORE-003")
+    assert test["timeline"]["requests"] and test["timeline"]["awaits"]
+    assert '<svg class="timeline"' in (out / "report.html").read_text()
+    # The run's certificates are in the bundle; its keys were in a private folder, gone with the run.
+    assert {"ca.pem", "server.pem", "client.pem"} <= {path.name for path in (out / "pki").iterdir()}
+    assert not list(out.rglob("*.key")) and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_defect_fails_the_case_and_workers_are_not_started(tmp_path: Path) -> None:
+    folder = cases(tmp_path, "client", "CORE-003")
+    # The role, the reference client, its defect and the time scale as ini keys this time.
+    (tmp_path / "pytest.ini").write_text("[pytest]\ncsip_role = client\ncsip_reference = true\n"
+                                         "csip_defects = ignores-pollrate\ncsip_time_scale = 0.01\n")
+    out = tmp_path / "out"
+    done = pytest_run(tmp_path, str(folder), "-n", "2", "--csip-out", str(out), f"--junitxml={out / 'junit.xml'}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "csip-harness: client role: -n 2 ignored" in done.stdout and "[gw0]" not in done.stdout
+    assert "1 failed" in done.stdout.splitlines()[-1]
+    properties, element = junit_case(out / "junit.xml", "CORE-003")
+    assert properties == {"csip_id": "CORE-003", "verdict": "failed"}
+    failure = element.find("failure")
+    assert failure is not None and "every 300 s" in failure.get("message", "")
+    assert assert_consistent_bundle(out) == {"CORE-003": "failed"}
+    (test,) = results(out)["tests"]
+    assert test["reason"].startswith("step 13 ") and "every 300 s" in test["reason"]
+
+
+def test_the_profile_gives_the_role_and_a_server_case_is_not_applicable(tmp_path: Path) -> None:
+    folder = cases(tmp_path, "server", "CORE-001")
+    out = tmp_path / "out"
+    done = pytest_run(tmp_path, str(folder), "--csip-profile", str(REFERENCE_CLIENT), "--csip-reference", "-rs",
+                      "--csip-out", str(out), f"--junitxml={out / 'junit.xml'}", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    reason = "not applicable: case is for server DUTs; the DUT profile declares role client"
+    assert reason in done.stdout
+    properties, element = junit_case(out / "junit.xml", "CORE-001")
+    skipped = element.find("skipped")
+    assert properties["verdict"] == "not_applicable" and skipped is not None and reason in skipped.get("message", "")
+    document = results(out)
+    assert [t["verdict"] for t in document["tests"]] == ["not_applicable"]
+    assert document["run"]["dut"]["role"] == "client"
+    # No client case: neither the test server nor the reference client was started for it.
+    assert document["run"]["dut"]["test_server"] is None and list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--csip-role", "client"], "--csip-role client: expected --csip-reference (the bundled reference DER client) "
+                                "or --csip-profile DEVICE.yaml"),
+    (["--csip-role", "sideways", "--csip-reference"], "--csip-role: expected server or client, saw 'sideways'"),
+    (["--csip-role", "client", "--csip-dut", "https://192.0.2.1"], "so there is no --csip-dut"),
+    (["--csip-role", "client", "--csip-reference", "--csip-defect", "nope"],
+     "--csip-defect nope: expected a defect of the reference DER client"),
+    (["--csip-role", "client", "--csip-profile", "server.yaml"],
+     "expected a profile with role: client, saw role server in server.yaml"),
+])
+def test_usage_mistakes_stop_the_run_before_it_starts(tmp_path: Path, args: list[str], expected: str) -> None:
+    folder = cases(tmp_path, "client", "CORE-003")
+    (tmp_path / "server.yaml").write_text("role: server\n")
+    done = pytest_run(tmp_path, str(folder), *args, timeout=60)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "csip-results").exists() and list((tmp_path / "tmp").iterdir()) == []
