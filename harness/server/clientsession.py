@@ -35,7 +35,8 @@ from harness.roles import client_profile, reference_name
 from harness.server.clientrun import DUT_IDENTITY, ServerFiles, start_test_server
 from harness.server.editions import EDITION_2018
 
-# How long a real device has to make its first request once the test server listens (real seconds).
+# How long a real device has to make its first request once the test server listens (real seconds), unless its
+# profile says otherwise (timeouts: {first_request: S}).
 FIRST_REQUEST_WAIT_S = 600.0
 # How long the reference DER client has to come up (real seconds).
 REFERENCE_START_S = 30.0
@@ -89,6 +90,8 @@ class ClientSession:
             raise SessionConfigError(f"--time-scale {scale:g}: expected a DUT whose profile says time_scale: true (its "
                                      "clock follows the compressed one), saw none; a real device runs at 1")
         self.port = _port(options)
+        timeouts = self.profile.raw.get("timeouts") or {}
+        self.first_request_s = float(timeouts.get("first_request", FIRST_REQUEST_WAIT_S))
         self.clock = Clock(scale)
         self.schema = load_schema(options.schema)
         self.edition = EDITION_2018
@@ -121,7 +124,7 @@ class ClientSession:
                 self._context.progress = self._progress
         except (ClientStartError, SessionConfigError, OSError, ValueError, RuntimeError) as exc:
             self._problem = f"csip-harness could not start the client-role run: {exc}"
-            self.close()
+            self._stop()  # the certificates stay for the bundle's pki/ until close()
             raise ClientStartError(self._problem) from None
 
     def _on_loop(self, coroutine: Any) -> Any:
@@ -160,7 +163,7 @@ class ClientSession:
         self._tell_the_device(ctx, files, Path(device_cert), device_key)
         if not await self._device_connected(ctx):
             raise ClientStartError(f"expected the device (LFDI {ctx.builtins['device']['lfdi']}) to connect to "
-                                   f"{ctx.base_url}/dcap within {FIRST_REQUEST_WAIT_S:.0f} s, saw no request from it")
+                                   f"{ctx.base_url}/dcap within {self.first_request_s:g} s, saw no request from it")
         return ctx
 
     def _tell_the_device(self, ctx: RunContext, files: ServerFiles, device_cert: Path, device_key: Path | None) -> None:
@@ -174,17 +177,17 @@ class ClientSession:
         if device_key is not None:
             lines.append(f"  its private key (install on the device, never share): {device_key}")
         lines.append(f"  registration PIN: {device['pin']}")
-        lines.append(f"csip-harness: waiting up to {FIRST_REQUEST_WAIT_S:.0f} s for the device's first request...")
+        lines.append(f"csip-harness: waiting up to {self.first_request_s:g} s for the device's first request...")
         for line in lines:
             self.tell(line)
 
     async def _device_connected(self, ctx: RunContext) -> bool:
         server = ctx.test_server
-        deadline = time.monotonic() + FIRST_REQUEST_WAIT_S
+        deadline = time.monotonic() + self.first_request_s
         while time.monotonic() < deadline:
             if any(entry.client == DUT_IDENTITY for entry in server.log):
                 return True
-            await server.wait_beyond(server.last_seq, 5.0)
+            await server.wait_beyond(server.last_seq, min(5.0, max(deadline - time.monotonic(), 0.01)))
         return False
 
     def set_progress(self, writer: Callable[[str], None]) -> None:
@@ -247,6 +250,14 @@ class ClientSession:
 
     def close(self) -> None:
         """Stop the reference client and the test server, end the loop's thread, remove the private keys."""
+        try:
+            self._stop()
+        finally:
+            if self._keys is not None:
+                shutil.rmtree(self._keys, ignore_errors=True)  # the run's keys die with it
+                self._keys = None
+
+    def _stop(self) -> None:
         loop, thread, stack = self._loop, self._thread, self._stack
         self._loop = self._thread = self._stack = None
         self._context = None
@@ -261,6 +272,3 @@ class ClientSession:
                     thread.join(10)
                 if not loop.is_running():
                     loop.close()
-            if self._keys is not None:
-                shutil.rmtree(self._keys, ignore_errors=True)  # the run's keys die with it
-                self._keys = None

@@ -127,3 +127,27 @@ def test_usage_mistakes_stop_the_run_before_it_starts(tmp_path: Path, args: list
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "csip-results").exists() and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_device_that_never_connects_leaves_each_client_case_in_error(tmp_path: Path) -> None:
+    folder = cases(tmp_path, "client", "CORE-003", "BASIC-017")
+    profile = tmp_path / "my-der.yaml"
+    profile.write_text("name: my DER\nrole: client\nidentity: {pin: 111115}\ntimeouts: {first_request: 1}\n")
+    out = tmp_path / "out"
+    done = pytest_run(tmp_path, str(folder), "--csip-profile", str(profile), "--csip-out", str(out),
+                      f"--junitxml={out / 'junit.xml'}", timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    # Told where to connect, as `csip-harness run --role client` tells it, before the cases run.
+    told = done.stdout.index("csip-harness: the test server is listening; configure the device under test:")
+    for line in ("server address (DeviceCapability): https://127.0.0.1:", "CA certificate the device must trust:",
+                 "certificate the device must present:", "its private key", "waiting up to 1 s"):
+        assert done.stdout.index(line) > told, line
+    assert "2 error" in done.stdout.splitlines()[-1]
+    document = results(out)
+    assert [t["verdict"] for t in document["tests"]] == ["error", "error"]
+    for test in document["tests"]:
+        assert "expected the device (LFDI " in test["reason"] and "within 1 s, saw no request from it" in test["reason"]
+        properties, _ = junit_case(out / "junit.xml", test["id"])
+        assert properties == {"csip_id": test["id"], "verdict": "error"}
+    # The device's certificate made for it is in the bundle; its key (in the private folder) is gone.
+    assert (out / "pki" / "ca.pem").is_file() and list((tmp_path / "tmp").iterdir()) == []
