@@ -44,12 +44,13 @@ def client_profile(options: RunOptions, reference: bool) -> DutProfile:
     role = name_of(options, "role")
     if options.dut:
         raise SessionConfigError(f"{role} client: the device connects to the harness, so there is no "
-                                 f"{name_of(options, 'dut')}; give {reference_name(options)} or "
+                                 f"{name_of(options, 'dut')}; give {option_name(options, 'reference')} or "
                                  f"{name_of(options, 'profile')} DEVICE.yaml (the run prints the address the "
                                  "device must use)")
     if not reference and not options.profile:
-        raise SessionConfigError(f"{role} client: expected {reference_name(options)} (the bundled reference DER "
-                                 f"client) or {name_of(options, 'profile')} DEVICE.yaml (a real device, role: client)")
+        raise SessionConfigError(f"{role} client: expected {option_name(options, 'reference')} (the bundled "
+                                 f"reference DER client) or {name_of(options, 'profile')} DEVICE.yaml (a real device, "
+                                 "role: client)")
     path = options.profile or str(reference_client_profile())
     profile = resolve_profile(RunOptions(profile=path, given_as=options.given_as))
     if profile.role != "client":
@@ -58,6 +59,6 @@ def client_profile(options: RunOptions, reference: bool) -> DutProfile:
     return profile
 
 
-def reference_name(options: RunOptions) -> str:
-    """How this run spells the option that starts the reference DUT: --reference (CLI) or --csip-reference."""
-    return "--reference" if name_of(options, "dut") == "--dut" else "--csip-reference"
+def option_name(options: RunOptions, words: str) -> str:
+    """How this run spells an option: `--defect` under `csip-harness run`, `--csip-defect` under pytest."""
+    return f"--{words}" if name_of(options, "dut") == "--dut" else f"--csip-{words}"

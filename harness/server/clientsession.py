@@ -31,7 +31,7 @@ from harness.engine.context import RunContext
 from harness.optioncheck import RunOptions, SessionConfigError, name_of
 from harness.redact import mask_test_record
 from harness.results import NOT_APPLICABLE, TestRecord
-from harness.roles import client_profile, reference_name
+from harness.roles import client_profile, option_name
 from harness.server.clientrun import DUT_IDENTITY, ServerFiles, start_test_server
 from harness.server.editions import EDITION_2018
 
@@ -76,19 +76,22 @@ class ClientSession:
         self.tell = tell
         self.profile = client_profile(options, reference)
         if self.defects and not reference:
-            raise SessionConfigError(f"--csip-defect {', '.join(self.defects)}: expected with {reference_name(options)}"
-                                     " (the defects are the reference DER client's), saw a real device's profile")
+            raise SessionConfigError(f"{option_name(options, 'defect')} {', '.join(self.defects)}: expected with "
+                                     f"{option_name(options, 'reference')} (the defects are the reference DER "
+                                     "client's), saw a real device's profile")
         if reference:
             from harness.reference.derclient.defects import DER_CLIENT_DEFECTS
 
             unknown = [name for name in self.defects if name not in DER_CLIENT_DEFECTS]
             if unknown:
-                raise SessionConfigError(f"--csip-defect {', '.join(unknown)}: expected a defect of the reference DER "
-                                         f"client ({', '.join(sorted(DER_CLIENT_DEFECTS))}), saw none of that name")
+                raise SessionConfigError(f"{option_name(options, 'defect')} {', '.join(unknown)}: expected a defect "
+                                         f"of the reference DER client ({', '.join(sorted(DER_CLIENT_DEFECTS))}), "
+                                         "saw none of that name")
         scale = parse_time_scale(options.time_scale) or 1.0
         if scale != 1.0 and not (reference or self.profile.time_scale_supported):
-            raise SessionConfigError(f"--time-scale {scale:g}: expected a DUT whose profile says time_scale: true (its "
-                                     "clock follows the compressed one), saw none; a real device runs at 1")
+            raise SessionConfigError(f"{option_name(options, 'time-scale')} {scale:g}: expected a DUT whose profile "
+                                     "says time_scale: true (its clock follows the compressed one), saw none; a real "
+                                     "device runs at 1")
         self.port = _port(options)
         timeouts = self.profile.raw.get("timeouts") or {}
         self.first_request_s = float(timeouts.get("first_request", FIRST_REQUEST_WAIT_S))
@@ -122,8 +125,9 @@ class ClientSession:
             self._context = self._on_loop(self._start())
             if self._progress is not None:
                 self._context.progress = self._progress
-        except (ClientStartError, SessionConfigError, OSError, ValueError, RuntimeError) as exc:
-            self._problem = f"csip-harness could not start the client-role run: {exc}"
+        except Exception as exc:  # whatever stops the start (a port in use, a client that died) is each case's error
+            said = str(exc) if isinstance(exc, ClientStartError | OSError) else f"{type(exc).__name__}: {exc}"
+            self._problem = f"csip-harness could not start the client-role run: {said}"
             self._stop()  # the certificates stay for the bundle's pki/ until close()
             raise ClientStartError(self._problem) from None
 

@@ -119,10 +119,15 @@ def test_the_profile_gives_the_role_and_a_server_case_is_not_applicable(tmp_path
      "--csip-defect nope: expected a defect of the reference DER client"),
     (["--csip-role", "client", "--csip-profile", "server.yaml"],
      "expected a profile with role: client, saw role server in server.yaml"),
+    (["--csip-profile", "der.yaml", "--csip-time-scale", "0.01"],
+     "--csip-time-scale 0.01: expected a DUT whose profile says time_scale: true"),
+    (["--csip-profile", "der.yaml", "--csip-defect", "wrong-lfdi"],
+     "--csip-defect wrong-lfdi: expected with --csip-reference (the defects are the reference DER client's)"),
 ])
 def test_usage_mistakes_stop_the_run_before_it_starts(tmp_path: Path, args: list[str], expected: str) -> None:
     folder = cases(tmp_path, "client", "CORE-003")
     (tmp_path / "server.yaml").write_text("role: server\n")
+    (tmp_path / "der.yaml").write_text("role: client\n")
     done = pytest_run(tmp_path, str(folder), *args, timeout=60)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
