@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -109,6 +111,8 @@ class ClientSession:
         self._context: RunContext | None = None
         self._problem: str | None = None
         self._progress: Callable[[str], None] | None = None
+        self._previous_handler: Any = None
+        self._handler_installed = False
 
     # -- the shared resources ---------------------------------------------------------------------------
 
@@ -118,6 +122,7 @@ class ClientSession:
             return
         if self._problem is not None:
             raise ClientStartError(self._problem)
+        self._install_sigterm_handler()
         try:
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name="csip-test-server", daemon=True)
@@ -260,15 +265,31 @@ class ClientSession:
             if self._keys is not None:
                 shutil.rmtree(self._keys, ignore_errors=True)  # the run's keys die with it
                 self._keys = None
+            if self._handler_installed:
+                self._handler_installed = False
+                signal.signal(signal.SIGTERM, self._previous_handler)
+
+    def _install_sigterm_handler(self) -> None:
+        # As for the reference server (harness.reference.launch): SIGTERM's default action would end the run
+        # without close(), leaving the keys on disk and the reference client running.
+        if self._handler_installed or threading.current_thread() is not threading.main_thread():
+            return
+        self._previous_handler = signal.signal(signal.SIGTERM, self._terminated)
+        self._handler_installed = True
+
+    def _terminated(self, signum: int, frame: Any) -> None:
+        self.close()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     def _stop(self) -> None:
         loop, thread, stack = self._loop, self._thread, self._stack
         self._loop = self._thread = self._stack = None
         self._context = None
         try:
-            if loop is not None and stack is not None and thread is not None and thread.is_alive():
+            if loop is not None and thread is not None and thread.is_alive():
                 with contextlib.suppress(Exception):
-                    asyncio.run_coroutine_threadsafe(stack.aclose(), loop).result(60)
+                    asyncio.run_coroutine_threadsafe(_shut_down(stack), loop).result(60)
         finally:
             if loop is not None:
                 loop.call_soon_threadsafe(loop.stop)
@@ -276,3 +297,15 @@ class ClientSession:
                     thread.join(10)
                 if not loop.is_running():
                     loop.close()
+
+
+async def _shut_down(stack: contextlib.AsyncExitStack | None) -> None:
+    """End what runs on the loop: a case or a start still going (a start's reference client is stopped by its
+    own exit code then), then the test server and the reference client in the stack."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if stack is not None:
+        await stack.aclose()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -156,3 +158,31 @@ def test_a_device_that_never_connects_leaves_each_client_case_in_error(tmp_path:
         assert properties == {"csip_id": test["id"], "verdict": "error"}
     # The device's certificate made for it is in the bundle; its key (in the private folder) is gone.
     assert (out / "pki" / "ca.pem").is_file() and list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("when", ["keys made", "cases running"])
+def test_a_terminated_client_run_stops_the_reference_client_and_removes_its_keys(tmp_path: Path, when: str) -> None:
+    folder = cases(tmp_path, "client", "CORE-003", "BASIC-017")
+    private = tmp_path / "tmp"
+    private.mkdir()
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(folder), "--csip-role", "client",
+         "--csip-reference", "--csip-time-scale", "0.01", "--csip-out", str(out)], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(private)},
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        keys: list[Path] = []
+        while time.monotonic() < deadline and not (keys and (when == "keys made" or (out / "results.json").exists())):
+            keys = [d for d in private.glob("csip-client-keys-*") if (d / "client.key").is_file()]
+            time.sleep(0.01)
+        assert keys, f"expected the run's private key directory under TMPDIR once {when}, saw none within 60 s"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # The keys, and the reference DER client's work directory (removed when it is stopped), are gone.
+    assert list(private.iterdir()) == []
