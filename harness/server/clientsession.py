@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.actions.runner import ActionRunner
 from harness.cases.model import Case
-from harness.engine.clock import Clock
+from harness.engine.clock import PROGRESS_EVERY_S, Clock
 from harness.engine.context import RunContext
 from harness.optioncheck import RunOptions, SessionConfigError, name_of
 from harness.redact import mask_test_record
@@ -113,6 +113,7 @@ class ClientSession:
         self._progress: Callable[[str], None] | None = None
         self._previous_handler: Any = None
         self._handler_installed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- the shared resources ---------------------------------------------------------------------------
 
@@ -138,7 +139,17 @@ class ClientSession:
 
     def _on_loop(self, coroutine: Any) -> Any:
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        return asyncio.run_coroutine_threadsafe(self._tracked(coroutine), self._loop).result()
+
+    async def _tracked(self, coroutine: Any) -> Any:
+        # Known to _stop(), which cancels a case or a start still going (a SIGTERM) before it closes the rest.
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            return await coroutine
+        finally:
+            self._tasks.discard(task)
 
     async def _start(self) -> RunContext:
         from harness.pki import make_test_pki
@@ -200,7 +211,12 @@ class ClientSession:
         return False
 
     def set_progress(self, writer: Callable[[str], None]) -> None:
-        """Where the cases' steps say what they wait for (RunContext.progress), now or once started."""
+        """Where the cases' steps say what they wait for (RunContext.progress), now or once started.
+
+        A step waiting for the device says so again at each request it sees; the terminal gets a step's line
+        when the step changes and then every PROGRESS_EVERY_S real seconds, never a line per request.
+        """
+        writer = _throttled(writer)
         self._progress = writer
         if self._context is not None:
             self._context.progress = writer
@@ -289,7 +305,7 @@ class ClientSession:
         try:
             if loop is not None and thread is not None and thread.is_alive():
                 with contextlib.suppress(Exception):
-                    asyncio.run_coroutine_threadsafe(_shut_down(stack), loop).result(60)
+                    asyncio.run_coroutine_threadsafe(_shut_down(self._tasks, stack), loop).result(60)
         finally:
             if loop is not None:
                 loop.call_soon_threadsafe(loop.stop)
@@ -299,13 +315,24 @@ class ClientSession:
                     loop.close()
 
 
-async def _shut_down(stack: contextlib.AsyncExitStack | None) -> None:
+def _throttled(writer: Callable[[str], None]) -> Callable[[str], None]:
+    last: dict[str, Any] = {"step": None, "at": 0.0}
+
+    def write(message: str) -> None:
+        step, now = message.split(": ", 1)[0], time.monotonic()
+        if step != last["step"] or now - last["at"] >= PROGRESS_EVERY_S:
+            last.update(step=step, at=now)
+            writer(message)
+
+    return write
+
+
+async def _shut_down(tasks: set[asyncio.Task[Any]], stack: contextlib.AsyncExitStack | None) -> None:
     """End what runs on the loop: a case or a start still going (a start's reference client is stopped by its
     own exit code then), then the test server and the reference client in the stack."""
-    current = asyncio.current_task()
-    tasks = [task for task in asyncio.all_tasks() if task is not current]
-    for task in tasks:
+    running = list(tasks)  # read here, on the loop's thread, which alone changes it
+    for task in running:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*running, return_exceptions=True)
     if stack is not None:
         await stack.aclose()
