@@ -186,3 +186,27 @@ def test_a_terminated_client_run_stops_the_reference_client_and_removes_its_keys
             process.wait()
     # The keys, and the reference DER client's work directory (removed when it is stopped), are gone.
     assert list(private.iterdir()) == []
+
+
+def test_the_command_and_plain_pytest_give_the_same_results(tmp_path: Path) -> None:
+    folder = cases(tmp_path, "client", "BASIC-017")
+    by_pytest, by_command = tmp_path / "pytest", tmp_path / "command"
+    done = pytest_run(tmp_path, str(folder), "--csip-role", "client", "--csip-reference", "--csip-time-scale", "0.01",
+                      "--csip-out", str(by_pytest), f"--junitxml={by_pytest / 'junit.xml'}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--role", "client", "--reference",
+                           "--time-scale", "0.01", "--cases", str(folder), "--out", str(by_command)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    def shape(out: Path) -> dict[str, Any]:
+        # What does not depend on when the run was, or on which port the test server got.
+        document = results(out)
+        dut = {k: v for k, v in document["run"]["dut"].items() if k != "test_server"}
+        tests = [(t["id"], t["role"], t["verdict"], t["nodeid"], [(s["index"], s["name"], s["verdict"])
+                                                                  for s in t["steps"]]) for t in document["tests"]]
+        names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        return {"dut": dut, "summary": document["summary"], "tests": tests, "files": names}
+
+    assert shape(by_command) == shape(by_pytest)
+    assert assert_consistent_bundle(by_command) == {"BASIC-017": "passed"}
