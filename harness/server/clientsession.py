@@ -220,7 +220,7 @@ class ClientSession:
         context = None
         if options.dut.lower().startswith("tls://"):
             context = client_context(options.cert, options.key, options.ca)
-            self._certificates = [Path(str(options.ca))]
+        self._certificates = [Path(options.ca)] if options.ca else []  # the bundle's pki/: never a key
         mapping = settings.mapping
         try:
             ctx = await start_test_server(profile, None, self.clock, self.schema,
