@@ -353,15 +353,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"error: --late: expected how many seconds of the DUT's clock a wait may end past its target (a "
               f"number > 0, e.g. 30), saw {args.late:g}", file=sys.stderr)
         return 2
-    if args.role == "client":
-        return _cmd_run_client(args)
     from harness.optioncheck import STYLE_VARIABLE, SessionConfigError, check_cli_run
 
-    try:
-        check_cli_run(args, _reference_profile() if args.reference else None)
-    except SessionConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    role_args: list[str] = []
+    if args.role == "client":
+        # The harness is the device's 2030.5 server: the same pytest run with --csip-role client
+        # (harness.server.clientsession: the test server, and the reference DER client with --reference).
+        problem = _client_run_problem(args)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        role_args = ["--csip-role", "client"] + (["--csip-port", str(args.port)] if args.port else [])
+    else:
+        try:
+            check_cli_run(args, _reference_profile() if args.reference else None)
+        except SessionConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     # The plugin, and the xdist workers, name options as this command spells them (--cert, not --csip-cert).
     os.environ[STYLE_VARIABLE] = "cli"
     from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
@@ -378,41 +386,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
     # Only the plugins the run needs (see _plugin_args); the xdist workers inherit this environment.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    status = int(pytest.main(_pytest_args(args, out)))
+    status = int(pytest.main([*role_args, *_pytest_args(args, out)]))
     if status == pytest.ExitCode.USAGE_ERROR:
         return 2
     return _verdict_exit(out, status)
 
 
-def _cmd_run_client(args: argparse.Namespace) -> int:
-    """The client role: the harness is the device's 2030.5 server (harness.server.clientcli)."""
-    import time
+def _client_run_problem(args: argparse.Namespace) -> str | None:
+    """What `run --role client` lacks or has too much of, said before pytest starts; None when nothing.
 
-    from harness.report.folder import DEFAULT_PARENT, BundleExistsError, new_default_folder, refuse_earlier_run
-
-    if args.dut and (args.transport != "nats" or args.reference):
+    The plugin checks the rest (harness.roles.client_profile), as for plain pytest.
+    """
+    if args.dut and (args.reference or not (args.transport == "nats" or args.nats_mapping)):
         # Over NATS a real device and the harness meet on the device's NATS server: that one is --dut.
-        print("error: --role client: the device connects to the harness, so there is no --dut (except --transport "
-              "nats with a real device: the NATS server it uses); give --reference or --profile DEVICE.yaml (the run "
-              "prints the address the device must use)", file=sys.stderr)
-        return 2
+        return ("--role client: the device connects to the harness, so there is no --dut (except --transport nats "
+                "with a real device: the NATS server it uses); give --reference or --profile DEVICE.yaml (the run "
+                "prints the address the device must use)")
     if not args.reference and not args.profile:
-        print("error: --role client: expected --reference (the bundled reference DER client) or --profile "
-              "DEVICE.yaml (a real device, role: client)", file=sys.stderr)
-        return 2
-    if args.out:
-        out = Path(args.out).resolve()
-        if not args.replace:
-            try:
-                refuse_earlier_run(out, out_option="--out DIR", replace_option="--replace")
-            except BundleExistsError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-    else:
-        out = new_default_folder(Path(DEFAULT_PARENT).resolve(), time.time())
-    from harness.server.clientcli import run_client_role
-
-    return run_client_role(args, out)
+        return ("--role client: expected --reference (the bundled reference DER client) or --profile DEVICE.yaml "
+                "(a real device, role: client)")
+    return None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -12,6 +12,10 @@ Two roles, which one process plays both of without xdist:
   first case, and ships each finished, masked TestRecord on the item's call-phase report (the report's
   `csip_record`, carried across processes by pytest_report_to_serializable / _from_serializable).
 
+In the client role (`--csip-role client`, harness.server.clientsession) the controller also runs the cases,
+always: pytest-xdist is not used (harness.plugin), and the test server (with `--csip-reference`, the reference
+DER client too) is started once, when collection has found a client case, and stopped at the end.
+
 What the controller started is handed to workers in xdist's workerinput (pytest_configure_node): the
 reference server's addresses and the paths of the run's certificates and keys, so workers on other hosts
 (--tx) must see those paths (see README, "Parallel runs").
@@ -19,12 +23,13 @@ reference server's addresses and the paths of the run's certificates and keys, s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -40,6 +45,9 @@ from harness.report.manifest import private_keys, write_manifest
 from harness.report.recorder import EvidenceRecorder
 from harness.results import ERROR, TestRecord
 from harness.session import HarnessSession, RunOptions, SessionConfigError
+
+if TYPE_CHECKING:
+    from harness.server.clientsession import ClientSession
 
 RECORD = "csip_record"  # the report attribute (and serialized key) carrying a finished test's record
 WORKERINPUT = "csip_harness"  # the key of what the controller hands to each xdist worker
@@ -95,6 +103,8 @@ class RunLifecycle:
         self.prepared = False
         self.plan: HarnessSession | None = None  # the controller's, for options checked and run metadata
         self.reference: ReferenceDut | None = None
+        # The client role's test server (and reference DER client), shared by the run's cases; also self.plan.
+        self.client: ClientSession | None = None
         self.out_dir: Path | None = None  # given with --csip-out; None: a new folder under csip-results/
         self.recorder: EvidenceRecorder | None = None
         self.no_bundle: str | None = None  # why no bundle could be started, for the terminal
@@ -119,7 +129,8 @@ class RunLifecycle:
 
     def configured(self) -> bool:
         """Whether the user named a DUT for this run (an address, a profile or the reference server)."""
-        return self._flag("reference") or bool(self._value("dut") or self._value("profile"))
+        return self._flag("reference") or bool(self._value("dut") or self._value("profile")) or \
+            self._value("role") == "client"
 
     def options(self) -> RunOptions:
         """The run's options for a HarnessSession; evidence is the controller's recorder's, never the session's."""
@@ -151,6 +162,16 @@ class RunLifecycle:
             if not self._flag("replace"):
                 refuse_earlier_run(self.out_dir, out_option="--csip-out DIR",
                                    replace_option="--csip-replace (ini csip_replace)")
+        from harness.roles import run_role
+
+        if run_role(self._run_options({})) == "client":
+            from harness.server.clientsession import ClientSession
+
+            defects = [*self.config.getini("csip_defects"), *(self.config.getoption("csip_defect") or ())]
+            self.client = ClientSession(self.options(), reference=self._flag("reference"), defects=defects,
+                                        tell=self._tell)
+            self.plan = self.client  # type: ignore[assignment]  # the same run_metadata, run and close
+            return
         if self._flag("reference"):
             defects = [*self.config.getini("csip_defects"), *(self.config.getoption("csip_defect") or ())]
             from harness.session import parse_time_scale
@@ -179,7 +200,8 @@ class RunLifecycle:
             self.plan = plan
             now = time.time()
             out = self.out_dir or new_default_folder(Path(self.config.invocation_params.dir, DEFAULT_PARENT), now)
-            certificates = self.reference.certificates() if self.reference is not None else []
+            certificates = self.reference.certificates() if self.reference is not None else \
+                self.client.certificates() if self.client is not None else []
             self.recorder = EvidenceRecorder(out, plan.run_metadata(now), certificates, pdf=self._flag("pdf"))
         except _SETUP_ERRORS as exc:
             self.no_bundle = str(exc)
@@ -204,8 +226,20 @@ class RunLifecycle:
 
     # -- runner ---------------------------------------------------------------------------------------
 
-    def executor(self) -> HarnessSession:
-        """This process's HarnessSession for running cases, made with the first; RunStartError if it cannot be."""
+    def executor(self, role: str | None = None) -> HarnessSession:
+        """This process's HarnessSession for running cases, made with the first; RunStartError if it cannot be.
+
+        In the client role, the ClientSession, started for a case of that role (role: the case's).
+        """
+        if self.client is not None:
+            from harness.server.clientsession import ClientStartError
+
+            try:
+                if role in (None, "client"):
+                    self.client.start()
+            except ClientStartError as exc:
+                raise RunStartError(str(exc)) from None
+            return self.client  # type: ignore[return-value]  # HarnessSession's run, context, masker, close
         if self._executor is None:
             if self._executor_problem is not None:
                 raise RunStartError(self._executor_problem)
@@ -228,6 +262,29 @@ class RunLifecycle:
         """Cases were collected although no DUT was named: prepare now, which names what is missing."""
         if any(isinstance(item, RecordedItem) for item in items):
             self.prepare()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Client role: start the test server (and the reference client, or wait for the device) before the first
+        case, so the run's metadata names it; a failure to start is each client case's error (executor())."""
+        if self.client is None or not self.controller:
+            return
+        if any(getattr(getattr(item, "case", None), "role", None) == "client" for item in session.items):
+            from harness.server.clientsession import ClientStartError
+
+            # When it fails, each case that needs it ends in error, saying why.
+            with contextlib.suppress(ClientStartError):
+                self.client.start()
+
+    def _tell(self, line: str) -> None:
+        """Show a line to the person at the terminal now, also while output is captured (client role)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            print(line, flush=True)
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(line)
+            reporter.flush()
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         """The first case to start starts the evidence bundle (never under --collect-only: nothing starts)."""
@@ -340,6 +397,8 @@ class RunLifecycle:
                           "it is not listed in MANIFEST.sha256 and `csip-harness verify` reports it; move it out "
                           f"of {out_dir} before sharing the bundle", file=sys.stderr)
         finally:
+            if self.client is not None:
+                self.client.close()
             if self.reference is not None:
                 self.reference.stop()
 

@@ -65,6 +65,9 @@ class RunOptions:
     transport: str | None = None
     nats_mapping: str | None = None
     encoding: str | None = None
+    # The DUT's role (harness.server.clientsession.run_role): server or client; None: the profile's, else server.
+    role: str | None = None
+    port: str | None = None  # client role: the test server's TCP port; None: any free one
 
 
 def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, str]:
@@ -80,7 +83,8 @@ def parse_variables(items: list[str], where: str = "--csip-var") -> dict[str, st
 
 # The options a run takes, as `csip-harness run` spells them; pytest spells each `--csip-` + the same words.
 OPTION_KEYS = ("dut", "profile", "schema", "out", "cert", "key", "ca", "http_url", "tls_verify", "plain_http",
-               "var", "unattended", "listener", "listener_url", "listener_cert", "listener_key", "lab")
+               "var", "unattended", "listener", "listener_url", "listener_cert", "listener_key", "lab",
+               "role", "port")
 CLI_NAMES = {key: "--" + key.replace("_", "-") for key in OPTION_KEYS}
 PYTEST_NAMES = {key: "--csip-" + key.replace("_", "-") for key in OPTION_KEYS}
 # Set by `csip-harness run` for the pytest run it starts (and the xdist workers it spawns inherit it), so the

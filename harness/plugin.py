@@ -14,6 +14,7 @@ from harness.lifecycle import RecordedItem, RunLifecycle, RunStartError, XdistHo
 from harness.optioncheck import check_run_options, names_for_pytest, resolve_profile
 from harness.report.allure_handoff import allure_active, hand_off
 from harness.results import ERROR, FAILED, NOT_APPLICABLE, SKIPPED, TestRecord
+from harness.roles import client_profile, run_role
 from harness.selection import is_case_file, mark_case, register_markers
 from harness.session import (
     HarnessSession,
@@ -30,6 +31,7 @@ RUN_KEY = pytest.StashKey[RunLifecycle]()
 BROKEN_KEY = pytest.StashKey[list[CaseFileError]]()
 TITLES_KEY = pytest.StashKey[dict[str, str]]()
 WIRED_KEY = pytest.StashKey[set[int]]()  # the sessions whose progress goes to this terminal
+SINGLE_PROCESS_KEY = pytest.StashKey[str]()  # why a client-role run ignored -n (pytest_cmdline_main)
 
 _OPTIONS = {
     "dut": "base URL of the device under test, e.g. https://127.0.0.1:8443",
@@ -60,6 +62,9 @@ _OPTIONS = {
                  "--csip-reference, nats starts a private nats-server); docs/nats-mapping.md",
     "nats_mapping": "over NATS: native (request/reply, the default) or interstore (the InterSTORE tunnel)",
     "encoding": "xml (default) or json (CUPID's JSON dialect, docs/json-mapping.md) for 2030.5 bodies",
+    "role": "the DUT's role: server (the default) or client (the harness is the device's 2030.5 server and runs "
+            "the client cases); default: the profile's role",
+    "port": "client role: the TCP port the test server listens on for the device (default: any free one)",
 }
 _NUMBERS = ("time_scale", "time_origin", "late")
 
@@ -138,10 +143,43 @@ def check_options_early(config: pytest.Config) -> None:
         return
     try:
         options = _run_options(config, {})
-        if options.dut or options.profile and resolve_profile(options).base_url:
+        if run_role(options) == "client":
+            # The client DUT connects to the harness: its profile is checked here, the test server starts later.
+            client_profile(options, bool(config.getoption("csip_reference") or config.getini("csip_reference")))
+        elif options.dut or options.profile and resolve_profile(options).base_url:
             check_run_options(options)
     except SessionConfigError as exc:
         raise pytest.UsageError(f"csip-harness: {exc}") from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """In the client role, run in this one process even when pytest-xdist's -n/--dist asks for workers.
+
+    The cases of a client-role run share one test server, the address the device was told, and its request
+    log, in the process that runs them (harness.server.clientsession): workers would each need a device of
+    their own. Set as xdist sets it for --pdb, whichever of the two hooks runs first; the terminal says so.
+    """
+    if not getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        return
+    try:
+        if run_role(_run_options(config, {})) != "client":
+            return
+    except SessionConfigError:
+        return  # said as a usage error when the run is configured (check_options_early)
+    asked = f"-n {config.option.numprocesses}" if config.option.numprocesses else f"--dist {config.option.dist}"
+    config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
+    config.stash[SINGLE_PROCESS_KEY] = (
+        f"csip-harness: client role: {asked} ignored; the client cases run one after the other in this process, on "
+        "one test server (the device knows one address; README, Parallel runs)")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Say that a client-role run ignored pytest-xdist's workers (pytest_cmdline_main)."""
+    message = session.config.stash.get(SINGLE_PROCESS_KEY, None)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if message and reporter is not None:
+        reporter.write_line(message, yellow=True)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -210,7 +248,11 @@ def _with_progress(config: pytest.Config, harness: HarnessSession) -> HarnessSes
     """The session, telling the terminal what a step waits for (harness.terminal.progress_writer), wired once."""
     wired = config.stash.setdefault(WIRED_KEY, set())
     if id(harness) not in wired:
-        harness.context.progress = progress_writer(config, harness.masker.prose)
+        writer = progress_writer(config, harness.masker.prose)
+        if hasattr(harness, "set_progress"):  # a client-role run (harness.server.clientsession)
+            harness.set_progress(writer)
+        else:
+            harness.context.progress = writer
         wired.add(id(harness))
     return harness
 
@@ -288,7 +330,7 @@ class CaseItem(RecordedItem):
     def runtest(self) -> None:
         """Run the case and hand its verdict to pytest: failed, error (a harness-side fault) or skipped."""
         try:
-            harness = _with_progress(self.config, self.config.stash[RUN_KEY].executor())
+            harness = _with_progress(self.config, self.config.stash[RUN_KEY].executor(self.case.role))
         except RunStartError as exc:
             self.user_properties.extend([("csip_id", self.case.id), ("verdict", ERROR)])
             raise CaseError(str(exc)) from None

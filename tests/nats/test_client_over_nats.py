@@ -33,11 +33,17 @@ from harness.server.reference_client import reference_client_run
 from harness.transport.base import Request
 from harness.transport.nats import NatsMapping, NatsTransport
 from tests.client_proofs import CLIENT_PROOFS
+from tests.server.test_client_pytest import cases, junit_case, pytest_run
 
 CASES = project_dir("testcases") / "client"
 PROFILE = project_dir("fixtures") / "profiles" / "reference-der-client.yaml"
 CLI = Path(sys.executable).with_name("csip-harness")
 SCALE = 0.01
+
+
+def client_cases(tmp_path: Path, *ids: str) -> Path:
+    """A folder of copies of the bundled client cases ids (tests.server.test_client_pytest.cases)."""
+    return cases(tmp_path, "client", *ids)
 
 
 def run_cases(pki: TestPki, case_ids: list[str], mapping: str, encoding: str = "xml",
@@ -215,3 +221,87 @@ def test_a_real_client_device_over_nats_needs_the_nats_server(tmp_path: Path) ->
     done = subprocess.run([str(CLI), "run", "--role", "client", "--profile", str(PROFILE), "--transport", "nats",
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "expected --dut nats://HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the one client-role path: plain pytest (`--csip-role client`), which `csip-harness run --role client` runs --
+
+
+def test_plain_pytest_runs_the_client_role_over_nats(tmp_path: Path) -> None:
+    """`pytest --csip-role client --csip-reference --csip-transport nats`: the reference DER client over a private
+    nats-server, in the mapping and encoding asked for; the run's identity says so as the command's does."""
+    folder = client_cases(tmp_path, "BASIC-027")
+    out = tmp_path / "out"
+    done = pytest_run(tmp_path, str(folder), "--csip-role", "client", "--csip-reference", "--csip-transport", "nats",
+                      "--csip-encoding", "json", "--csip-time-scale", str(SCALE), "--csip-out", str(out),
+                      f"--junitxml={out / 'junit.xml'}")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    jsonschema.validate(results, json.loads((Path(harness.report.__file__).with_name("schema") /
+                                             "results.schema.json").read_text()))
+    run = results["run"]
+    assert (run["transport"], run["encoding"], run["nats"]["mapping"]) == ("nats", "json", "native")
+    assert "request subject" in run["nats"]["identity"] and run["dut"]["test_server"].startswith("tls://127.0.0.1:")
+    assert {t["id"]: t["verdict"] for t in results["tests"]} == {"BASIC-027": "passed"}
+    exchanges = [e for step in results["tests"][0]["steps"] for e in step.get("exchanges", [])]
+    assert exchanges and all(e["transport"] == "nats" for e in exchanges)
+    properties, _ = junit_case(out / "junit.xml", "BASIC-027")
+    assert properties == {"csip_id": "BASIC-027", "verdict": "passed"}
+
+
+def test_plain_pytest_meets_a_real_device_on_its_nats_tls_server(nats_pki: TestPki, natsd_tls: NatsServer,
+                                                                  tmp_path: Path) -> None:
+    """A real client device over NATS TLS under plain pytest: --csip-dut tls://…, --csip-cert/--csip-key the test
+    server's NATS TLS user (allowed to answer), --csip-ca the NATS server's CA; the device (the reference DER
+    client started on its own) is told the subjects and judged; the CA goes into the bundle's pki/."""
+    responder = nats_pki.clients["responder"]
+    # At 0.1, not SCALE: a device met natively before the test server subscribes starts up (its first GETs
+    # unanswered meanwhile) over more than BASIC-027's first 120 s wait at 0.01 (1.2 s), as through the old runner.
+    with spawn_der_client(nats_pki, f"{natsd_tls.url}/dcap", time_scale=0.1) as device:
+        device.wait_ready()
+        profile = tmp_path / "device.yaml"
+        profile.write_text(PROFILE.read_text().replace("http://127.0.0.1:9000", device.admin_url).replace(
+            "identity:\n", f"identity:\n  cert: {nats_pki.clients['client'].cert}\n", 1))
+        out = tmp_path / "out"
+        done = pytest_run(tmp_path, str(client_cases(tmp_path, "BASIC-027")), "--csip-profile", str(profile),
+                          "--csip-transport", "nats", "--csip-dut", natsd_tls.url, "--csip-cert", str(responder.cert),
+                          "--csip-key", str(responder.key), "--csip-ca", str(nats_pki.ca),
+                          "--csip-time-scale", "0.1", "--csip-out", str(out))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    device_lfdi = lfdi(certificate_der(nats_pki.clients["client"].cert)).lower()
+    told = done.stdout.index(f"the test server answers 2030.5 over the NATS server {natsd_tls.url}")
+    assert done.stdout.index(f"native requests on: ieee2030.server.{device_lfdi}") > told
+    results = json.loads((out / "results.json").read_text())
+    assert (results["run"]["transport"], results["run"]["nats"]["mapping"]) == ("nats", "native")
+    assert "NATS TLS client certificate" in results["run"]["nats"]["identity"]
+    assert results["tests"][0]["verdict"] == "passed", results["tests"][0]["reason"]
+    assert (out / "pki" / Path(nats_pki.ca).name).read_bytes() == Path(nats_pki.ca).read_bytes()
+    assert not list(out.rglob("*.key"))
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--csip-role", "client", "--csip-reference", "--csip-encoding", "json"],
+     "--csip-role client --csip-encoding json: expected --csip-transport nats (CUPID's JSON travels over NATS"),
+    (["--csip-role", "client", "--csip-reference", "--csip-transport", "nats", "--csip-dut", "nats://127.0.0.1:4222"],
+     "so there is no --csip-dut (except --csip-transport nats with a real device"),
+    (["--csip-role", "client", "--csip-reference", "--csip-transport", "nats", "--csip-nats-mapping", "sideways"],
+     "--csip-transport nats: nats mapping: expected one of native, interstore, saw 'sideways'"),
+    (["--csip-profile", "der.yaml", "--csip-transport", "nats"],
+     "--csip-transport nats with a real device: expected --csip-dut nats://HOST:PORT or tls://HOST:PORT (the NATS "
+     "server the device uses), saw none"),
+    (["--csip-profile", "der-cert.yaml", "--csip-transport", "nats", "--csip-dut", "https://127.0.0.1:4222"],
+     "expected --csip-dut nats://HOST:PORT or tls://HOST:PORT (the NATS server the device uses), saw https://"),
+    (["--csip-profile", "der.yaml", "--csip-transport", "nats", "--csip-dut", "nats://127.0.0.1:4222"],
+     "expected the device's certificate as identity: {cert: ...} in "),
+    (["--csip-profile", "der-cert.yaml", "--csip-transport", "nats", "--csip-dut", "tls://127.0.0.1:4222"],
+     "--csip-dut tls://127.0.0.1:4222: expected --csip-cert/--csip-key/--csip-ca, the test server's NATS TLS client "
+     "certificate"),
+])
+def test_client_role_nats_mistakes_are_usage_errors_before_anything_starts(nats_pki: TestPki, tmp_path: Path,
+                                                                           args: list[str], expected: str) -> None:
+    folder = client_cases(tmp_path, "BASIC-027")
+    (tmp_path / "der.yaml").write_text("role: client\n")
+    (tmp_path / "der-cert.yaml").write_text(f"role: client\nidentity: {{cert: {nats_pki.clients['client'].cert}}}\n")
+    done = pytest_run(tmp_path, str(folder), *args, timeout=60)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "csip-results").exists() and list((tmp_path / "tmp").iterdir()) == []

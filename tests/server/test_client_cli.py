@@ -1,6 +1,7 @@
 """`csip-harness run --role client` as a real subprocess: against the reference DER client (clean and with a
 defect) and against a device that connects on its own (a scripted client told only what the command printed),
-with the evidence bundle of a server-role run; usage mistakes end with a message and status 2."""
+with the evidence bundle of a server-role run (junit.xml too: the command runs pytest); usage mistakes end
+with a message and status 2."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -43,6 +45,10 @@ def test_reference_run_writes_the_bundle_with_a_timeline(tmp_path: Path) -> None
     assert '<svg class="timeline"' in html and "<script" not in html
     assert (out / "csip-summary.csv").is_file() and (out / "MANIFEST.sha256").is_file()
     assert not list(out.rglob("*.key"))
+    # The command runs pytest (--csip-role client), so the bundle has pytest's junit.xml with the case's properties.
+    (case,) = ElementTree.parse(out / "junit.xml").getroot().iter("testcase")
+    assert {p.get("name"): p.get("value") for p in case.iter("property")} == {"csip_id": "BASIC-017",
+                                                                            "verdict": "passed"}
 
 
 @pytest.mark.long_run
