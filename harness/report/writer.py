@@ -1,4 +1,10 @@
-"""results.json: rewritten atomically after every test, so an interrupted run loses nothing."""
+"""results.json: rewritten atomically after every test, so an interrupted run loses nothing.
+
+The writer keeps each recorded test as its JSON text, not as objects: a whole-catalogue run's tests are some
+12 MB of JSON but several times that as Python dicts, and re-encoding every test at every flush (json's
+indented encoder builds the whole file as millions of small pieces) made the run's memory peaks. The file is
+written from those texts piece by piece, the same bytes `json.dumps(document, indent=1)` gives.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,11 @@ from harness.report.evidence import EvidenceWriter
 from harness.report.files import write_atomically
 from harness.report.identity import DutIdentity
 from harness.report.manifest import MANIFEST, MANIFEST_SIGNATURE
-from harness.report.timing import TimeSplit, time_split
+from harness.report.timing import TimeSplit, split_of, test_times
 from harness.results import VERDICTS, TestRecord
+
+_INDENT = 1  # results.json's indentation
+_TESTS_KEY = '"tests": []'  # how the empty list ends the document's text, replaced by the entries
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "summarise", "write_atomically"]
 
@@ -37,14 +46,20 @@ def summarise(tests: list[dict[str, Any]]) -> dict[str, int]:
 
 
 class ResultsWriter:
-    """Collects test records and keeps DIR/results.json current."""
+    """Collects test records and keeps DIR/results.json current.
+
+    Each test is kept as its results.json text (with its verdict and time figures), so the memory a run holds
+    grows with the size of its evidence as JSON, not as Python objects; document() parses them back on demand.
+    """
 
     def __init__(self, out_dir: str | Path, run: dict[str, Any]) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / "results.json"
         self.run = dict(run)
         self.run.setdefault("complete", False)
-        self.tests: list[dict[str, Any]] = []
+        self._texts: list[str] = []  # each test's entry, indented as it stands in the "tests" list
+        self._verdicts: list[str] = []
+        self._times: list[tuple[float, float, float, float]] = []  # harness.report.timing.test_times
         self.evidence = EvidenceWriter(self.out_dir)
         # An earlier run's seal would vouch for files this run replaces; the new one comes when this run ends.
         (self.out_dir / MANIFEST).unlink(missing_ok=True)
@@ -52,19 +67,41 @@ class ResultsWriter:
         self.identity = DutIdentity((self.run.get("dut") or {}).get("declared"))
         self.flush()
 
+    @property
+    def tests(self) -> list[dict[str, Any]]:
+        """The tests recorded so far, parsed again from their text (results.json `tests` entries)."""
+        return [json.loads(text) for text in self._texts]
+
+    def _summary(self) -> dict[str, int]:
+        return summarise([{"verdict": verdict} for verdict in self._verdicts])
+
     def document(self) -> dict[str, Any]:
-        """The whole results document as it stands."""
+        """The whole results document as it stands (the tests parsed again from their text)."""
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "run": self.run,
-            "summary": summarise(self.tests),
+            "summary": self._summary(),
             "tests": self.tests,
         }
 
+    def _pieces(self) -> list[str]:
+        """results.json's text in pieces: the document without its tests, then each test's entry."""
+        head = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "run": self.run,
+                           "summary": self._summary(), "tests": []}, indent=_INDENT, default=str)
+        if not self._texts:
+            return [head]
+        # The tests list is the document's last key: open it where the empty list stood, close it after the entries.
+        cut = head.rindex(_TESTS_KEY) + len(_TESTS_KEY) - 1
+        pieces = [head[:cut], "\n"]
+        for number, text in enumerate(self._texts):
+            pieces += [",\n" if number else "", text]
+        pieces.append("\n" + " " * _INDENT + head[cut:])
+        return pieces
+
     def flush(self) -> None:
         """Write results.json now."""
-        write_atomically(self.path, json.dumps(self.document(), indent=1, default=str))
+        write_atomically(self.path, self._pieces())
 
     def add(self, record: TestRecord | dict[str, Any]) -> None:
         """Record one finished test (a TestRecord or its to_dict() form), write its raw exchanges and the file."""
@@ -77,7 +114,11 @@ class ResultsWriter:
                     exchange_record.evidence = exchange.get("evidence")
         if self.identity.observe(test):
             self.run["dut"] = {**self.run.get("dut", {}), **self.identity.fields()}
-        self.tests.append(test)
+        # Two levels deep in the document (its "tests" list), as json.dumps(document, indent=1) would place it.
+        indent = " " * (2 * _INDENT)
+        self._texts.append(indent + json.dumps(test, indent=_INDENT, default=str).replace("\n", "\n" + indent))
+        self._verdicts.append(test["verdict"])
+        self._times.append(test_times(test))
         self.flush()
 
     def update_run(self, **fields: Any) -> None:
@@ -91,7 +132,7 @@ class ResultsWriter:
             wall: float | None = now - dt.datetime.fromisoformat(str(self.run.get("started"))).timestamp()
         except ValueError:
             wall = None
-        return time_split(self.tests, wall_s=wall)
+        return split_of(self._times, wall_s=wall)
 
     def finish(self, ended: float, complete: bool = True) -> dict[str, Any]:
         """Write the final file: the run's end, and whether it ran to its end (False when interrupted)."""
