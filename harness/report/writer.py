@@ -60,6 +60,7 @@ class ResultsWriter:
         self._texts: list[str] = []  # each test's entry, indented as it stands in the "tests" list
         self._verdicts: list[str] = []
         self._times: list[tuple[float, float, float, float]] = []  # harness.report.timing.test_times
+        self._finished = False  # finish() leaves the tests' texts in results.json alone (see _reopen)
         self.evidence = EvidenceWriter(self.out_dir)
         # An earlier run's seal would vouch for files this run replaces; the new one comes when this run ends.
         (self.out_dir / MANIFEST).unlink(missing_ok=True)
@@ -70,7 +71,21 @@ class ResultsWriter:
     @property
     def tests(self) -> list[dict[str, Any]]:
         """The tests recorded so far, parsed again from their text (results.json `tests` entries)."""
+        if self._finished:
+            return list(json.loads(self.path.read_bytes())["tests"])
         return [json.loads(text) for text in self._texts]
+
+    def _reopen(self) -> None:
+        """After finish(), take the tests' texts back from results.json before the file changes again."""
+        if self._finished:
+            self._texts = [self._entry(test) for test in self.tests]
+            self._finished = False
+
+    @staticmethod
+    def _entry(test: dict[str, Any]) -> str:
+        # Two levels deep in the document (its "tests" list), as json.dumps(document, indent=1) would place it.
+        indent = " " * (2 * _INDENT)
+        return indent + json.dumps(test, indent=_INDENT, default=str).replace("\n", "\n" + indent)
 
     def _summary(self) -> dict[str, int]:
         return summarise([{"verdict": verdict} for verdict in self._verdicts])
@@ -101,6 +116,7 @@ class ResultsWriter:
 
     def flush(self) -> None:
         """Write results.json now."""
+        self._reopen()
         write_atomically(self.path, self._pieces())
 
     def add(self, record: TestRecord | dict[str, Any]) -> None:
@@ -114,9 +130,8 @@ class ResultsWriter:
                     exchange_record.evidence = exchange.get("evidence")
         if self.identity.observe(test):
             self.run["dut"] = {**self.run.get("dut", {}), **self.identity.fields()}
-        # Two levels deep in the document (its "tests" list), as json.dumps(document, indent=1) would place it.
-        indent = " " * (2 * _INDENT)
-        self._texts.append(indent + json.dumps(test, indent=_INDENT, default=str).replace("\n", "\n" + indent))
+        self._reopen()
+        self._texts.append(self._entry(test))
         self._verdicts.append(test["verdict"])
         self._times.append(test_times(test))
         self.flush()
@@ -140,4 +155,9 @@ class ResultsWriter:
         self.run["complete"] = complete
         self.run["timing"] = self.timing(ended).to_dict()
         self.flush()
-        return self.document()
+        document = self.document()
+        # The report is rendered from the document next, the largest moment of a run: the texts are in the file
+        # now, and only a change after the end (rare) needs them again.
+        self._texts = []
+        self._finished = True
+        return document

@@ -65,3 +65,16 @@ def test_results_json_is_the_text_json_gives_for_the_whole_document(tmp_path: Pa
     assert json.loads(text)["tests"][0]["steps"][0]["exchanges"][0]["response_body"] == body
     split = writer.timing(1767225600.0 + 10)
     assert (split.tests, split.tests_s, split.dut_s, split.waits_s) == (2, 1.5, 0.25, 1.0)
+
+
+def test_a_test_added_after_the_end_keeps_the_earlier_ones(tmp_path: Path) -> None:
+    # finish() leaves the tests' texts in results.json; a later change takes them back first.
+    writer = ResultsWriter(tmp_path, {"started": "2026-01-01T00:00:00+00:00"})
+    writer.add(TestRecord(id="CORE-001", title="HTTP Request", role="server", verdict=PASSED))
+    finished = writer.finish(0.0)
+    assert writer.document() == finished and [t["id"] for t in writer.tests] == ["CORE-001"]
+    writer.add(TestRecord(id="CORE-004", title="List Handling", role="server", verdict=FAILED))
+    text = (tmp_path / "results.json").read_text()
+    assert [t["id"] for t in json.loads(text)["tests"]] == ["CORE-001", "CORE-004"]
+    assert text == json.dumps(writer.document(), indent=1, default=str)
+    assert [t["id"] for t in writer.finish(1.0)["tests"]] == ["CORE-001", "CORE-004"]
