@@ -24,7 +24,7 @@ from harness.results import VERDICTS, TestRecord
 _INDENT = 1  # results.json's indentation
 _TESTS_KEY = '"tests": []'  # how the empty list ends the document's text, replaced by the entries
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "summarise", "write_atomically"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ResultsWriter", "iso_time", "read_summary", "summarise", "write_atomically"]
 
 FORMAT = "csip-harness-results"
 # 2: run.dut gains the identity observed on the wire, exchanges name their raw evidence file,
@@ -43,6 +43,29 @@ def summarise(tests: list[dict[str, Any]]) -> dict[str, int]:
     summary = {verdict: counts.get(verdict, 0) for verdict in VERDICTS}
     summary["total"] = len(tests)
     return summary
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """The `summary` (counts per verdict) of a results.json this writer wrote, without parsing its tests.
+
+    The tests are most of the file (some 12 MB for a whole catalogue, several times that as objects) and come
+    last; the document before them is read alone. A file laid out otherwise is parsed whole. Raises OSError
+    and ValueError (not JSON, no summary) as json.loads would.
+    """
+    head: list[str] = []
+    with Path(path).open(encoding="utf-8") as stream:
+        for line in stream:
+            # One space of indentation: a key of the document itself (JSON text never holds a raw newline).
+            if line.startswith(' "tests": ['):
+                head.append(' "tests": []\n}')
+                break
+            head.append(line)
+    document = json.loads("".join(head))
+    if isinstance(document, dict) and "summary" not in document:  # laid out otherwise: the whole file
+        document = json.loads(Path(path).read_bytes())
+    if not isinstance(document, dict) or not isinstance(document.get("summary"), dict):
+        raise ValueError(f"{path}: expected a results document with a summary")
+    return document["summary"]
 
 
 class ResultsWriter:

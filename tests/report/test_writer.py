@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.report.html import render_html, write_html
-from harness.report.writer import ResultsWriter
+from harness.report.writer import ResultsWriter, read_summary
 from harness.results import FAILED, PASSED, ExchangeRecord, StepRecord, TestRecord, body_evidence
 
 
@@ -78,3 +80,19 @@ def test_a_test_added_after_the_end_keeps_the_earlier_ones(tmp_path: Path) -> No
     assert [t["id"] for t in json.loads(text)["tests"]] == ["CORE-001", "CORE-004"]
     assert text == json.dumps(writer.document(), indent=1, default=str)
     assert [t["id"] for t in writer.finish(1.0)["tests"]] == ["CORE-001", "CORE-004"]
+
+
+def test_the_summary_is_read_without_the_tests(tmp_path: Path) -> None:
+    writer = ResultsWriter(tmp_path, {"started": "2026-01-01T00:00:00+00:00"})
+    assert read_summary(tmp_path / "results.json")["total"] == 0
+    writer.add(TestRecord(id="CORE-001", title="HTTP Request", role="server", verdict=PASSED))
+    writer.add(TestRecord(id="CORE-004", title="List Handling", role="server", verdict=FAILED))
+    document = writer.finish(0.0)
+    assert read_summary(tmp_path / "results.json") == document["summary"] == {**document["summary"], "failed": 1}
+    # A file laid out otherwise (on one line, tests first) is read whole; one that is not a document says so.
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"tests": document["tests"], **{k: v for k, v in document.items() if k != "tests"}}))
+    assert read_summary(other) == document["summary"]
+    other.write_text('{"tests": []}')
+    with pytest.raises(ValueError, match="expected a results document with a summary"):
+        read_summary(other)
