@@ -96,7 +96,14 @@ class ResultsWriter:
         """The tests recorded so far, parsed again from their text (results.json `tests` entries)."""
         if self._finished:
             return list(json.loads(self.path.read_bytes())["tests"])
-        return [json.loads(text) for text in self._texts]
+        # A run's tests repeat the same values thousands of times (TLS certificate chains, header names and values,
+        # URLs, verdicts): one string each, which a whole catalogue's document needs 18 MB for instead of 26 MB.
+        strings: dict[str, str] = {}
+
+        def shared(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            return {key: strings.setdefault(value, value) if type(value) is str else value for key, value in pairs}
+
+        return [json.loads(text, object_pairs_hook=shared) for text in self._texts]
 
     def _reopen(self) -> None:
         """After finish(), take the tests' texts back from results.json before the file changes again."""
