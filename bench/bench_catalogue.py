@@ -90,9 +90,9 @@ def run_once(cases: Path, workers: int, out: Path) -> dict:
     """One `csip-harness run --reference` over the cases; wall seconds, peaks (MiB by role), the time split."""
     cli = Path(sys.executable).with_name("csip-harness")
     command = [str(cli), "run", "--reference", "--time-scale", "0.01", "--out", str(out)]
-    if workers > 1:
-        command += ["-n", str(workers)]
     command += ["--cases", str(cases)]
+    if workers > 1:
+        command += ["--", "-n", str(workers)]  # pytest-xdist's option, after `--` as csip-harness run takes it
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = PeakSampler(process.pid)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -331,9 +330,11 @@ def _reference_profile() -> Path:
 
 
 def _verdict_exit(out: Path, pytest_status: int) -> int:
+    from harness.report.writer import read_summary
+
     try:
-        summary = json.loads((out / "results.json").read_text())["summary"]
-    except (OSError, ValueError, KeyError):
+        summary = read_summary(out / "results.json")
+    except (OSError, ValueError):
         return 1
     if pytest_status not in (0, 1, 5):
         return 1

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from harness.server.clientsession import ClientSession
 
 RECORD = "csip_record"  # the report attribute (and serialized key) carrying a finished test's record
+# What a report keeps of its record once logged: enough for its verdict in the terminal (pytest_report_teststatus).
+_SLIM_KEYS = ("id", "nodeid", "verdict", "reason")
 WORKERINPUT = "csip_harness"  # the key of what the controller hands to each xdist worker
 
 # What a broken option or environment raises while a run is being set up.
@@ -61,7 +63,10 @@ class RunStartError(RuntimeError):
 
 
 class RecordedItem(pytest.Item):
-    """An item whose call phase ends with a TestRecord in `record`, which reaches the evidence bundle."""
+    """An item whose call phase ends with a TestRecord in `record`, which reaches the evidence bundle.
+
+    `record` is None again once the call's report carries the record (RunLifecycle.pytest_runtest_makereport).
+    """
 
     record: TestRecord | None = None
 
@@ -308,6 +313,8 @@ class RunLifecycle:
             if record is None:  # the case raised before it had a verdict: a harness fault, never the DUT's
                 record = item.fallback_record(str(call.excinfo.value) if call.excinfo else "no verdict")
             setattr(report, RECORD, _shippable(record))
+            # The report carries it from here; the item lives until the session ends, its evidence need not.
+            item.record = None
         return report
 
     @pytest.hookimpl(wrapper=True)
@@ -348,6 +355,18 @@ class RunLifecycle:
             setattr(report, RECORD, record)
         if record is not None and report.nodeid not in self.recorded_early:
             self._record(report.nodeid, record)
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_logreport")
+    def pytest_runtest_logreport_slimmed(self, report: pytest.TestReport) -> Any:
+        """Once every plugin has seen the report (the recorder, junit.xml, reportlog, xdist's hand-over), leave
+        it only the record's verdict: pytest's terminal keeps every report until the session ends, and a whole
+        record there is the test's evidence held once more (it is in results.json and exchanges/ by now)."""
+        try:
+            return (yield)
+        finally:
+            record = record_of(report)
+            if record is not None:
+                setattr(report, RECORD, {key: record[key] for key in _SLIM_KEYS if key in record})
 
     def record_load_error(self, nodeid: str, test: TestRecord) -> None:
         """Record a test-case file that failed to collect (the controller's; a no-op elsewhere)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 # mkstemp makes owner-only files; the bundle's files get the permissions any new file would get.
@@ -12,8 +13,12 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def write_atomically(path: Path, text: str | bytes) -> None:
-    """Replace path with text (UTF-8) or bytes without ever leaving a half-written file."""
+def write_atomically(path: Path, text: str | bytes | Iterable[str]) -> None:
+    """Replace path with text (UTF-8) or bytes without ever leaving a half-written file.
+
+    text may also be an iterable of str pieces (a streamed template, one JSON entry at a time), written as
+    they come so that the whole file is never held in memory at once.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -22,7 +27,10 @@ def write_atomically(path: Path, text: str | bytes) -> None:
                 binary.write(text)
         else:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.write(text)
+                if isinstance(text, str):
+                    stream.write(text)
+                else:
+                    stream.writelines(text)
         os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
     except BaseException:

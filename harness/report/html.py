@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,15 @@ def _environment(templates: str | None) -> jinja2.Environment:
 def render_html(document: dict[str, Any], *, results_sha256: str | None = None,
                 templates: str | Path | None = None, printed: bool = False) -> str:
     """Render a results document to HTML; printed: the form the PDF is made from (every section open)."""
+    return "".join(generate_html(document, results_sha256=results_sha256, templates=templates, printed=printed))
+
+
+def generate_html(document: dict[str, Any], *, results_sha256: str | None = None,
+                  templates: str | Path | None = None, printed: bool = False) -> Iterator[str]:
+    """render_html's text in pieces as the template produces them, for writing without holding the whole page
+    (a whole-catalogue page is some 6 MB, and jinja's render() joins it from hundreds of thousands of pieces)."""
     environment = _environment(str(templates) if templates else None)
-    return environment.get_template(TEMPLATE).render(**build_view(document, results_sha256), printed=printed)
+    return environment.get_template(TEMPLATE).generate(**build_view(document, results_sha256), printed=printed)
 
 
 def write_html(document: dict[str, Any], path: str | Path, *, results_file: str | Path | None = None,
@@ -41,5 +49,5 @@ def write_html(document: dict[str, Any], path: str | Path, *, results_file: str 
     """Write the HTML page for a results document; results_file, when given, is named with its hash."""
     target = Path(path)
     digest = file_sha256(Path(results_file)) if results_file else None
-    write_atomically(target, render_html(document, results_sha256=digest, templates=templates))
+    write_atomically(target, generate_html(document, results_sha256=digest, templates=templates))
     return target

@@ -59,20 +59,34 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def time_split(tests: Iterable[Mapping[str, Any]], wall_s: float | None = None) -> TimeSplit:
-    """The split of the tests' time (results.json `tests` entries, format 2 or 3).
+def test_times(test: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """One test's seconds (results.json `tests` entry): its duration, in exchanges, in actions, waiting on the clock.
 
     A test's `actions` hold its setup actions and those of its action steps (each once); a wait step's
     `observed.waited_s` is time spent waiting on the DUT's clock.
     """
+    actions_s = sum(_number(a.get("duration_s")) for a in test.get("actions") or ())
+    dut_s = waits_s = 0.0
+    for step in test.get("steps") or ():
+        dut_s += sum(_number(e.get("elapsed_s")) for e in step.get("exchanges") or ())
+        waits_s += _number(step.get("waited_s") or (step.get("observed") or {}).get("waited_s"))
+    return _number(test.get("duration_s")), dut_s, actions_s, waits_s
+
+
+def split_of(times: Iterable[tuple[float, float, float, float]], wall_s: float | None = None) -> TimeSplit:
+    """The split of a run's time from each test's test_times(), so a writer need not keep the tests themselves."""
     count = 0
     tests_s = dut_s = actions_s = waits_s = 0.0
-    for test in tests:
+    for test_s, test_dut_s, test_actions_s, test_waits_s in times:
         count += 1
-        tests_s += _number(test.get("duration_s"))
-        actions_s += sum(_number(a.get("duration_s")) for a in test.get("actions") or ())
-        for step in test.get("steps") or ():
-            dut_s += sum(_number(e.get("elapsed_s")) for e in step.get("exchanges") or ())
-            waits_s += _number(step.get("waited_s") or (step.get("observed") or {}).get("waited_s"))
+        tests_s += test_s
+        dut_s += test_dut_s
+        actions_s += test_actions_s
+        waits_s += test_waits_s
     harness_s = max(0.0, tests_s - dut_s - actions_s - waits_s)
     return TimeSplit(count, tests_s, dut_s, actions_s, waits_s, harness_s, wall_s)
+
+
+def time_split(tests: Iterable[Mapping[str, Any]], wall_s: float | None = None) -> TimeSplit:
+    """The split of the tests' time (results.json `tests` entries, format 2 or 3); see test_times."""
+    return split_of((test_times(test) for test in tests), wall_s)

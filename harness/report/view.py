@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from markupsafe import Markup
 
@@ -90,6 +91,34 @@ def exchange_view(exchange: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class ExchangeViews(Sequence[dict[str, Any]]):
+    """A step's exchanges as exchange_view()s, made as the template reads them and not kept.
+
+    The views hold each body again, indented and escaped: made for every step of a whole-catalogue report at
+    once they were as large as the results document itself, where the template needs one at a time.
+    """
+
+    def __init__(self, exchanges: Sequence[dict[str, Any]]) -> None:
+        self._exchanges = exchanges
+
+    def __len__(self) -> int:
+        return len(self._exchanges)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [exchange_view(exchange) for exchange in self._exchanges[index]]
+        return exchange_view(self._exchanges[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (exchange_view(exchange) for exchange in self._exchanges)
+
+
 def _tls_summary(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The distinct TLS sessions a test saw (version, cipher, peer certificate and its chain)."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -119,7 +148,7 @@ def step_view(step: dict[str, Any], waived: dict[int, str]) -> dict[str, Any]:
         "findings": step.get("findings", ()),
         "expected": pre_text(pretty_value(step["expected"])) if detailed and step.get("expected") else "",
         "observed": pre_text(pretty_value(step["observed"])) if detailed and step.get("observed") else "",
-        "exchanges": [exchange_view(exchange) for exchange in step.get("exchanges", ())],
+        "exchanges": ExchangeViews(step.get("exchanges") or ()),
         "actions": step.get("actions") or (),
     }
 

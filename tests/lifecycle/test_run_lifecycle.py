@@ -139,3 +139,20 @@ def test_an_interrupted_run_is_sealed_as_incomplete(tmp_path: Path) -> None:
     assert document["run"]["complete"] is False and [t["id"] for t in document["tests"]] == ["CORE-004"]
     assert "<strong>Run incomplete:</strong>" in (out / "report.html").read_text()
     assert cli("verify", str(out)).returncode == 0
+
+
+def test_a_finished_case_leaves_its_evidence_to_the_bundle_not_to_pytest(tmp_path: Path) -> None:
+    # pytest keeps every item and report until the session ends; once recorded, neither holds the test's evidence
+    # (a whole catalogue's records held there were most of the run's memory), while the bundle has all of it.
+    out = tmp_path / "out"
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    done = cli("run", *CASES, "--reference", "-k", "CORE-004 or CORE-005", "--out", str(out), "--",
+               "-p", "kept_reports_plugin", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kept-records: report keys ['id,nodeid,reason,verdict']; items holding a record 0" in done.stdout
+    assert "2 passed" in done.stdout
+    tests = {test["id"]: test for test in results(out)["tests"]}
+    assert sorted(tests) == ["CORE-004", "CORE-005"]
+    assert all(step["exchanges"] and step["exchanges"][0]["response_body"] for step in tests["CORE-005"]["steps"]
+               if step["exchanges"])
+    assert assert_consistent_bundle(out) == {"CORE-004": "passed", "CORE-005": "passed"}

@@ -121,3 +121,12 @@ def test_a_step_that_is_a_dut_side_action_shows_it() -> None:
     step = html.split("<strong>step 1</strong>", 1)[1].split("<strong>step 2</strong>", 1)[0]
     assert '<td class="mono">reboot</td>' in step and '<td class="failed">failed</td>' in step
     assert "operator answered no" in step and "3000 ms" in step
+
+
+def test_the_written_page_is_the_rendered_one(tmp_path: Any) -> None:
+    # write_html streams the template's pieces to the file; the bytes are render_html's.
+    from harness.report.html import write_html
+
+    document = doc(failed_time_test())
+    path = write_html(document, tmp_path / "report.html")
+    assert path.read_text() == render_html(document)
