@@ -17,7 +17,6 @@ import nats
 import pytest
 
 from harness.cases.loader import CaseFileError, load_case
-from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.defects import Defects
 from harness.reference.nats_notify import NatsNotifications
@@ -27,7 +26,8 @@ from harness.server.nats_listener import NatsNotificationListener
 from harness.transport.nats_wire import WireError, notification_subject
 
 CLI = Path(sys.executable).with_name("csip-harness")
-OFFLINE_CASE = project_dir("fixtures") / "cases" / "CORE-018-listener-offline.yaml"
+# An example case of the source tree (examples/ is not shipped in the wheel): CORE-018 with the listener offline.
+OFFLINE_CASE = Path(__file__).resolve().parents[2] / "examples" / "nats" / "CORE-018-listener-offline.yaml"
 
 
 def run(out: Path, *options: str) -> dict[str, Any]:
