@@ -16,11 +16,21 @@ from harness.reference.process import ReferenceProcess, start_reference_server
 ROOT = Path(__file__).resolve().parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked long_run (a whole-catalogue run, a fresh install) go first, in their collection order, so that
-    the xdist workers of tests/run (one test at a time, --maxschedchunk 1) start them at once beside each other
-    instead of finding them last and waiting on them alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("long_run") is None)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked long_run (a whole-catalogue run, a fresh install) go first, one at the head of each batch that
+    pytest-xdist hands a worker (tests/run: --maxschedchunk N gives each worker N tests at a time), so that the
+    workers start them at once beside each other instead of one worker taking them all, or finding them last
+    and running them alone at the end. The other tests keep their order, so a module's tests mostly stay on one
+    worker and its module-scoped fixtures (reference servers) start once."""
+    long = [item for item in items if item.get_closest_marker("long_run")]
+    rest = [item for item in items if not item.get_closest_marker("long_run")]
+    chunk = max(1, config.getoption("maxschedchunk", None) or 1)
+    ordered: list[pytest.Item] = []
+    for item in long:
+        ordered.append(item)
+        ordered.extend(rest[:chunk - 1])
+        del rest[:chunk - 1]
+    items[:] = ordered + rest
 
 
 @pytest.fixture(scope="session", autouse=True)
