@@ -481,6 +481,9 @@ async def _action(step: Step, ctx: RunContext, variables: dict[str, Any], record
         raise _Problem(ERROR, f"action {step.action.name!r} failed through {action.mapping}: {action.detail}")
 
 
+_WAITING_KINDS = frozenset({"await", "pause", "forbid", "observe"})
+
+
 async def run_client_step(step: Step, ctx: RunContext, server: TestServer, variables: dict[str, Any],
                           state: ClientState) -> StepRecord:
     """Carry out one client-role step; never raises for what the DUT does."""
@@ -490,8 +493,8 @@ async def run_client_step(step: Step, ctx: RunContext, server: TestServer, varia
     if missing:
         record.verdict, record.message = NOT_APPLICABLE, "the DUT profile does not declare: " + "; ".join(missing)
         return record
+    kind = step.client.kind if step.client else "action"
     try:
-        kind = step.client.kind if step.client else "action"
         if kind == "await":
             await _await_step(step, ctx, server, variables, state, record)
         elif kind == "act":
@@ -515,6 +518,10 @@ async def run_client_step(step: Step, ctx: RunContext, server: TestServer, varia
         record.verdict = exc.verdict
         record.message = f"step {step.index} {step.name!r}: {exc}"
     record.duration_s = round(time.perf_counter() - began, 6)
+    if kind in _WAITING_KINDS:
+        # The time an await, pause, forbid or observe step takes is the DUT's clock passing: the run's time split
+        # (harness.report.timing) counts it as waiting, not as the harness's own time.
+        record.observed = {**(record.observed or {}), "waited_s": round(record.duration_s, 3)}
     return record
 
 
