@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -33,27 +32,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from harness.pki import TestPki, make_device_certificates, make_test_pki
 from harness.reference.derclient.process import spawn_der_client
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet_figures import cpu_seconds, peak_rss_mb, wait_walked  # noqa: E402
+
 TARGET_RSS_MB = 300
 TREE = Path(__file__).resolve().parent.parent / "fixtures" / "trees" / "der-basic.yaml"
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of a process, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far, s (/proc/PID/stat utime and stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -140,13 +127,7 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     try:
         client = spawn_der_client(pki, base_url + "/dcap", devices=size, device_certs=pairs).wait_ready(120)
         try:
-            deadline = time.monotonic() + timeout
-            stats: dict = {}
-            while time.monotonic() < deadline:
-                stats = httpx.get(client.admin_url + "/stats", timeout=60).json()
-                if stats["discovered"] >= size:
-                    break
-                time.sleep(0.5)
+            stats = wait_walked(client.admin_url, size, timeout)
             done_wall = time.time()
             client_rss, server_rss = peak_rss_mb(client.pid), peak_rss_mb(server.pid)
             client_cpu, server_cpu = cpu_seconds(client.pid), cpu_seconds(server.pid) - server_cpu_idle
