@@ -20,9 +20,7 @@ Run: /work/venv/bin/python bench/bench_der_client.py [--sizes 1,100,1000] [--tim
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from harness.reference.process import spawn_reference_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fleet_figures import cpu_seconds, peak_rss_mb, wait_walked  # noqa: E402
+from fleet_figures import cpu_seconds, fleet_parser, peak_rss_mb, run_fleets, wait_walked  # noqa: E402
 
 TARGET_RSS_MB = 300
 
@@ -68,24 +66,22 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     }
 
 
+def describe(row: dict) -> str:
+    """One fleet size's figures as a line."""
+    return (f"N={row['devices']}: {row['discovered']}/{row['devices']} walked in {row['seconds']:.2f} s "
+            f"({row['discovered_per_s']:.1f}/s), {row['requests']} requests ({row['requests_per_s']:.0f}/s, "
+            f"{row['failures']} failed), p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms, "
+            f"client {row['client_rss_mb']:.0f} MB server {row['server_rss_mb']:.0f} MB peak RSS, "
+            f"CPU client {row['client_cpu_s']:.1f} s server {row['server_cpu_s']:.1f} s "
+            f"({row['server_cpu_s'] * 1000 / max(1, row['requests']):.2f} ms a request), "
+            f"{row['devices'] - 1} certificates in {row['cert_seconds']:.2f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,100,1000", help="fleet sizes, comma-separated; the first is the baseline")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a fleet's first walk")
+    parser = fleet_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-derclient-") as folder:
-        for size in sizes:
-            row = measure(size, Path(folder), args.timeout)
-            rows.append(row)
-            print(f"N={size}: {row['discovered']}/{size} walked in {row['seconds']:.2f} s "
-                  f"({row['discovered_per_s']:.1f}/s), {row['requests']} requests ({row['requests_per_s']:.0f}/s, "
-                  f"{row['failures']} failed), p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms, "
-                  f"client {row['client_rss_mb']:.0f} MB server {row['server_rss_mb']:.0f} MB peak RSS, "
-                  f"CPU client {row['client_cpu_s']:.1f} s server {row['server_cpu_s']:.1f} s "
-                  f"({row['server_cpu_s'] * 1000 / max(1, row['requests']):.2f} ms a request), "
-                  f"{size - 1} certificates in {row['cert_seconds']:.2f} s", flush=True)
+    rows = run_fleets(args.sizes, "bench-derclient-", lambda size, folder: measure(size, folder, args.timeout),
+                      describe)
     baseline = rows[0]
     for row in rows:
         print(f"SUMMARY der-client N={row['devices']} discovered/s {row['discovered_per_s']:.1f} "
