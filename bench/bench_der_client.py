@@ -20,34 +20,19 @@ Run: /work/venv/bin/python bench/bench_der_client.py [--sizes 1,100,1000] [--tim
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 from harness.pki import make_device_certificates, make_test_pki
 from harness.reference.derclient.process import spawn_der_client
 from harness.reference.process import spawn_reference_server
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet_figures import cpu_seconds, fleet_parser, peak_rss_mb, run_fleets, wait_walked  # noqa: E402
+
 TARGET_RSS_MB = 300
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of a process, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far, s (/proc/PID/stat utime and stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
@@ -62,13 +47,7 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     try:
         client = spawn_der_client(pki, server.base_url + "/dcap", devices=size, device_certs=pairs).wait_ready(120)
         try:
-            deadline = time.monotonic() + timeout
-            stats: dict = {}
-            while time.monotonic() < deadline:
-                stats = httpx.get(client.admin_url + "/stats", timeout=60).json()
-                if stats["discovered"] >= size:
-                    break
-                time.sleep(0.5)
+            stats = wait_walked(client.admin_url, size, timeout)
             client_rss, server_rss = peak_rss_mb(client.pid), peak_rss_mb(server.process.pid)
             client_cpu = cpu_seconds(client.pid)
             server_cpu = cpu_seconds(server.process.pid) - server_cpu_idle
@@ -87,24 +66,22 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     }
 
 
+def describe(row: dict) -> str:
+    """One fleet size's figures as a line."""
+    return (f"N={row['devices']}: {row['discovered']}/{row['devices']} walked in {row['seconds']:.2f} s "
+            f"({row['discovered_per_s']:.1f}/s), {row['requests']} requests ({row['requests_per_s']:.0f}/s, "
+            f"{row['failures']} failed), p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms, "
+            f"client {row['client_rss_mb']:.0f} MB server {row['server_rss_mb']:.0f} MB peak RSS, "
+            f"CPU client {row['client_cpu_s']:.1f} s server {row['server_cpu_s']:.1f} s "
+            f"({row['server_cpu_s'] * 1000 / max(1, row['requests']):.2f} ms a request), "
+            f"{row['devices'] - 1} certificates in {row['cert_seconds']:.2f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,100,1000", help="fleet sizes, comma-separated; the first is the baseline")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a fleet's first walk")
+    parser = fleet_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-derclient-") as folder:
-        for size in sizes:
-            row = measure(size, Path(folder), args.timeout)
-            rows.append(row)
-            print(f"N={size}: {row['discovered']}/{size} walked in {row['seconds']:.2f} s "
-                  f"({row['discovered_per_s']:.1f}/s), {row['requests']} requests ({row['requests_per_s']:.0f}/s, "
-                  f"{row['failures']} failed), p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms, "
-                  f"client {row['client_rss_mb']:.0f} MB server {row['server_rss_mb']:.0f} MB peak RSS, "
-                  f"CPU client {row['client_cpu_s']:.1f} s server {row['server_cpu_s']:.1f} s "
-                  f"({row['server_cpu_s'] * 1000 / max(1, row['requests']):.2f} ms a request), "
-                  f"{size - 1} certificates in {row['cert_seconds']:.2f} s", flush=True)
+    rows = run_fleets(args.sizes, "bench-derclient-", lambda size, folder: measure(size, folder, args.timeout),
+                      describe)
     baseline = rows[0]
     for row in rows:
         print(f"SUMMARY der-client N={row['devices']} discovered/s {row['discovered_per_s']:.1f} "

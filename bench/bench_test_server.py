@@ -24,36 +24,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 from harness.pki import TestPki, make_device_certificates, make_test_pki
 from harness.reference.derclient.process import spawn_der_client
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet_figures import cpu_seconds, fleet_parser, peak_rss_mb, run_fleets, wait_walked  # noqa: E402
+
 TARGET_RSS_MB = 300
 TREE = Path(__file__).resolve().parent.parent / "fixtures" / "trees" / "der-basic.yaml"
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of a process, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far, s (/proc/PID/stat utime and stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -140,13 +126,7 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     try:
         client = spawn_der_client(pki, base_url + "/dcap", devices=size, device_certs=pairs).wait_ready(120)
         try:
-            deadline = time.monotonic() + timeout
-            stats: dict = {}
-            while time.monotonic() < deadline:
-                stats = httpx.get(client.admin_url + "/stats", timeout=60).json()
-                if stats["discovered"] >= size:
-                    break
-                time.sleep(0.5)
+            stats = wait_walked(client.admin_url, size, timeout)
             done_wall = time.time()
             client_rss, server_rss = peak_rss_mb(client.pid), peak_rss_mb(server.pid)
             client_cpu, server_cpu = cpu_seconds(client.pid), cpu_seconds(server.pid) - server_cpu_idle
@@ -173,31 +153,28 @@ def measure(size: int, base: Path, timeout: float) -> dict[str, float]:
     }
 
 
+def describe(row: dict) -> str:
+    """One fleet size's figures as a line."""
+    return (f"N={row['devices']}: {row['discovered']}/{row['devices']} walked in {row['seconds']:.2f} s "
+            f"({row['discovered_per_s']:.1f}/s); test server logged {row['served']} requests "
+            f"({row['served_per_s']:.0f}/s, statuses {row['statuses']}, {row['unknown']} unknown clients), "
+            f"client counted {row['client_requests']} ({row['failures']} failed); client p50 {row['p50_ms']} ms "
+            f"p99 {row['p99_ms']} ms; server handler p50 {row['handle_p50_ms']:.2f} ms p99 "
+            f"{row['handle_p99_ms']:.2f} ms mean {row['handle_mean_ms']:.2f} ms; peak RSS client "
+            f"{row['client_rss_mb']:.0f} MB test server {row['server_rss_mb']:.0f} MB; CPU client "
+            f"{row['client_cpu_s']:.1f} s test server {row['server_cpu_s']:.1f} s; {row['devices'] - 1} "
+            f"certificates in {row['cert_seconds']:.2f} s, server up in {row['server_start_s']:.2f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,100,1000", help="fleet sizes, comma-separated; the first is the baseline")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for a fleet's first walk")
+    parser = fleet_parser(__doc__.splitlines()[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the test server of a spec file
     args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(serve(json.loads(Path(args.serve).read_text())))
         return 0
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-testserver-") as folder:
-        for size in sizes:
-            row = measure(size, Path(folder), args.timeout)
-            rows.append(row)
-            print(f"N={size}: {row['discovered']}/{size} walked in {row['seconds']:.2f} s "
-                  f"({row['discovered_per_s']:.1f}/s); test server logged {row['served']} requests "
-                  f"({row['served_per_s']:.0f}/s, statuses {row['statuses']}, {row['unknown']} unknown clients), "
-                  f"client counted {row['client_requests']} ({row['failures']} failed); client p50 {row['p50_ms']} ms "
-                  f"p99 {row['p99_ms']} ms; server handler p50 {row['handle_p50_ms']:.2f} ms p99 "
-                  f"{row['handle_p99_ms']:.2f} ms mean {row['handle_mean_ms']:.2f} ms; peak RSS client "
-                  f"{row['client_rss_mb']:.0f} MB test server {row['server_rss_mb']:.0f} MB; CPU client "
-                  f"{row['client_cpu_s']:.1f} s test server {row['server_cpu_s']:.1f} s; {size - 1} "
-                  f"certificates in {row['cert_seconds']:.2f} s, server up in {row['server_start_s']:.2f} s",
-                  flush=True)
+    rows = run_fleets(args.sizes, "bench-testserver-", lambda size, folder: measure(size, folder, args.timeout),
+                      describe)
     baseline = rows[0]
     for row in rows:
         met = row["discovered"] >= row["devices"] and row["client_rss_mb"] <= TARGET_RSS_MB

@@ -3,6 +3,7 @@ the options every such test shares (the run's 'client' certificate, the referenc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.cases.loader import load_case
@@ -33,9 +34,13 @@ def write_case(tmp_path: Path, case_id: str, text: str) -> Path:
     return case
 
 
-def run_case(server: ReferenceProcess, pki: TestPki, case: Path, **extra: object) -> TestRecord:
-    """Load `case` and run it in a session of its own against `server` (see reference_options for `extra`)."""
+def run_case(server: ReferenceProcess, pki: TestPki, case: Path, *, progress: Callable[[str], None] | None = None,
+             **extra: object) -> TestRecord:
+    """Load `case` and run it in a session of its own against `server` (see reference_options for `extra`);
+    progress, when given, hears the session's progress lines."""
     session = HarnessSession(reference_options(server, pki, **extra))
+    if progress is not None:
+        session.context.progress = progress
     try:
         return session.run(load_case(case))
     finally:

@@ -13,13 +13,11 @@ behave as InterSTORE's cloud side does; ``nats-silent``, ``nats-wrong-subject``,
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from lxml import etree
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
@@ -30,6 +28,7 @@ from harness.reference.defects import Defects
 from harness.sep import MEDIA_TYPE_XML
 from harness.sep.safexml import parse_xml
 from harness.server.http import HttpRequest, HttpResponse, split_target, with_date
+from harness.transport.nats_serve import NatsServerFront, media_type, retyped
 from harness.transport.nats_wire import (
     JETSTREAM_STREAM,
     METHOD,
@@ -57,11 +56,7 @@ class NatsRequest(HttpRequest):
     identity_source: str = ""
 
 
-def _media(value: str | None) -> str:
-    return (value or "").split(";", 1)[0].strip().lower()
-
-
-class NatsFrontEnd:
+class NatsFrontEnd(NatsServerFront):
     """Subscribes the reference server to its request subjects on one NATS server.
 
     ``native_subject`` is the native template (``{lfdi}`` becomes a ``*`` wildcard, the token read back as
@@ -69,35 +64,22 @@ class NatsFrontEnd:
     to serve only the other mapping.
     """
 
+    client_name = "csip-reference-server"
+
     def __init__(self, app: ReferenceApp, defects: Defects, server: str, *, ssl_context: ssl.SSLContext | None = None,
                  native_subject: str | None = NATIVE_SUBJECT, tunnel_requests: str | None = TUNNEL_REQUESTS,
                  tunnel_responses: str = TUNNEL_RESPONSES, jetstream: bool = False) -> None:
+        super().__init__(server, ssl_context=ssl_context, native_subject=native_subject,
+                         tunnel_requests=tunnel_requests, tunnel_responses=tunnel_responses)
         self.app = app
         self.defects = defects
-        self.server = server
-        self.ssl_context = ssl_context
-        self.native_subject = native_subject
-        self.tunnel_requests = tunnel_requests
-        self.tunnel_responses = tunnel_responses
         self.jetstream = jetstream
-        self._nc: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> NatsFrontEnd:
-        """Connect and subscribe; raises OSError/nats errors when the NATS server cannot be reached."""
-        options: dict[str, Any] = {"servers": [self.server], "name": "csip-reference-server",
-                                   "max_reconnect_attempts": -1, "reconnect_time_wait": 0.2}
-        if self.ssl_context is not None:
-            options["tls"] = self.ssl_context
-        self._nc = await nats.connect(**options)
-        if self.native_subject and self.jetstream:
-            await self._subscribe_stored(self.native_subject.replace("{lfdi}", "*"))
-        elif self.native_subject:
-            await self._nc.subscribe(self.native_subject.replace("{lfdi}", "*"), cb=self._spawn(self._native))
-        if self.tunnel_requests:
-            await self._nc.subscribe(self.tunnel_requests, cb=self._spawn(self._tunnel))
-        await self._nc.flush()
-        return self
+    async def _subscribe_native(self, wildcard: str) -> None:
+        if self.jetstream:
+            await self._subscribe_stored(wildcard)
+        else:
+            await super()._subscribe_native(wildcard)
 
     @property
     def connection(self) -> Any:
@@ -110,24 +92,17 @@ class NatsFrontEnd:
         js = self._nc.jetstream()
         await js.add_stream(name=JETSTREAM_STREAM, subjects=[wildcard.rsplit(".", 1)[0] + ".>"])
         if "jetstream-drops-backlog" in self.defects:
-            await js.subscribe(wildcard, cb=self._spawn(self._stored), manual_ack=True,
+            await js.subscribe(wildcard, cb=self._requests.spawn(self._stored), manual_ack=True,
                                deliver_policy=DeliverPolicy.NEW)
         else:
-            await js.subscribe(wildcard, durable="csip-reference", cb=self._spawn(self._stored), manual_ack=True)
+            await js.subscribe(wildcard, durable="csip-reference", cb=self._requests.spawn(self._stored),
+                               manual_ack=True)
 
     async def _stored(self, msg: Msg) -> None:
         """A request from the stream: answered on its Sep-Reply subject, then acknowledged."""
         reply = (msg.headers or {}).get(REPLY)
         await self._native(msg, reply)
         await msg.ack()
-
-    def _spawn(self, handler: Any) -> Any:
-        # Each request in its own task: a slow one (a wait on the clock) holds up no other.
-        async def callback(msg: Msg) -> None:
-            task = asyncio.get_running_loop().create_task(handler(msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return callback
 
     def _lfdi_of(self, subject: str) -> str | None:
         if not self.native_subject or "{lfdi}" not in self.native_subject:
@@ -190,19 +165,18 @@ class NatsFrontEnd:
 
     async def _handle(self, request: NatsRequest) -> HttpResponse:
         """ReferenceApp.handle, with CUPID's JSON (application/sep+json) read and written around it."""
-        if _media(request.header("Content-Type")) == MEDIA_TYPE_JSON and request.body:
+        if media_type(request.header("Content-Type")) == MEDIA_TYPE_JSON and request.body:
             conversion = json_to_xml(request.body, self.app.schema.structure())
             if conversion.result is None or conversion.failures:
                 return self.app.bad_request(0)
             request.body = etree.tostring(conversion.result, encoding="UTF-8")
-            request.headers = [(k, MEDIA_TYPE_XML if k.lower() == "content-type" else v) for k, v in request.headers]
+            request.headers = retyped(request.headers, MEDIA_TYPE_XML)
         response = await self.app.handle(request)
-        if MEDIA_TYPE_JSON in (request.header("Accept") or "") and _media(
+        if MEDIA_TYPE_JSON in (request.header("Accept") or "") and media_type(
                 dict((k.lower(), v) for k, v in response.headers).get("content-type")) == MEDIA_TYPE_XML:
             root = parse_xml(response.body)
             body = dumps(xml_to_json(root, self.app.schema.structure()).result)
-            headers = [(k, MEDIA_TYPE_JSON if k.lower() == "content-type" else v) for k, v in response.headers]
-            return HttpResponse(response.status, headers, body)
+            return HttpResponse(response.status, retyped(response.headers, MEDIA_TYPE_JSON), body)
         return response
 
     def _tunnel_message(self, response: HttpResponse) -> bytes:
@@ -214,11 +188,3 @@ class NatsFrontEnd:
             # The InterSTORE cloud side: the backend's body under 200 OK and Content-Type: application/sep+xml.
             return build_http_response(200, [("Content-Type", "application/sep+xml")], body)
         return build_http_response(status, headers, body)
-
-    async def close(self) -> None:
-        """Unsubscribe, let requests in flight finish, and close the connection."""
-        if self._nc is not None:
-            for task in list(self._tasks):
-                task.cancel()
-            await self._nc.close()
-            self._nc = None

@@ -10,13 +10,13 @@ otherwise), so that steps can wait for one and judge it afterwards.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.server.http import HttpRequest, HttpResponse, RunningServer, start_http_server
+from harness.transport.arrivals import ArrivalLog
 
 
 @dataclass
@@ -57,7 +57,7 @@ def accept_all(request: HttpRequest) -> tuple[int, str]:
     return 201, "accepted"
 
 
-class NotificationListener:
+class NotificationListener(ArrivalLog[Received]):
     """Listens on host:port with TLS (ssl_context asks for and verifies the DUT's certificate), keeps what arrives.
 
     start() raises OSError when the address cannot be bound; url is the address given to the DUT (advertised, or
@@ -122,32 +122,5 @@ class NotificationListener:
             status=status, reason=reason,
         )
         self.received.append(entry)
-        if self._arrived is not None:
-            async with self._arrived:
-                self._arrived.notify_all()
+        await self._announce()
         return HttpResponse(status)
-
-    def after(self, path: str, seq: int) -> Received | None:
-        """The first request on path with a sequence number above seq, if one has arrived."""
-        return next((r for r in self.received if r.seq > seq and r.path == path), None)
-
-    async def wait_for(self, path: str, seq: int, timeout: float,
-                       tick: Callable[[float], None] | None = None) -> Received | None:
-        """The first request on path after seq, waiting at most timeout seconds (None when none came).
-
-        tick, when given, hears the seconds left about every five seconds while it waits.
-        """
-        assert self._arrived is not None, "start() first"
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.after(path, seq)
-            if found is not None:
-                return found
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if tick is not None:
-                tick(left)
-            async with self._arrived:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), min(left, 5.0))

@@ -19,14 +19,12 @@ and an answer goes back as JSON when the request accepts it (harness.codec.cupid
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats
 from lxml import etree
 from nats.aio.msg import Msg
 
@@ -35,6 +33,7 @@ from harness.sep import MEDIA_TYPE_XML
 from harness.sep.findings import Finding
 from harness.sep.safexml import XMLRejected, parse_xml
 from harness.server.http import HttpRequest, HttpResponse, split_target, with_date
+from harness.transport.nats_serve import NatsServerFront, media_type, retyped
 from harness.transport.nats_wire import (
     METHOD,
     NATIVE_SUBJECT,
@@ -82,10 +81,6 @@ class NatsClientRequest(HttpRequest):
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
-def _media(value: str | None) -> str:
-    return (value or "").split(";", 1)[0].strip().lower()
-
-
 def subject_lfdi(template: str, subject: str) -> str | None:
     """The token of subject standing where template has ``{lfdi}`` (lower-case), or None."""
     parts = template.split(".")
@@ -96,7 +91,7 @@ def subject_lfdi(template: str, subject: str) -> str | None:
     return tokens[index].lower() if len(tokens) == len(parts) else None
 
 
-class NatsResponder:
+class NatsResponder(NatsServerFront):
     """Subscribes a request handler to the native and tunnel request subjects of one NATS server.
 
     server: ``nats://`` or ``tls://HOST:PORT``; ssl_context: the test server's NATS TLS client certificate;
@@ -104,40 +99,15 @@ class NatsResponder:
     (SchemaSet.structure()) for CUPID JSON. start() raises OSError/nats errors when NATS cannot be reached.
     """
 
+    client_name = "csip-harness-test-server"
+
     def __init__(self, handler: Handler, server: str, *, ssl_context: ssl.SSLContext | None = None,
                  native_subject: str | None = NATIVE_SUBJECT, tunnel_requests: str | None = TUNNEL_REQUESTS,
                  tunnel_responses: str = TUNNEL_RESPONSES, structure: Any = None) -> None:
+        super().__init__(server, ssl_context=ssl_context, native_subject=native_subject,
+                         tunnel_requests=tunnel_requests, tunnel_responses=tunnel_responses)
         self.handler = handler
-        self.server = server
-        self.ssl_context = ssl_context
-        self.native_subject = native_subject
-        self.tunnel_requests = tunnel_requests
-        self.tunnel_responses = tunnel_responses
         self.structure = structure
-        self._nc: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> NatsResponder:
-        """Connect and subscribe; returns once the NATS server has the subscriptions."""
-        options: dict[str, Any] = {"servers": [self.server], "name": "csip-harness-test-server",
-                                   "max_reconnect_attempts": -1, "reconnect_time_wait": 0.2}
-        if self.ssl_context is not None:
-            options["tls"] = self.ssl_context
-        self._nc = await nats.connect(**options)
-        if self.native_subject:
-            await self._nc.subscribe(self.native_subject.replace("{lfdi}", "*"), cb=self._spawn(self._native))
-        if self.tunnel_requests:
-            await self._nc.subscribe(self.tunnel_requests, cb=self._spawn(self._tunnel))
-        await self._nc.flush()
-        return self
-
-    def _spawn(self, handler: Callable[[Msg], Awaitable[None]]) -> Callable[[Msg], Awaitable[None]]:
-        # One task per request: a slow answer holds up no other.
-        async def callback(msg: Msg) -> None:
-            task = asyncio.get_running_loop().create_task(handler(msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return callback
 
     async def _native(self, msg: Msg) -> None:
         headers = dict(msg.headers or {})
@@ -177,7 +147,7 @@ class NatsResponder:
 
     async def _handle(self, request: NatsClientRequest) -> HttpResponse:
         """The handler, with CUPID JSON bodies read as XML and answers written as JSON when accepted."""
-        if _media(request.header("Content-Type")) == MEDIA_TYPE_JSON and request.body and self.structure:
+        if media_type(request.header("Content-Type")) == MEDIA_TYPE_JSON and request.body and self.structure:
             # The handler and the log see the XML the JSON stands for (so the cases judge it like any XML body,
             # and a case's content_type application/sep+xml is met by application/sep+json, as in the server
             # role), with encoding "json" and the conversion's findings (pre-2018 names, lossy members) beside it.
@@ -186,23 +156,13 @@ class NatsResponder:
             request.json_findings = list(conversion.findings)
             if conversion.result is not None:
                 request.body = etree.tostring(conversion.result, encoding="UTF-8")
-                request.headers = [(k, MEDIA_TYPE_XML if k.lower() == "content-type" else v)
-                                   for k, v in request.headers]
+                request.headers = retyped(request.headers, MEDIA_TYPE_XML)
         response = await self.handler(request)
-        content_type = _media(next((v for k, v in response.headers if k.lower() == "content-type"), None))
+        content_type = media_type(next((v for k, v in response.headers if k.lower() == "content-type"), None))
         if self.structure and MEDIA_TYPE_JSON in (request.header("Accept") or "") and content_type == MEDIA_TYPE_XML:
             try:
                 conversion = xml_to_json(parse_xml(response.body), self.structure)
             except XMLRejected:
                 return response
-            headers = [(k, MEDIA_TYPE_JSON if k.lower() == "content-type" else v) for k, v in response.headers]
-            return HttpResponse(response.status, headers, dumps(conversion.result))
+            return HttpResponse(response.status, retyped(response.headers, MEDIA_TYPE_JSON), dumps(conversion.result))
         return response
-
-    async def close(self) -> None:
-        """Drop the subscriptions and the connection; requests in flight are abandoned."""
-        if self._nc is not None:
-            for task in list(self._tasks):
-                task.cancel()
-            nc, self._nc = self._nc, None
-            await nc.close()

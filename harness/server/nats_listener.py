@@ -23,7 +23,6 @@ import contextlib
 import secrets
 import ssl
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,12 +34,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from harness.server.http import HttpRequest, split_target
 from harness.server.listener import Answer, Received, accept_all
+from harness.transport.arrivals import ArrivalLog
 from harness.transport.nats_wire import METHOD, NATS_OWN_HEADERS, NOTIFY_PREFIX, NOTIFY_STREAM, PATH, REPLY, STATUS
 
 DURABLE = "csip-harness-listener"
 
 
-class NatsNotificationListener:
+class NatsNotificationListener(ArrivalLog[Received]):
     """Receives a DUT's Notifications on ``prefix.>`` of the NATS server at server_url and keeps what arrives.
 
     server_url: ``nats://`` or ``tls://HOST:PORT`` (ssl_context: the harness's NATS TLS client certificate);
@@ -189,28 +189,4 @@ class NatsNotificationListener:
         if reply and self._nc is not None:
             with contextlib.suppress(nats.errors.Error):
                 await self._nc.publish(reply, b"", headers={STATUS: str(status)})
-        if self._arrived is not None:
-            async with self._arrived:
-                self._arrived.notify_all()
-
-    def after(self, path: str, seq: int) -> Received | None:
-        """The first Notification on path with a sequence number above seq, if one has arrived."""
-        return next((r for r in self.received if r.seq > seq and r.path == path), None)
-
-    async def wait_for(self, path: str, seq: int, timeout: float,
-                       tick: Callable[[float], None] | None = None) -> Received | None:
-        """The first Notification on path after seq, waiting at most timeout seconds (None when none came)."""
-        assert self._arrived is not None, "start() first"
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.after(path, seq)
-            if found is not None:
-                return found
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if tick is not None:
-                tick(left)
-            async with self._arrived:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), min(left, 5.0))
+        await self._announce()

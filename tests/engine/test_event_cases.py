@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cases.loader import load_case
-from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.results import ERROR, FAILED, PASSED, TestRecord
 from harness.session import HarnessSession, RunOptions, SessionConfigError
+from tests.casekit import reference_options, run_case, write_case
 
-PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
 SCALE = 0.01
 
 HEAD = """\
@@ -38,26 +36,15 @@ READ_TIME = """\
 
 
 def options(server: ReferenceProcess, pki: TestPki, **extra: object) -> RunOptions:
-    client = pki.clients["client"]
-    values: dict = dict(dut=server.base_url, cert=str(client.cert), key=str(client.key), ca=str(pki.ca),
-                        profile=str(PROFILE), variables=server.admin_variables(), unattended=True,
-                        time_scale=server.time_scale, time_origin=server.time_origin)
-    values.update(extra)
-    return RunOptions(**values)
+    return reference_options(server, pki, **{"time_scale": server.time_scale, "time_origin": server.time_origin,
+                                              **extra})
 
 
 def run_steps(steps: str, server: ReferenceProcess, pki: TestPki, tmp_path: Path,
               progress: list[str] | None = None) -> TestRecord:
-    case = tmp_path / "testcases" / "LAB-020.yaml"
-    case.parent.mkdir(parents=True, exist_ok=True)
-    case.write_text(HEAD + textwrap.dedent(steps))
-    session = HarnessSession(options(server, pki, out=str(tmp_path / "out")))
-    if progress is not None:
-        session.context.progress = progress.append
-    try:
-        return session.run(load_case(case))
-    finally:
-        session.close()
+    case = write_case(tmp_path, "LAB-020", HEAD + textwrap.dedent(steps))
+    return run_case(server, pki, case, progress=None if progress is None else progress.append,
+                    time_scale=server.time_scale, time_origin=server.time_origin, out=str(tmp_path / "out"))
 
 
 @pytest.fixture

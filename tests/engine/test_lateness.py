@@ -12,13 +12,12 @@ import pytest
 
 from harness.cases.loader import load_case
 from harness.engine.lateness import LATE_CAP_S, LATE_WALL_S, default_late
-from harness.paths import project_dir
 from harness.pki import TestPki
 from harness.reference.process import ReferenceProcess, start_reference_server
 from harness.results import ERROR, NOT_RUN, PASSED, TestRecord
 from harness.session import HarnessSession, RunOptions, SessionConfigError
+from tests.casekit import PROFILE, run_case, write_case
 
-PROFILE = project_dir("fixtures") / "profiles" / "reference-server.yaml"
 SCALE = 0.01
 # The slow action: 1.5 s of our clock is 150 s of the reference server's at time scale 0.01.
 SLEEP_S = 1.5
@@ -75,19 +74,9 @@ def slow_profile(tmp_path: Path) -> Path:
 
 
 def run_steps(steps: str, server: ReferenceProcess, pki: TestPki, tmp_path: Path, **extra: object) -> TestRecord:
-    case = tmp_path / "testcases" / "LAB-021.yaml"
-    case.parent.mkdir(parents=True, exist_ok=True)
-    case.write_text(HEAD + steps)
-    client = pki.clients["client"]
-    values: dict = dict(dut=server.base_url, cert=str(client.cert), key=str(client.key), ca=str(pki.ca),
-                        profile=str(slow_profile(tmp_path)), variables=server.admin_variables(), unattended=True,
-                        time_scale=server.time_scale, time_origin=server.time_origin, out=str(tmp_path / "out"))
-    values.update(extra)
-    session = HarnessSession(RunOptions(**values))
-    try:
-        return session.run(load_case(case))
-    finally:
-        session.close()
+    case = write_case(tmp_path, "LAB-021", HEAD + steps)
+    return run_case(server, pki, case, **{"profile": str(slow_profile(tmp_path)), "time_scale": server.time_scale,
+                                          "time_origin": server.time_origin, "out": str(tmp_path / "out"), **extra})
 
 
 @pytest.fixture
