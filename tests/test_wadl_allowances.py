@@ -5,8 +5,8 @@
   with a `should: status` warning at each such POST; where the pass criteria print "201 Created" (CORE-018) it
   still fails.
 - sFDI is mandatory in a 2030.5-2018 EndDevice and lFDI optional. A server serving its EndDevices without lFDI
-  (`enddevice-lfdi-omitted`) passes the cases that find EndDevices (COMM-003, UTIL-002 .. UTIL-004), each lFDI
-  they would have compared a warning at most.
+  (`enddevice-lfdi-omitted`) passes the cases that find EndDevices (COMM-003, UTIL-001 .. UTIL-004, AGG-001 ..
+  AGG-012, MAINT-001 .. MAINT-005), each lFDI they would have compared a warning at most.
 """
 
 from __future__ import annotations
@@ -80,7 +80,12 @@ def test_a_subscription_post_answered_200_fails_where_the_pass_criteria_print_20
     assert "status: expected 201, saw 200" in record.reason
 
 
-@pytest.mark.parametrize("case_id", ["COMM-003", "UTIL-002", "UTIL-003", "UTIL-004"])
+# The cases that look EndDevices up in an EndDeviceList: each finds them by sFDI.
+LFDI_FREE_CASES = ["COMM-003", *(f"UTIL-{n:03}" for n in range(1, 5)), *(f"AGG-{n:03}" for n in range(1, 13)),
+                   *(f"MAINT-{n:03}" for n in range(1, 6))]
+
+
+@pytest.mark.parametrize("case_id", LFDI_FREE_CASES)
 def test_enddevices_served_without_their_optional_lfdi_pass(pki: TestPki, tmp_path: Path, case_id: str) -> None:
     record = run(pki, "enddevice-lfdi-omitted", case_id, tmp_path)
     assert record.verdict == PASSED, record.reason
