@@ -91,7 +91,7 @@ def test_a_defect_fails_the_case_and_workers_are_not_started(tmp_path: Path) -> 
     assert failure is not None and "every 300 s" in failure.get("message", "")
     assert assert_consistent_bundle(out) == {"CORE-003": "failed"}
     (test,) = results(out)["tests"]
-    assert test["reason"].startswith("step 13 ") and "every 300 s" in test["reason"]
+    assert test["reason"].startswith("step 14 ") and "every 300 s" in test["reason"]
 
 
 def test_the_profile_gives_the_role_and_a_server_case_is_not_applicable(tmp_path: Path) -> None:
