@@ -118,7 +118,9 @@ def _op_quantity(arg: Any, seen: Any, path: str) -> list[Mismatch]:
 
 def _op_of_quantity(arg: Any, seen: Any, path: str) -> list[Mismatch]:
     """A plain number (an observed rating in W) equal to the quantity a 2030.5 value states (arg: a saved
-    {value|displacement, multiplier}, e.g. the rtgMaxW a DER PUT); nothing stated (None) leaves nothing to compare."""
+    {value|displacement, multiplier}, e.g. the rtgMaxW a DER PUT), to the precision the multiplier gives: a DER
+    whose 45678 W rating must fit an Int16 value states 4568 x 10^1, so any number that rounds to the stated
+    digits (within half a unit of 10^multiplier) matches; nothing stated (None) leaves nothing to compare."""
     if arg is None:
         return []
     digits = arg.get("value", arg.get("displacement")) if isinstance(arg, dict) else None
@@ -128,7 +130,8 @@ def _op_of_quantity(arg: Any, seen: Any, path: str) -> list[Mismatch]:
         return [Mismatch(path, f"a number equal to a quantity, but the quantity is {_show(arg)}", _show(seen))]
     n = _number(seen)
     stated = format(quantity.normalize(), "f")
-    if n is None or Decimal(str(n)) != quantity:
+    half_unit = Decimal(5).scaleb(int(str(arg.get("multiplier", "0")).strip()) - 1)
+    if n is None or abs(Decimal(str(n)) - quantity) > half_unit:
         return [Mismatch(path, f"{stated} (the quantity stated: {_show(arg)})", _show(seen))]
     return []
 

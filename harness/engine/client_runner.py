@@ -511,6 +511,10 @@ async def run_client_step(step: Step, ctx: RunContext, server: TestServer, varia
             except ObserveProblem as exc:
                 raise _Problem(exc.verdict, str(exc)) from None
         else:
+            # What an action provokes (a power-cycled DER's fresh walk, a raised alarm's LogEvent) comes after it
+            # began: the next await (since: last) must not take a request the DER made before, e.g. its
+            # steady-state polling while an operator was still restarting it.
+            state.cursor = server.last_seq
             await _action(step, ctx, variables, record)
         if step.set:
             record.saved.update(_sub(step.set, {**variables, **record.saved}))

@@ -192,6 +192,11 @@ def test_of_quantity_compares_a_plain_number_with_a_stated_quantity() -> None:
     assert match({"of_quantity": stated}, "5000") == []
     assert [str(m) for m in match({"of_quantity": stated}, "4000", "der-settings.setMaxW")] == [
         "der-settings.setMaxW: expected 5000 (the quantity stated: {'value': '500', 'multiplier': '1'}), saw '4000'"]
+    # A DER rounds what it states to the precision of its multiplier (45678 W fits an Int16 only as 4568 x 10^1).
+    assert match({"of_quantity": {"value": "4568", "multiplier": "1"}}, 45678) == []
+    assert match({"of_quantity": {"value": "4568", "multiplier": "1"}}, 45690)[0].expected.startswith("45680")
+    assert match({"of_quantity": {"value": "3840", "multiplier": "0"}}, "3840.4") == []
+    assert match({"of_quantity": {"value": "3840", "multiplier": "0"}}, "3841") != []
     assert match({"of_quantity": None}, "4000") == []  # nothing stated, nothing to compare
     assert match({"of_quantity": "not a quantity"}, "1")[0].expected.startswith("a number equal to a quantity")
     with pytest.raises(MatcherSpecError, match="of_quantity"):
