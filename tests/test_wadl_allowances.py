@@ -7,6 +7,9 @@
 - sFDI is mandatory in a 2030.5-2018 EndDevice and lFDI optional. A server serving its EndDevices without lFDI
   (`enddevice-lfdi-omitted`) passes the cases that find EndDevices (COMM-003, UTIL-002 .. UTIL-004), each lFDI
   they would have compared a warning at most.
+- A power factor is displacement x 10^multiplier (PowerFactorWithExcitation): 0.9 is 900 x 10^-3 or 90 x 10^-2.
+  A server serving the DERControls and DefaultDERControls the harness created in the other encoding
+  (`power-factor-rescaled`) passes the cases that read them back (BASIC-017, CORE-013), judged by the quantity.
 """
 
 from __future__ import annotations
@@ -90,3 +93,14 @@ def test_enddevices_served_without_their_optional_lfdi_pass(pki: TestPki, tmp_pa
     for index in _lfdi_shoulds(case_id):
         warnings = [f.message for f in record.steps[index - 1].findings if f.severity == "warning"]
         assert any(m.startswith("should: resource.lFDI: ") for m in warnings), (index, warnings)
+
+
+@pytest.mark.parametrize("case_id", ["BASIC-017", "CORE-013"])
+def test_power_factors_served_in_another_encoding_pass(pki: TestPki, tmp_path: Path, case_id: str) -> None:
+    record = run(pki, "power-factor-rescaled", case_id, tmp_path)
+    assert record.verdict == PASSED, record.reason
+    bodies = [e.response_body["text"] for s in record.steps for e in s.exchanges
+              if e.response_body and "<opModFixedPFInjectW>" in e.response_body["text"]]
+    # The case created every power factor as displacement x 10^-3; the server served none of them that way.
+    assert bodies and not any("<multiplier>-3</multiplier>" in body for body in bodies)
+    assert any("<multiplier>-2</multiplier>" in body for body in bodies)
