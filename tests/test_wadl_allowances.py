@@ -7,6 +7,10 @@
 - sFDI is mandatory in a 2030.5-2018 EndDevice and lFDI optional. A server serving its EndDevices without lFDI
   (`enddevice-lfdi-omitted`) passes the cases that find EndDevices (COMM-003, UTIL-001 .. UTIL-004, AGG-001 ..
   AGG-012, MAINT-001 .. MAINT-005), each lFDI they would have compared a warning at most.
+- A power factor is displacement x 10^multiplier (PowerFactorWithExcitation): 0.9 is 900 x 10^-3 or 90 x 10^-2.
+  A server serving the DERControls and DefaultDERControls the harness created in the other encoding
+  (`power-factor-rescaled`) passes the cases that read them back (BASIC-002, BASIC-017, BASIC-022, CORE-013,
+  UTIL-004), judged by the quantity.
 """
 
 from __future__ import annotations
@@ -95,3 +99,14 @@ def test_enddevices_served_without_their_optional_lfdi_pass(pki: TestPki, tmp_pa
     for index in _lfdi_shoulds(case_id):
         warnings = [f.message for f in record.steps[index - 1].findings if f.severity == "warning"]
         assert any(m.startswith("should: resource.lFDI: ") for m in warnings), (index, warnings)
+
+
+@pytest.mark.parametrize("case_id", ["BASIC-002", "BASIC-017", "BASIC-022", "CORE-013", "UTIL-004"])
+def test_power_factors_served_in_another_encoding_pass(pki: TestPki, tmp_path: Path, case_id: str) -> None:
+    record = run(pki, "power-factor-rescaled", case_id, tmp_path)
+    assert record.verdict == PASSED, record.reason
+    bodies = [e.response_body["text"] for s in record.steps for e in s.exchanges
+              if e.response_body and "<opModFixedPFInjectW>" in e.response_body["text"]]
+    # The case created every power factor as displacement x 10^-3; the server served none of them that way
+    # (x 10^-2 where the displacement ends in 0, else x 10^-4).
+    assert bodies and not any("<multiplier>-3</multiplier>" in body for body in bodies)

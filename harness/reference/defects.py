@@ -122,6 +122,8 @@ DEFECTS: dict[str, str] = {
     "xmdns-qu-ignored": "the xmDNS responder answers a query with the QU bit by multicast, not unicast to the querier",
     # Conforming variations: what 2030.5 allows and no case may fail (the proofs show each case passes).
     "enddevice-lfdi-omitted": "EndDevices are served without their lFDI (optional in IEEE 2030.5-2018; sFDI stays)",
+    "power-factor-rescaled": "DERControl power factors are served as another displacement x 10^multiplier of the "
+                             "same quantity (900 x 10^-3 as 90 x 10^-2; harness.reference.quantities)",
 }
 
 

@@ -22,6 +22,7 @@ from harness.reference.curves import render_curve
 from harness.reference.defects import Defects
 from harness.reference.elements import el, error, link, optional, to_bytes
 from harness.reference.metering import Mirror
+from harness.reference.quantities import rescale_power_factors
 from harness.reference.tree import DerControl, DerCurve, DerProgram, EndDevice, Tree, make_mrid, order_end_devices
 
 __all__ = ["POLL_RATE", "Renderer", "el", "error", "link", "to_bytes"]
@@ -338,6 +339,8 @@ class Renderer:
         base = el("DERControlBase", el("opModConnect", text=True), el("opModMaxLimW", text=10000))
         if program.default_base is not None and "dderc-ignores-setting" not in self.defects:
             base = copy.deepcopy(program.default_base)
+            if "power-factor-rescaled" in self.defects:
+                rescale_power_factors(base)
         settings = {} if "dderc-drops-settings" in self.defects else program.default_settings
         return el(
             "DefaultDERControl",
@@ -374,8 +377,11 @@ class Renderer:
         )
 
     def _served_base(self, base: etree._Element) -> etree._Element:
-        """A DERControl's DERControlBase as served: under dercontrol-drops-mode without its last mode."""
+        """A DERControl's DERControlBase as served: under dercontrol-drops-mode without its last mode, under
+        power-factor-rescaled with its power factors in another encoding of the same quantity."""
         served = copy.deepcopy(base)
+        if "power-factor-rescaled" in self.defects:
+            rescale_power_factors(served)
         if "dercontrol-drops-mode" in self.defects and len(served):
             served.remove(served[-1])
         return served

@@ -6,7 +6,7 @@ from __future__ import annotations
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-013": {
         "invalid-dercontrol": (18, "in DERControl: expected mRID"),
-        "dderc-ignores-setting": (39, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (39, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
         "event-status-always-scheduled": (41, "resource.EventStatus.currentStatus: expected 1, saw '0'"),
     },
     "CORE-021": {

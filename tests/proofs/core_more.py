@@ -7,7 +7,7 @@ from __future__ import annotations
 PROOFS: dict[str, dict[str, tuple[int, str]]] = {
     "CORE-012": {
         "curve-points-reordered": (9, "resource.CurveData[0].xvalue: expected 10000, saw '10900'"),
-        "dderc-ignores-setting": (12, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (12, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
         "invalid-dercontrol": (15, "in DERControl: expected mRID"),
         "dercontrol-drops-mode": (16, "resource.DERControlBase.opModVoltWatt: expected an element with href"),
         "event-status-always-scheduled": (19, "resource.EventStatus.currentStatus: expected 1, saw '0'"),

@@ -86,7 +86,7 @@ PROOFS.update({
     "BASIC-002": {
         "fsa-missing-time-link": (5, "resource.FunctionSetAssignments[0].TimeLink: expected an element with href"),
         "group-primacy-inverted": (28, "resource.all: expected a number >= 1, saw '0'"),
-        "dderc-ignores-setting": (30, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (30, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
     },
     "BASIC-027": {
         "logevent-list-oldest-first": (14, "resource.LogEvent[1]: expected items ordered by -createdDateTime"),
@@ -116,28 +116,28 @@ PROOFS.update({
         "invalid-dercontrol": (8, "in DERControl: expected mRID"),
     },
     "BASIC-018": {
-        "dderc-ignores-setting": (7, "resource.DERControlBase.opModFixedPFInjectW: expected an element with "
-                                     "displacement, multiplier, saw nothing (absent)"),
+        "dderc-ignores-setting": (7, "resource.DERControlBase.opModFixedPFInjectW: expected quantity 0.95, "
+                                     "saw absent"),
         "event-status-always-scheduled": (14, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
         "response-rejected": (12, "status: expected 201, saw 400"),
     },
     "BASIC-019": {
-        "dderc-ignores-setting": (7, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (7, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
         "event-status-always-scheduled": (17, "saw 0 Scheduled"),
     },
     "BASIC-020": {
-        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
         "response-rejected": (18, "status: expected 201, saw 400"),
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
     },
     "BASIC-024": {
         "overlap-superseded": (25, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
-        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
     },
     "BASIC-025": {
         "overlap-superseded": (25, "resource.EventStatus.currentStatus: expected 1, saw '4'"),
-        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected an element with"),
+        "dderc-ignores-setting": (9, "resource.DERControlBase.opModFixedPFInjectW: expected quantity"),
         "event-status-always-scheduled": (21, "(IEEE 2030.5 EventStatus: the event is within its effective window"),
     },
 })

@@ -688,6 +688,8 @@ PROVEN_ELSEWHERE = {
     "event-status-date-stale": "test_reference_verdicts.py (CORE-022)",
     "topology-change-ignored": "test_reference_verdicts.py (BASIC-003)",
     "enddevice-lfdi-omitted": "test_wadl_allowances.py (COMM-003, UTIL-002 .. UTIL-004 pass without lFDIs)",
+    "power-factor-rescaled": "test_wadl_allowances.py (BASIC-002, BASIC-017, BASIC-022, CORE-013, UTIL-004 pass on "
+                             "the power factor's other encoding)",
     **{name: "tests/nats/test_reference_nats.py" for name in (
         "tunnel-success-200", "tunnel-errors-500", "tunnel-drops-body", "nats-silent", "nats-wrong-subject",
         "nats-malformed-reply", "nats-flood", "jetstream-drops-backlog")},
