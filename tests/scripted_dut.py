@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 NS = "urn:ieee:std:2030.5:ns"
 
@@ -29,24 +30,18 @@ def response(body: str | bytes, *, status: str = "200 OK", version: str = "HTTP/
 NOT_FOUND = response(b"", status="404 Not Found")
 
 
-class ScriptedDut:
-    """TLS on 127.0.0.1: answers each request path with its scripted bytes (404 otherwise); a context manager.
+class LoopbackTlsServer:
+    """A TLS server on 127.0.0.1 for the harness's own tests: accepts each connection on a thread of its own and
+    hands it to _serve (a subclass's); counts connections when accepted, before any handshake; a context manager."""
 
-    delays holds, by path, the seconds to wait before answering: a DUT slow to answer.
-    """
-
-    def __init__(self, context: ssl.SSLContext, routes: dict[str, bytes], delays: dict[str, float] | None = None
-                 ) -> None:
-        self.routes = routes
-        self.delays = delays or {}
+    def __init__(self, context: ssl.SSLContext, name: str) -> None:
         self.connections = 0
-        self.requests: list[str] = []
         self._context = context
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
         self.port = self._listener.getsockname()[1]
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="scripted-dut", daemon=True)
+        self._thread = threading.Thread(target=self._accept, name=name, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -65,6 +60,33 @@ class ScriptedDut:
             threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+
+class ScriptedDut(LoopbackTlsServer):
+    """TLS on 127.0.0.1: answers each request path with its scripted bytes (404 otherwise); a context manager.
+
+    delays holds, by path, the seconds to wait before answering: a DUT slow to answer.
+    """
+
+    def __init__(self, context: ssl.SSLContext, routes: dict[str, bytes], delays: dict[str, float] | None = None
+                 ) -> None:
+        super().__init__(context, "scripted-dut")
+        self.routes = routes
+        self.delays = delays or {}
+        self.requests: list[str] = []
+
+    def _serve(self, connection: socket.socket) -> None:
         connection.settimeout(5)
         with contextlib.suppress(OSError), connection, self._context.wrap_socket(connection, server_side=True) as tls:
             head = b""
@@ -77,13 +99,3 @@ class ScriptedDut:
             self.requests.append(target)
             time.sleep(self.delays.get(target.split("?", 1)[0], 0))
             tls.sendall(self.routes.get(target.split("?", 1)[0], NOT_FOUND))
-
-    def __enter__(self) -> ScriptedDut:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()

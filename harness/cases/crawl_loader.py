@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.cases.loadparts import CaseFileError, _check_references, _expect, _requirements, _when
 from harness.cases.model import CrawlExpect, CrawlSpec, ExpectSpec, Step
 from harness.cases.resource_check import ResourceSpecError, check_expectation, node_for
 from harness.cases.yamlload import line_of
@@ -17,8 +18,6 @@ _SENT = ("HEAD", "PUT", "POST", "DELETE")
 def crawl_step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str], line: int) -> Step:
     """A `crawl` step from its mapping (already checked against case.schema.json); CaseFileError with the line of
     the first option that cannot be (an unknown resource, GET or OPTIONS among the methods...)."""
-    from harness.cases.loadparts import CaseFileError, _check_references, _expect, _requirements, _when
-
     where: list[Any] = ["steps", index]
     label = f"step {index + 1} {raw['name']!r}"
     extra = [key for key in ("expect", "should", "save", "save_headers", "set") if key in raw]

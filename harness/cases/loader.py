@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness.cases.crawl_loader import crawl_step
 from harness.cases.loadparts import (
     CaseFileError,
     _check_against_schema,
@@ -332,8 +333,6 @@ def _step(raw: dict[str, Any], index: int, file: Path, data: Any, known: set[str
         known.update(step.save)
         return step
     if "crawl" in raw:
-        from harness.cases.crawl_loader import crawl_step
-
         return crawl_step(raw, index, file, data, known, line)
     if "listener" in raw:
         return _listener_state_step(raw, index, file, data, known, line)

@@ -11,11 +11,9 @@ import json
 import socket
 import ssl
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
@@ -24,6 +22,7 @@ from harness.pki import TestPki
 from harness.results import ERROR, FAILED, PASSED
 from harness.sep.tls import server_context
 from harness.session import HarnessSession, RunOptions
+from tests.scripted_dut import LoopbackTlsServer
 
 NS = "urn:ieee:std:2030.5:ns"
 XML = "application/sep+xml"
@@ -39,33 +38,14 @@ def not_allowed(method: str) -> tuple[int, list[tuple[str, str]], bytes]:
     return 405, [("Allow", "GET, HEAD")], b""
 
 
-class TreeDut:
+class TreeDut(LoopbackTlsServer):
     """HTTP/1.1 with persistent connections over mutual TLS; answers come from handler. Records every request."""
 
     def __init__(self, context: ssl.SSLContext, handler: Handler, delay: float = 0.0) -> None:
+        super().__init__(context, "tree-dut")
         self.handler = handler
         self.delay = delay
         self.requests: list[tuple[str, str]] = []
-        self._context = context
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="tree-dut", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket) -> None:
         connection.settimeout(5)
@@ -97,16 +77,6 @@ class TreeDut:
     def gets(self, path: str) -> int:
         """How many GETs of path (any query) the DUT answered."""
         return sum(1 for method, target in self.requests if method == "GET" and target.split("?")[0] == path)
-
-    def __enter__(self) -> TreeDut:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
 
 
 HEAD = """\
